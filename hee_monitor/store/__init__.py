@@ -1,0 +1,1 @@
+"""The audit store: processed runs, findings, decisions, transitions, fixes, alerts, metrics."""

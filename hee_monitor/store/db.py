@@ -1,0 +1,48 @@
+"""One SQLAlchemy ``MetaData`` for the whole audit store.
+
+Every component that keeps rows (audit log, alert outbox, fix attempts, job durations)
+declares its tables on :data:`metadata` in its own module; :func:`open_engine` creates all
+tables that have been declared. SQLite file by default; any SQLAlchemy URL works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from hee_monitor.errors import StoreError
+
+metadata = MetaData()
+
+DEFAULT_DATABASE = "sqlite:///state_capsules/hee-monitor.db"
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets a reader (hee-monitor metrics) work while the monitor writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def open_engine(url: str = DEFAULT_DATABASE) -> Engine:
+    """Open the store at ``url`` and create any missing table.
+
+    The URL may hold a password; it is never part of an error message.
+    """
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot open the audit store ({type(exc).__name__})",
+            hint="check --database / HEE_DATABASE_URL and that the database is reachable",
+        ) from None
+    return engine

@@ -1,0 +1,1 @@
+"""Loopback fakes of the services hee-monitor talks to (GitHub, Ollama, SMTP, webhooks)."""
