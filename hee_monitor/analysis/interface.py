@@ -1,0 +1,47 @@
+"""The port between the analyzer and a fallback classifier (the local LLM).
+
+The analyzer calls a :class:`FallbackClassifier` only for a log that no pattern explains
+(or explains with low confidence). It hands over a bounded :class:`LogExcerpt` that it
+chose itself; the classifier redacts secrets before anything leaves the process and returns
+findings whose evidence points at lines that exist verbatim in the excerpt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from hee_monitor.models import Finding
+
+
+@dataclass(frozen=True)
+class ExcerptLine:
+    #: 1-based line number in the original log
+    number: int
+    #: the line as the analyzer normalised it (ANSI codes, timestamp prefix and CR removed)
+    text: str
+
+
+@dataclass(frozen=True)
+class LogExcerpt:
+    """A bounded selection of a log's lines for a classifier to read."""
+
+    log: str
+    total_lines: int
+    lines: tuple[ExcerptLine, ...]
+    #: a stable hash of the log's normalised content: the classifier caches answers by it
+    log_fingerprint: str
+
+
+@dataclass(frozen=True)
+class FallbackResult:
+    findings: tuple[Finding, ...]
+    #: a note for the diagnosis, e.g. "LLM fallback unavailable: connection refused"
+    note: str | None = None
+
+
+class FallbackClassifier(Protocol):
+    def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+        """Explain a log no pattern explained. Never raises for a normal outcome
+        (server down, model missing, malformed answer): returns no findings and a note."""
+        ...
