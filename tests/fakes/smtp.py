@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -11,6 +12,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+# The fake takes AUTH over plain loopback on purpose, so the password really travels.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 def free_port() -> int:
@@ -96,11 +100,21 @@ class FakeSMTP:
         )
 
     def start(self) -> FakeSMTP:
+        """Listen on :attr:`port` (again, after :meth:`stop`: a controller runs once)."""
+        kwargs: dict[str, Any] = {}
+        if self.user is not None:
+            kwargs.update(
+                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+            )
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening: connections to the port are refused until :meth:`start`."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def __enter__(self) -> FakeSMTP:
         return self.start()
