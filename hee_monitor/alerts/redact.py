@@ -23,6 +23,11 @@ _TOKEN_SHAPES = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,})"
 )
 
+# Query values are options (smtp=mail.example.org, to=a@b.org, mode=ssl, port=587) unless
+# their name says credential, or they look like neither a host, an address nor a number.
+_SECRET_KEY = re.compile(r"token|key|secret|pass|pw|auth|sig|cred|hook", re.IGNORECASE)
+_PLAIN_VALUE = re.compile(r"^([\w.+-]*[.@][\w.@+-]*|\d+|[a-z]{1,12})$")
+
 _NOT_SECRET_PARTS = frozenset(
     {"services", "jsonrpc", "hooks", "webhook", "webhooks", "notify", "insecure", "starttls"}
 )
@@ -45,7 +50,11 @@ def url_secrets(url: str) -> list[str]:
     if parts.password:
         candidates.append(parts.password)
     candidates.extend(seg for seg in parts.path.split("/") if seg)
-    candidates.extend(value for _key, value in parse_qsl(parts.query))
+    candidates.extend(
+        value
+        for key, value in parse_qsl(parts.query)
+        if _SECRET_KEY.search(key) or not _PLAIN_VALUE.match(value)
+    )
     for candidate in candidates:
         for form in {candidate, unquote(candidate)}:
             if len(form) >= _MIN_SECRET_LEN and form.lower() not in _NOT_SECRET_PARTS:

@@ -5,6 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -303,3 +305,100 @@ def test_unconfigured_channels_are_noted_not_fatal(engine: Engine, clock: FakeCl
     assert delivered(result.deliveries) == {"console": 1}
     assert any("HEE_ALERT_EMAIL_URL" in n for n in result.notes)
     assert any("HEE_ALERT_SMS_URL" in n for n in result.notes)
+
+
+# ── properties ─────────────────────────────────────────────────────────────────────────
+
+REPEAT = timedelta(hours=2)
+
+
+def _memory_router(webhook: FakeWebhook, clock: FakeClock) -> AlertRouter:
+    section = {
+        "repeat_interval": "2h",
+        "channels": {
+            "hook": {"urls": [f"json://{webhook.base}/p/{HOOK_TOKEN}"], "min_interval": 0}
+        },
+        "matrix": {s.value: {"channels": ["console", "hook"]} for s in Severity},
+    }
+    return AlertRouter.from_config(section, open_engine("sqlite://"), clock, env={})
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    severity=st.sampled_from(list(Severity)),
+    offsets=st.lists(st.integers(0, 7199), min_size=1, max_size=12),
+    flushes=st.lists(st.integers(0, 3 * 3600), max_size=6),
+)
+def test_same_alert_k_times_within_the_repeat_interval_is_delivered_once_per_channel(
+    webhook: FakeWebhook, severity: Severity, offsets: list[int], flushes: list[int]
+) -> None:
+    clock = FakeClock()
+    r = _memory_router(webhook, clock)
+    before = len(webhook.requests)
+    t0 = clock.now()
+    events = sorted([(o, "submit") for o in offsets] + [(f, "flush") for f in flushes])
+    results = []
+    # first told when the first alert's group wait ends; not again within the repeat interval
+    quiet_until = t0 + timedelta(seconds=min(offsets)) + r.matrix[severity].group_wait + REPEAT
+    for offset, what in events:
+        now = t0 + timedelta(seconds=offset)
+        if what == "submit":
+            results.extend(r.submit(alert(severity), state=FAILED, now=now).deliveries)
+        elif now < quiet_until:
+            results.extend(r.flush(now))
+    results.extend(r.flush(quiet_until - timedelta(seconds=1)))
+    assert delivered(results) == {"console": 1, "hook": 1}
+    assert len(webhook.requests) - before == 1
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(1, 5),
+            st.integers(0, 1200),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_grouped_counts_add_up_to_what_was_submitted(
+    webhook: FakeWebhook, events: list[tuple[str, int, int, bool]]
+) -> None:
+    clock = FakeClock()
+    r = _memory_router(webhook, clock)
+    now = clock.now()
+    submitted: dict[str, int] = {}
+    told: dict[tuple[str, str], int] = {}
+    for fingerprint, count, step, flush in events:
+        now += timedelta(seconds=step)
+        results = list(
+            r.submit(
+                alert(Severity.HIGH, fingerprint, count=count), state=FAILED, now=now
+            ).deliveries
+        )
+        submitted[fingerprint] = submitted.get(fingerprint, 0) + count
+        if flush:
+            results.extend(r.flush(now))
+        for d in results:
+            if d.delivered:
+                told[(d.channel, d.fingerprint)] = told.get((d.channel, d.fingerprint), 0) + d.count
+    pending = {g.fingerprint: g.count for g in r.pending_groups()}
+    for fingerprint, total in submitted.items():
+        for channel in ("console", "hook"):
+            assert told.get((channel, fingerprint), 0) + pending.get(fingerprint, 0) == total
+    for d in r.flush(now + REPEAT + timedelta(minutes=5)):
+        told[(d.channel, d.fingerprint)] = told.get((d.channel, d.fingerprint), 0) + d.count
+    assert r.pending_groups() == []
+    for fingerprint, total in submitted.items():
+        assert told[("console", fingerprint)] == told[("hook", fingerprint)] == total

@@ -31,3 +31,12 @@ def test_short_common_parts_are_not_treated_as_secrets() -> None:
     secrets = url_secrets("json://127.0.0.1:8080/api/v1/abcdef123456")
     assert "api" not in secrets and "v1" not in secrets
     assert "abcdef123456" in secrets
+
+
+def test_query_options_are_not_secrets_but_credentials_are() -> None:
+    secrets = url_secrets(
+        "mailto://u:pw-123456@example.org?smtp=mail.example.org&port=2525&mode=insecure"
+        "&to=oncall@acme.org&apikey=k3y-abcdefgh&x=Zq7s8d9f0g1h2j3k"
+    )
+    assert "mail.example.org" not in secrets and "oncall@acme.org" not in secrets
+    assert "k3y-abcdefgh" in secrets and "Zq7s8d9f0g1h2j3k" in secrets
