@@ -55,8 +55,14 @@ class OutboxRow:
 
 def backoff(failures: int, base: timedelta, cap: timedelta) -> timedelta:
     """Wait before the next delivery round after ``failures`` failed rounds (≥ 1)."""
-    wait: timedelta = base * (2 ** max(0, failures - 1))
-    return min(cap, wait)
+    if base <= timedelta(0):
+        return timedelta(0)
+    # Compare in seconds first: base * 2**n overflows timedelta long before n is absurd.
+    exponent = max(0, failures - 1)
+    if exponent >= 64 or base.total_seconds() * 2**exponent >= cap.total_seconds():
+        return cap
+    wait: timedelta = base * 2**exponent
+    return wait
 
 
 class Outbox:
