@@ -191,6 +191,21 @@ class NotificationLog:
         last = LastNotification(row["at"], Severity(row["severity"]), row["resolved"])
         return last, channels, row["title"]
 
+    def unresolved(self, repo: str) -> list[str]:
+        """Fingerprints of ``repo`` people were told about and not told are resolved."""
+        query = (
+            select(notifications_table.c.fingerprint)
+            .where(
+                (notifications_table.c.repo == repo) & (notifications_table.c.resolved.is_(False))
+            )
+            .order_by(notifications_table.c.fingerprint)
+        )
+        try:
+            with self._engine.connect() as conn:
+                return [str(f) for f in conn.execute(query).scalars()]
+        except SQLAlchemyError as exc:
+            raise store_error("read the notification log", exc) from None
+
     def record(
         self,
         repo: str,

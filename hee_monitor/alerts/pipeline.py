@@ -456,6 +456,16 @@ class AlertRouter:
         )
         return RoutingResult(AlertQueued(channels, 1, "resolved"), deliveries=deliveries)
 
+    def recovered(self, repo: str, now: datetime) -> list[RoutingResult]:
+        """The repository's health is back to operational: every failure people were told
+        about and not yet told is resolved gets its resolved notice; alerts still waiting
+        in their group are dropped (nobody needs to hear of a failure that is gone)."""
+        results = [self.resolved(repo, fp, now) for fp in self._log.unresolved(repo)]
+        for group in self._groups.open():
+            if group.repo == repo:
+                self._groups.close(repo, group.fingerprint)
+        return results
+
     def pending_groups(self) -> list[Group]:
         return self._groups.open()
 

@@ -196,6 +196,24 @@ def test_resolved_notice_goes_to_those_who_were_told(
     assert len(smtp.received) == 3
 
 
+def test_recovery_resolves_every_failure_people_were_told_about(
+    engine: Engine, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
+) -> None:
+    r = router(engine, clock, smtp, webhook)
+    for fp in ("a", "b"):
+        r.submit(alert(Severity.CRITICAL, fp), state=FAILED, now=clock.now())
+    r.submit(alert(Severity.CRITICAL, "c", repo="acme/web"), state=FAILED, now=clock.now())
+    r.submit(alert(Severity.LOW, "never-told"), state=FAILED, now=clock.now())
+    results = r.recovered("acme/api", clock.now())
+    assert [d.fingerprint for res in results for d in res.deliveries if d.channel == "email"] == [
+        "a",
+        "b",
+    ]
+    assert r.recovered("acme/api", clock.now()) == []
+    assert [g.repo for g in r.pending_groups()] == []  # the untold low alert is dropped
+    assert len(r.recovered("acme/web", clock.now())) == 1
+
+
 def test_webhook_500_then_success_is_retried_in_process(
     engine: Engine, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
 ) -> None:
