@@ -112,7 +112,7 @@ def analyze(
     diagnoses = _run(analyzer, paths)
     if not paths:
         diagnoses = iter([Diagnosis(log=str(junit_files[0]), lines=0, failures=())])
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     for n, diagnosis in enumerate(diagnoses):
         if n == 0 and junit_findings:
             from dataclasses import replace
