@@ -31,8 +31,8 @@ from hee_monitor.analysis.logreader import (
     MAX_LINE_BYTES,
     Block,
     build_excerpt,
-    iter_blocks,
     iter_log_lines,
+    iter_raw_blocks,
     normalise_line,
     read_file_chunks,
 )
@@ -215,12 +215,20 @@ class Analyzer:
         window = LineWindow()
         run = _RunState()
         total_lines = 0
-        for block in iter_blocks(chunks):
-            window.add(block)
-            total_lines = block.first_line + block.line_count - 1
-            hits = self._scanner.scan(block.data)
+        next_line = 1
+        for data in iter_raw_blocks(chunks):
+            hits = self._scanner.scan(data)
             if hits:
-                self._take_hits(block, hits, states, run)
+                # one pass of newline counting: up to each hit, then to the end
+                located, newlines = _locate(data, hits)
+            else:
+                located, newlines = [], data.count(b"\n")
+            block = Block(next_line, data, newlines)
+            next_line += newlines
+            window.add(block)
+            total_lines = block.last_line
+            if located:
+                self._take_hits(block, located, states, run, window)
             self._resolve(states, window, final=False)
             keep_from = min(
                 (o.line for s in states.values() for o in s.pending), default=total_lines
@@ -238,21 +246,15 @@ class Analyzer:
     def _take_hits(
         self,
         block: Block,
-        hits: list[tuple[int, int]],
+        hits: list[tuple[int, int, int]],
         states: dict[int, _PatternState],
         run: _RunState,
+        window: LineWindow,
     ) -> None:
         data = block.data
         located: list[tuple[int, int, int, int]] = []  # line, probe-first order, spec, pos
         seen: set[tuple[int, int]] = set()
-        pos_prev = 0
-        newlines = 0
-        for sid, end in sorted(hits, key=lambda h: h[1]):
-            pos = max(end - 1, 0)
-            if pos >= len(data):
-                pos = len(data) - 1
-            newlines += data.count(b"\n", pos_prev, pos)
-            pos_prev = pos
+        for sid, pos, newlines in hits:
             target = self._spec_target[sid]
             key = (target, newlines)
             if key in seen:
@@ -279,6 +281,7 @@ class Analyzer:
                 continue
             text = normalise_line(raw)
             if compiled.confirms(text):
+                window.anchor(line, start)
                 occ = Occurrence(line, text, run.step)
                 state.occurrences.append(occ)
                 state.pending.append(occ)
@@ -386,6 +389,24 @@ class _RunState:
     def in_header(self, line: int) -> bool:
         start = self.header_start
         return start is not None and line - start <= _MAX_HEADER_LINES
+
+
+def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], int]:
+    """(spec id, position of the match's last byte, newlines before it) per hit, and the
+    block's newline count, counting every newline once."""
+    hits.sort(key=lambda h: h[1])
+    last = len(data) - 1
+    out: list[tuple[int, int, int]] = []
+    prev = 0
+    newlines = 0
+    count = data.count
+    for sid, end in hits:
+        pos = min(max(end - 1, 0), last)
+        if pos != prev:
+            newlines += count(b"\n", prev, pos)
+            prev = pos
+        out.append((sid, pos, newlines))
+    return out, newlines + count(b"\n", prev)
 
 
 def _tee(chunks: Iterable[bytes], spool: IO[bytes]) -> Iterator[bytes]:

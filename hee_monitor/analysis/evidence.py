@@ -17,18 +17,34 @@ from hee_monitor.models import Evidence
 
 
 class _WindowBlock:
-    __slots__ = ("_lines", "data", "first_line", "last_line")
+    """A block plus known line starts; a line is found by walking newlines from the
+    nearest known start (cheaper than splitting a block of tens of thousands of lines)."""
+
+    __slots__ = ("_anchors", "data", "first_line", "last_line")
 
     def __init__(self, block: Block) -> None:
         self.first_line = block.first_line
         self.data = block.data
-        self.last_line = block.first_line + block.line_count - 1
-        self._lines: list[bytes] | None = None
+        self.last_line = block.last_line
+        self._anchors: dict[int, int] = {block.first_line: 0}
+
+    def anchor(self, number: int, offset: int) -> None:
+        self._anchors[number] = offset
 
     def line(self, number: int) -> bytes:
-        if self._lines is None:
-            self._lines = self.data.split(b"\n")
-        return self._lines[number - self.first_line]
+        data = self.data
+        ln = min(self._anchors, key=lambda a: abs(a - number))
+        off = self._anchors[ln]
+        while ln < number:
+            off = data.index(b"\n", off) + 1
+            ln += 1
+        while ln > number:
+            off = data.rfind(b"\n", 0, off - 1) + 1
+            ln -= 1
+        if len(self._anchors) < 4096:
+            self._anchors[number] = off
+        stop = data.find(b"\n", off)
+        return data[off : stop if stop >= 0 else len(data)]
 
 
 class LineWindow:
@@ -40,6 +56,10 @@ class LineWindow:
     def add(self, block: Block) -> None:
         if block.data:
             self._blocks.append(_WindowBlock(block))
+
+    def anchor(self, number: int, offset: int) -> None:
+        """Line ``number`` of the newest block starts at ``offset`` in its data."""
+        self._blocks[-1].anchor(number, offset)
 
     @property
     def first_line(self) -> int:

@@ -31,7 +31,7 @@ MAX_LINE_BYTES = 64 * 1024
 BLOCK_BYTES = 4 * 1024 * 1024
 #: an unterminated line is cut once this much of it is buffered (bounded memory)
 MAX_PARTIAL_BYTES = 8 * 1024 * 1024
-READ_CHUNK_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 BOM = b"\xef\xbb\xbf"
 
@@ -79,25 +79,42 @@ def read_file_chunks(path: Path, chunk_size: int = READ_CHUNK_BYTES) -> Iterator
 @dataclass(frozen=True)
 class Block:
     """Raw bytes of consecutive whole lines; ``first_line`` is the 1-based number of the
-    first. The data never contains a line longer than :data:`MAX_PARTIAL_BYTES`."""
+    first, ``newlines`` the number of ``\\n`` in ``data``. Only the last block of a log may
+    end without a newline. No line in it is longer than :data:`MAX_PARTIAL_BYTES`."""
 
     first_line: int
     data: bytes
+    newlines: int
 
     @property
     def line_count(self) -> int:
-        return self.data.count(b"\n") + (0 if self.data.endswith(b"\n") or not self.data else 1)
+        if not self.data:
+            return 0
+        return self.newlines + (0 if self.data.endswith(b"\n") else 1)
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.line_count - 1
 
 
 def iter_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """Line-aligned blocks of about ``block_bytes`` with their line numbers."""
+    line = 1
+    for data in iter_raw_blocks(chunks, block_bytes):
+        newlines = data.count(b"\n")
+        yield Block(line, data, newlines)
+        line += newlines
+
+
+def iter_raw_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
     """Cut chunks into line-aligned blocks of about ``block_bytes``, in bounded memory.
 
     A leading UTF-8 BOM is dropped (it is not part of the first line's text). An overlong
     line is cut after :data:`MAX_LINE_BYTES`; the rest of it up to its newline is skipped,
     so the numbering of later lines is unchanged.
     """
-    buf = bytearray()
-    line = 1
+    parts: list[bytes] = []  # pending data, joined once per block (few copies)
+    size = 0
     skipping = False
     first = True
     for chunk in chunks:
@@ -113,21 +130,33 @@ def iter_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iter
                 continue
             chunk = chunk[idx:]
             skipping = False
-        buf += chunk
-        if len(buf) < block_bytes:
+        parts.append(chunk)
+        size += len(chunk)
+        if size < block_bytes:
             continue
-        cut = buf.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut >= 0:
-            data = bytes(buf[: cut + 1])
-            del buf[: cut + 1]
-            yield Block(line, data)
-            line += data.count(b"\n")
-        if len(buf) > MAX_PARTIAL_BYTES:
-            # the buffer is one unterminated line: keep its head, skip to its end
-            del buf[MAX_LINE_BYTES:]
-            skipping = True
-    if buf:
-        yield Block(line, bytes(buf))
+            head = chunk[: cut + 1] if cut + 1 < len(chunk) else chunk
+            parts[-1] = head
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            rest = chunk[cut + 1 :]
+            parts = [rest] if rest else []
+            size = len(rest)
+            yield data
+        elif size > MAX_PARTIAL_BYTES:
+            joined = b"".join(parts)
+            cut = joined.rfind(b"\n")
+            if cut >= 0:
+                yield joined[: cut + 1]
+                joined = joined[cut + 1 :]
+            if len(joined) > MAX_PARTIAL_BYTES:
+                # one unterminated line: keep its head, skip to its end
+                joined = joined[:MAX_LINE_BYTES]
+                skipping = True
+            parts = [joined] if joined else []
+            size = len(joined)
+    if parts:
+        yield b"".join(parts)
 
 
 @dataclass(frozen=True)
