@@ -192,28 +192,26 @@ class DedupeStage:
 
 
 class DeliverStage:
-    """Sends one outbox row, retrying in-process (tenacity) while the failure is
-    recoverable, then records the outcome: delivered, rescheduled with backoff, or dead."""
+    """Sends one message through its channel, retrying in-process (tenacity, sleeping on
+    the injected clock) while the failure is recoverable."""
 
     def __init__(
-        self,
-        outbox: Outbox,
-        notifiers: Mapping[str, Notifier],
-        settings: RouterSettings,
-        clock: Clock,
-        scrub: Scrubber,
+        self, notifiers: Mapping[str, Notifier], settings: RouterSettings, clock: Clock
     ) -> None:
-        self._outbox = outbox
         self._notifiers = notifiers
         self._settings = settings
         self._clock = clock
-        self._scrub = scrub
 
-    def _send(self, notifier: Notifier, message: Message) -> SendResult:
+    def run(self, row: OutboxRow) -> SendResult:
+        notifier = self._notifiers.get(row.channel)
+        if notifier is None:
+            # Configuration changed since the row was queued: keep it for when it is back.
+            return SendResult(False, True, f"channel {row.channel!r} is not configured")
+
         def give_up(state: RetryCallState) -> SendResult:
             assert state.outcome is not None
-            result: SendResult = state.outcome.result()
-            return result
+            last: SendResult = state.outcome.result()
+            return last
 
         retrying = Retrying(
             stop=stop_after_attempt(self._settings.in_process_tries),
@@ -224,10 +222,23 @@ class DeliverStage:
             sleep=self._clock.sleep,
             retry_error_callback=give_up,
         )
-        result: SendResult = retrying(notifier.send, message)
+        result: SendResult = retrying(notifier.send, row.message)
         return result
 
-    def run(self, row: OutboxRow, now: datetime) -> DeliveryResult:
+
+class RecordStage:
+    """Writes a delivery's outcome to the outbox: delivered (with its latency),
+    rescheduled with exponential backoff, or dead (not recoverable / out of attempts)."""
+
+    def __init__(
+        self, outbox: Outbox, settings: RouterSettings, clock: Clock, scrub: Scrubber
+    ) -> None:
+        self._outbox = outbox
+        self._settings = settings
+        self._clock = clock
+        self._scrub = scrub
+
+    def run(self, row: OutboxRow, result: SendResult, now: datetime) -> DeliveryResult:
         attempts = row.attempts + 1
         base = DeliveryResult(
             outbox_id=row.id,
@@ -239,14 +250,6 @@ class DeliverStage:
             delivered=False,
             attempts=attempts,
         )
-        notifier = self._notifiers.get(row.channel)
-        if notifier is None:
-            # Configuration changed since the row was queued: keep it for when it is back.
-            error = f"channel {row.channel!r} is not configured"
-            at = now + backoff(attempts, self._settings.retry_base, self._settings.retry_max)
-            self._outbox.reschedule(row.id, attempts=attempts, error=error, at=at)
-            return dataclasses.replace(base, delivered=False, error=error, next_attempt_at=at)
-        result = self._send(notifier, row.message)
         if result.ok:
             delivered_at = self._clock.now()
             self._outbox.mark_delivered(row.id, attempts=attempts, at=delivered_at)
@@ -264,7 +267,7 @@ class DeliverStage:
                 attempts,
                 error,
             )
-            return dataclasses.replace(base, delivered=False, error=error, dead=True)
+            return dataclasses.replace(base, error=error, dead=True)
         at = now + backoff(attempts, self._settings.retry_base, self._settings.retry_max)
         self._outbox.reschedule(row.id, attempts=attempts, error=error, at=at)
         log.warning(
@@ -274,7 +277,7 @@ class DeliverStage:
             at.isoformat(),
             error,
         )
-        return dataclasses.replace(base, delivered=False, error=error, next_attempt_at=at)
+        return dataclasses.replace(base, error=error, next_attempt_at=at)
 
 
 # ── the router ──────────────────────────────────────────────────────────────────────────
@@ -319,7 +322,8 @@ class AlertRouter:
             self.notifiers,
             self.settings.repeat_interval,
         )
-        self._deliver = DeliverStage(self.outbox, self.notifiers, self.settings, clock, self._scrub)
+        self._deliver = DeliverStage(self.notifiers, self.settings, clock)
+        self._record = RecordStage(self.outbox, self.settings, clock, self._scrub)
 
     @classmethod
     def from_config(
@@ -479,7 +483,7 @@ class AlertRouter:
                 # The channel just failed all its tries: don't spend them again on every
                 # queued row in this round; the row stays due for the next flush.
                 continue
-            result = self._deliver.run(row, now)
+            result = self._record.run(row, self._deliver.run(row), now)
             if not result.delivered and not result.dead:
                 failing.add(row.channel)
             results.append(result)
