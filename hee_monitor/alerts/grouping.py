@@ -35,6 +35,8 @@ groups_table = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("detected_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
+    #: set when dedupe held the group back: new alerts do not bring it forward
+    Column("hold_until", UTCDateTime, nullable=True),
 )
 
 notifications_table = Table(
@@ -66,6 +68,12 @@ class Group:
     first_seen: datetime
     detected_at: datetime
     due_at: datetime
+    hold_until: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        """Held back by dedupe (people were told within the repeat interval)."""
+        return self.hold_until is not None and self.due_at <= self.hold_until
 
     def as_alert(self) -> Alert:
         return Alert(
@@ -114,15 +122,23 @@ class GroupStore:
                     "first_seen": now,
                     "detected_at": detected,
                     "due_at": now + wait,
+                    "hold_until": None,
                 }
                 conn.execute(groups_table.insert().values(**values))
                 return _group(values)
             group = _group(row)
             raised = alert.severity.rank > group.severity.rank
+            # A group held back by dedupe stays held (so a burst costs no dedupe lookups)
+            # unless the severity rose, which is news at once.
+            hold = None if raised else group.hold_until
+            due = min(group.due_at, now + wait)
+            if hold is not None:
+                due = max(due, hold)
             values = {
                 "count": group.count + alert.count,
                 "detected_at": min(group.detected_at, detected),
-                "due_at": min(group.due_at, now + wait),
+                "due_at": due,
+                "hold_until": hold,
                 # The latest words describe the failure best, unless a milder alert would
                 # overwrite a more severe one.
                 "title": alert.title if alert.severity.rank >= group.severity.rank else group.title,
@@ -156,7 +172,7 @@ class GroupStore:
                     (groups_table.c.repo == group.repo)
                     & (groups_table.c.fingerprint == group.fingerprint)
                 )
-                .values(due_at=until)
+                .values(due_at=until, hold_until=until)
             )
 
     def close(self, repo: str, fingerprint: str) -> None:

@@ -59,3 +59,14 @@ def test_notification_log_keeps_the_last_notice(engine: Engine) -> None:
         ("email",),
         "t",
     )
+
+
+def test_a_group_held_by_dedupe_stays_held_unless_severity_rises(engine: Engine) -> None:
+    groups = GroupStore(engine)
+    group = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    hold = T0 + timedelta(hours=4)
+    groups.postpone(group, hold)
+    again = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    assert (again.due_at, again.held, again.count) == (hold, True, 2)
+    raised = groups.add(_alert(Severity.CRITICAL, "x"), now=T0, wait=timedelta(0))
+    assert (raised.due_at, raised.held) == (T0, False)
