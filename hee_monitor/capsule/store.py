@@ -314,8 +314,16 @@ class CapsuleStore:
             )
         return self.signers
 
+    def _remove_stale_temp_files(self) -> None:
+        # left behind by a writer killed between mkstemp and rename; only ever removed
+        # while holding the lock, so no live writer owns them
+        for directory in (self.directory, self.history_dir, self.backups_dir, self.archive_dir):
+            for stale in directory.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
     def _commit(self, capsule: Capsule, previous_raw: bytes | None, now: datetime) -> None:
         """Write ``capsule`` as the new live version (lock held)."""
+        self._remove_stale_temp_files()
         if previous_raw is not None:
             backup = self.backups_dir / f"current.v{capsule.version - 1:08d}.json"
             atomic_write(backup, previous_raw)
