@@ -508,6 +508,7 @@ class GitHubFake:
             (f'/{old_full}"', f'/{repo.full_name}"'),
             (f"/{old_full}{{", f"/{repo.full_name}{{"),
             (f"/{old_full}.git", f"/{repo.full_name}.git"),
+            (f":{old_full}.git", f":{repo.full_name}.git"),
             (f'"{old_owner}"', f'"{owner}"'),
             (f'/{old_owner}"', f'/{owner}"'),
             (f"/{old_owner}/", f"/{owner}/"),
