@@ -389,7 +389,6 @@ class GitHubSource:
             self.stats.requests += 1
 
     def _failed_run(self, repo: str, raw: dict[str, Any]) -> FailedRun | Skipped | None:
-        run_id = raw.get("id")
         try:
             key = f"{repo}#{int(raw['id'])}.{int(raw.get('run_attempt') or 1)}"
         except (KeyError, TypeError, ValueError):
@@ -397,6 +396,25 @@ class GitHubSource:
             return Skipped(repo, "workflow run without a usable id or run_attempt")
         if self.state.seen(key):
             return None
+        return self._build_failed_run(repo, raw, key)
+
+    def fetch_failed_run(self, repo: str, run_id: int, attempt: int = 1) -> FailedRun | Skipped:
+        """One run attempt as a :class:`FailedRun` (e.g. after a webhook delivery), whether
+        or not it was handed out before; :class:`Skipped` when it cannot be read."""
+        self._wait_for_rate_limit()
+        try:
+            with self._translate(repo, f"read run {run_id} attempt {attempt}"):
+                _headers, raw = self.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/actions/runs/{int(run_id)}/attempts/{int(attempt)}"
+                )
+        except _SkipRepo as skip:
+            return Skipped(repo, skip.reason, run_id)
+        if not isinstance(raw, dict):
+            return Skipped(repo, f"run {run_id}: unreadable run data", run_id)
+        return self._build_failed_run(repo, raw, f"{repo}#{run_id}.{attempt}")
+
+    def _build_failed_run(self, repo: str, raw: dict[str, Any], key: str) -> FailedRun | Skipped:
+        run_id = raw.get("id")
         try:
             run = _parse_run(repo, raw)
         except (KeyError, TypeError, ValueError) as exc:

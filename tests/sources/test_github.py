@@ -340,3 +340,17 @@ def test_token_info_reports_scopes_and_expiry(fake: GitHubFake, make_source: Mak
     assert info.expires_at == datetime(2026, 1, 8, 12, tzinfo=UTC)
     assert info.expires_within(datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=14))
     assert info.rate_limit == 5000 and info.login
+
+
+def test_fetch_failed_run_after_a_webhook(fake: GitHubFake, make_source: MakeSource) -> None:
+    run = fake.add_run("octo/app", attempt=2, jobs=[JobSpec("test", "failure")])
+    source = make_source()
+
+    fetched = source.fetch_failed_run("octo/app", run.id, 2)
+    first = source.fetch_failed_run("octo/app", run.id, 1)
+    missing = source.fetch_failed_run("octo/app", run.id, 7)
+
+    assert isinstance(fetched, FailedRun) and fetched.key == f"octo/app#{run.id}.2"
+    assert [job.name for job in fetched.jobs] == ["test"]
+    assert isinstance(first, FailedRun) and first.run_attempt == 1
+    assert isinstance(missing, Skipped) and "404" in missing.reason
