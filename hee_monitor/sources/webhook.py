@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 FAILED_CONCLUSIONS: Final = frozenset({"failure", "timed_out", "cancelled", "startup_failure"})
 DEFAULT_MAX_BODY: Final = 5 * 1024 * 1024
+_DRAIN_LIMIT: Final = 64 * 1024 * 1024
 #: seconds a delivery may take to arrive in full
 READ_TIMEOUT: Final = 10.0
 
@@ -327,7 +328,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if length < 0 or length > intake.max_body:
             intake.rejected.labels("too_large").inc()
-            self.close_connection = True  # the body stays unread
+            self.close_connection = True
+            # Discard (never keep) a moderately large body so the client reads our answer
+            # instead of a connection reset; anything bigger is cut off unread.
+            if 0 < length <= _DRAIN_LIMIT:
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 65536))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
             self._reply(413, b"payload too large\n")
             return
         body = self.rfile.read(length)
