@@ -302,6 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
         self.send_response(status)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         if status != 204:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
