@@ -296,6 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_owner: WebhookServer
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT
+    # headers and body in one segment: no Nagle / delayed-ACK stall per request
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("webhook %s", format % args)

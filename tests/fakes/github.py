@@ -1447,6 +1447,9 @@ class _Handler(BaseHTTPRequestHandler):
     owner: GitHubFake
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
+    # headers and body in one segment: no Nagle / delayed-ACK stall per request
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
