@@ -266,6 +266,7 @@ class GitHubSource:
         self.timeout = timeout
         self.stats = PollStats()
         self._cursors: dict[str, _RepoCursor] = {}
+        self._commit_cache: dict[str, tuple[str, tuple[RunStatus, ...]]] = {}
         policy = retry or RetryPolicy()
         self._retry = ClockRetry(
             clock=self.clock,
@@ -531,9 +532,10 @@ class GitHubSource:
         try:
             yield
         except BadCredentialsException:
+            where = f" in {repo}" if repo else ""
             raise SourceError(
                 f"GitHub at {self.api_url} rejected the token (401 Bad credentials) "
-                f"while trying to {action} in {repo}",
+                f"while trying to {action}{where}",
                 hint=_TOKEN_HINT,
             ) from None
         except UnknownObjectException:
@@ -547,7 +549,7 @@ class GitHubSource:
             if exc.status == 401:
                 raise SourceError(
                     f"GitHub at {self.api_url} refused the token (401) while trying to "
-                    f"{action} in {repo}",
+                    f"{action}" + (f" in {repo}" if repo else ""),
                     hint=_TOKEN_HINT,
                 ) from None
             self._skip_or_raise(
@@ -568,7 +570,7 @@ class GitHubSource:
     def _skip_or_raise(self, skip: bool, repo: str, reason: str) -> NoReturn:
         if skip:
             raise _SkipRepo(reason)
-        raise SourceError(f"{repo}: {reason}", hint="the next cycle tries again")
+        raise SourceError(f"{repo}: {reason}" if repo else reason, hint="try again later")
 
     # -- thin helpers for later stages --------------------------------------------------
 
@@ -586,9 +588,26 @@ class GitHubSource:
             return run.rerun_failed_jobs()
 
     def runs_for_commit(self, repo: str, sha: str) -> tuple[RunStatus, ...]:
+        """The workflow runs of a commit (a conditional request: free while unchanged)."""
+        url = f"/repos/{repo}/actions/runs"
+        cache_key = f"{repo}@{sha}"
+        cached = self._commit_cache.get(cache_key)
+        headers = {"If-None-Match": cached[0]} if cached else {}
         with self._translate(repo, f"list the runs of commit {sha[:12]}", skip=False):
-            runs = self._gh.get_repo(repo).get_workflow_runs(head_sha=sha)
-            return tuple(_run_status(repo, run.raw_data) for run in runs)
+            status, response_headers, output = self.requester.requestJson(
+                "GET", url, parameters={"head_sha": sha, "per_page": 100}, headers=headers
+            )
+            if status == 304 and cached:
+                return cached[1]
+            data = _json_body(output)
+            if status >= 400:
+                raise Requester.createException(status, response_headers, data)
+            runs = tuple(
+                _run_status(repo, raw)
+                for raw in self._items(data, response_headers, "workflow_runs")
+            )
+        self._commit_cache[cache_key] = (str(response_headers.get("etag", "")), runs)
+        return runs
 
     def wait_for_commit(
         self,
@@ -714,7 +733,7 @@ class GitHubSource:
 
     def token_info(self) -> TokenInfo:
         """Scopes and expiry GitHub reports for the token (for token hygiene alerts)."""
-        with self._translate("-", "read the authenticated user", skip=False):
+        with self._translate("", "read the authenticated user", skip=False):
             headers, data = self.requester.requestJsonAndCheck("GET", "/user")
         scopes = tuple(
             s.strip() for s in str(headers.get("x-oauth-scopes", "")).split(",") if s.strip()

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hee_monitor.clock import FakeClock
 from hee_monitor.errors import SourceError
@@ -293,6 +295,8 @@ def test_get_run_and_wait_for_commit(
     assert result.complete and not result.succeeded
     assert result.conclusions == {"Build": "failure", "Lint": "success"}
     assert waiting.slept == [30.0, 30.0]
+    polls = [r for r in fake.requests if r.query.get("head_sha") == [sha]]
+    assert [r.status for r in polls] == [200, 304, 200]  # unchanged polls are free
     timed_out = source.wait_for_commit("octo/app", "b" * 40, timeout=60, interval=30)
     assert not timed_out.complete and timed_out.runs == ()
 
@@ -354,3 +358,38 @@ def test_fetch_failed_run_after_a_webhook(fake: GitHubFake, make_source: MakeSou
     assert [job.name for job in fetched.jobs] == ["test"]
     assert isinstance(first, FailedRun) and first.run_attempt == 1
     assert isinstance(missing, Skipped) and "404" in missing.reason
+
+
+def test_token_info_with_a_bad_token_names_no_repository(
+    fake: GitHubFake, make_source: MakeSource
+) -> None:
+    with pytest.raises(SourceError) as caught:
+        make_source(token="nope-not-it").token_info()
+    assert caught.value.message.endswith("while trying to read the authenticated user")
+    assert "nope-not-it" not in caught.value.message
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    conclusions=st.lists(
+        st.sampled_from(["success", "failure", "cancelled", "timed_out", "skipped", "neutral"]),
+        max_size=12,
+    ),
+    per_page=st.integers(min_value=1, max_value=5),
+)
+def test_every_failed_run_is_handed_out_exactly_once(
+    fake: GitHubFake, make_source: MakeSource, conclusions: list[str], per_page: int
+) -> None:
+    repo = f"octo/h{len(fake.repos)}"
+    fake.add_repo(repo)
+    expected = {
+        fake.add_run(repo, conclusion=c).id
+        for c in conclusions
+        if c in ("failure", "cancelled", "timed_out")
+    }
+    source = make_source([repo], per_page=per_page)
+    first = [r.run_id for r in failed_runs(list(source.poll()))]
+    assert sorted(first) == sorted(expected)
+    assert list(source.poll()) == []
