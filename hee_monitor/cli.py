@@ -21,6 +21,8 @@ from hee_monitor.errors import HeeError
 
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
+    "analyze": "analyze",
+    "patterns": "patterns",
     "serve": "serve",
 }
 
