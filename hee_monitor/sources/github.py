@@ -122,6 +122,34 @@ class ClockRetry(GithubRetry):
             self.clock.sleep(backoff)
 
 
+class DownloadRetry(urllib3.Retry):
+    """Retry of the signed log/artifact downloads: network errors and 5xx only (a 403 or
+    404 there means an expired or missing log, which waiting does not fix); waits go
+    through the injected clock."""
+
+    def __init__(self, *, clock: Clock, **kwargs: Any) -> None:
+        self.clock = clock
+        kwargs.setdefault("status_forcelist", list(range(500, 600)))
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> DownloadRetry:
+        kw["clock"] = self.clock
+        retry: DownloadRetry = super().new(**kw)
+        return retry
+
+    def sleep_for_retry(self, response: urllib3.BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.clock.sleep(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.clock.sleep(backoff)
+
+
 # ---------------------------------------------------------------------------------------
 # Values returned by the thin helpers
 
@@ -290,7 +318,17 @@ class GitHubSource:
             lazy=True,
         )
         # Signed log URLs are on another host and take no token: a plain pool, same retries.
-        self._downloads = urllib3.PoolManager(retries=self._retry, timeout=timeout)
+        self._downloads = urllib3.PoolManager(
+            retries=DownloadRetry(
+                clock=self.clock,
+                total=policy.total,
+                backoff_factor=policy.backoff_factor,
+                backoff_max=policy.backoff_max,
+                backoff_jitter=policy.backoff_jitter,
+                raise_on_status=False,
+            ),
+            timeout=timeout,
+        )
 
     def close(self) -> None:
         self._gh.close()
@@ -507,6 +545,11 @@ class GitHubSource:
                     hint="logs expire after the repository's retention period (default 90 days)",
                 )
             yield from response.stream(self.log_chunk_size)
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceError(
+                f"{repo}: the download of the log of job {job_id} broke off: {type(exc).__name__}",
+                hint="the log host may be unreachable; the next cycle tries again",
+            ) from None
         finally:
             response.release_conn()
 

@@ -257,6 +257,8 @@ class GitHubFake:
         #: (repo, branch, path, content) of every file written through the contents API
         self.file_writes: list[tuple[str, str, str, bytes]] = []
         self.token_scopes = "repo, workflow"
+        #: seconds a signed log/artifact URL stays valid (negative: already expired)
+        self.log_url_ttl = 60
         #: ``github-authentication-token-expiration`` header value; None → not sent
         self.token_expiration: str | None = None
         self._limit = rate_limit
@@ -896,7 +898,7 @@ class GitHubFake:
         return _Response(404, b"BlobNotFound", {"Content-Type": "text/plain"}, counted=False)
 
     def _signed_location(self, path: str) -> str:
-        expires = int(self.clock.now().timestamp()) + 60
+        expires = int(self.clock.now().timestamp()) + self.log_url_ttl
         query = urlencode(
             {
                 "urlExpires": str(expires),

@@ -393,3 +393,29 @@ def test_every_failed_run_is_handed_out_exactly_once(
     first = [r.run_id for r in failed_runs(list(source.poll()))]
     assert sorted(first) == sorted(expected)
     assert list(source.poll()) == []
+
+
+def test_expired_log_url_is_a_clear_error_without_retries(
+    fake: GitHubFake, make_source: MakeSource
+) -> None:
+    fake.add_run("octo/app", jobs=[JobSpec("test", "failure", log_text=LOG)])
+    (run,) = failed_runs(list(make_source().poll()))
+    fake.log_url_ttl = -1
+    open_log = run.jobs[0].open_log
+    assert open_log is not None
+
+    with pytest.raises(SourceError, match="HTTP 403") as caught:
+        b"".join(open_log())
+
+    assert caught.value.hint is not None and "retention" in caught.value.hint
+    assert len([r for r in fake.requests if r.path.startswith("/_blobs/")]) == 1
+
+
+def test_log_of_a_repository_no_longer_visible(fake: GitHubFake, make_source: MakeSource) -> None:
+    fake.add_run("octo/app", jobs=[JobSpec("test", "failure", log_text=LOG)])
+    (run,) = failed_runs(list(make_source().poll()))
+    fake.forbid_repo("octo/app")
+    open_log = run.jobs[0].open_log
+    assert open_log is not None
+    with pytest.raises(SourceError, match="404"):
+        list(open_log())
