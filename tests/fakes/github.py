@@ -478,6 +478,8 @@ class GitHubFake:
                 StepSpec("Complete job"),
             ]
         log = spec.log_text.encode() if isinstance(spec.log_text, str) else spec.log_text
+        if not log:
+            log = _default_log(run.created_at, steps, conclusion)
         completed = run.status == "completed"
         job = FakeJob(
             id=next(self._ids) * 10,
@@ -1414,6 +1416,22 @@ class GitHubFake:
         (r"/contents/(.+)", "GET", _get_contents),
         (r"/contents/(.+)", "PUT", _put_contents),
     ]
+
+
+def _default_log(start: datetime, steps: list[StepSpec], conclusion: str) -> bytes:
+    """A short job log in the runner's format, for jobs scripted without one."""
+    lines = []
+    moment = start
+    for step in steps:
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+        lines.append(f"{stamp} ##[group]{step.name}")
+        lines.append(f"{stamp} ##[endgroup]")
+        if step.conclusion == "failure":
+            lines.append(f"{stamp} ##[error]Process completed with exit code 1.")
+        elif step.conclusion == "cancelled" or (conclusion == "cancelled" and step is steps[-1]):
+            lines.append(f"{stamp} ##[error]The operation was canceled.")
+        moment += timedelta(seconds=10)
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _public_issue(issue: dict[str, Any]) -> dict[str, Any]:
