@@ -106,6 +106,9 @@ class ClockRetry(GithubRetry):
             if reset.isdigit():
                 # +1: it is not known when within that second the window resets
                 return max(int(reset) - self.clock.now().timestamp(), 0.0) + 1.0
+        if response.status == 429:
+            # a secondary limit without Retry-After: GitHub says wait at least a minute
+            return float(self.secondary_rate_wait)
         return None
 
     def sleep_for_retry(self, response: urllib3.BaseHTTPResponse) -> bool:
@@ -305,6 +308,13 @@ class GitHubSource:
             secondary_rate_wait=policy.secondary_rate_wait,
         )
         secret = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
+        if not secret:
+            log.warning(
+                "no GitHub token (GITHUB_TOKEN): unauthenticated requests are limited to "
+                "60 an hour and private repositories are not visible"
+            )
+        if not 1 <= per_page <= 100:
+            raise SourceError(f"per_page {per_page} is out of range", hint="use 1 to 100")
         self._gh = Github(
             auth=Auth.Token(secret) if secret else None,
             base_url=self.api_url,

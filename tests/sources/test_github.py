@@ -142,11 +142,12 @@ def test_secondary_limit_honours_retry_after(
     assert clock.slept[:2] == [7.0, 7.0]
 
 
+@pytest.mark.parametrize("status", [403, 429])
 def test_secondary_limit_without_retry_after_waits_a_minute(
-    fake: GitHubFake, make_source: MakeSource, clock: FakeClock
+    fake: GitHubFake, make_source: MakeSource, clock: FakeClock, status: int
 ) -> None:
     fake.add_run("octo/app")
-    fake.secondary_rate_limit(retry_after=None, times=1)
+    fake.secondary_rate_limit(retry_after=None, times=1, status=status)
 
     assert len(failed_runs(list(make_source().poll()))) == 1
     assert clock.slept[0] >= 60
