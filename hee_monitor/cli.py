@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "patterns": "patterns",
     "capsule": "capsule",
+    "serve": "serve",
 }
 
 
