@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "patterns": "patterns",
     "capsule": "capsule",
     "serve": "serve",
+    "silence": "silence",
 }
 
 
