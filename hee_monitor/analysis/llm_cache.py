@@ -90,6 +90,22 @@ class AnswerCache(Protocol):
     def __iter__(self) -> Iterator[CachedAnswer]: ...
 
 
+class MemoryCache:
+    """Answers of this process only (``patterns suggest`` without a cache)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, CachedAnswer] = {}
+
+    def get(self, key: str) -> CachedAnswer | None:
+        return self._entries.get(key)
+
+    def put(self, answer: CachedAnswer) -> None:
+        self._entries[answer.key] = answer
+
+    def __iter__(self) -> Iterator[CachedAnswer]:
+        return iter(list(self._entries.values()))
+
+
 class JsonDirCache:
     """One JSON file per answer in a directory."""
 
