@@ -3,9 +3,10 @@
 For each cached model answer, the most specific evidence line becomes a regex: the
 line is escaped, its volatile parts (numbers, hashes, paths, URLs, versions, quoted
 identifiers, package coordinates, redacted values) become ``\\d+`` / ``\\S+`` classes,
-and the regex is trimmed to start and end on stable words. A proposal is kept only if its regex compiles, matches the example it
-came from and has enough stable words not to match everything; the file it lands in is
-validated against ``schemas/pattern_database.schema.json``.
+and the regex is trimmed to start and end on stable words. A proposal is kept only if
+its regex compiles, matches the example it came from and has enough stable words not to
+match everything; the file it lands in is validated against
+``schemas/pattern_database.schema.json``.
 """
 
 from __future__ import annotations
