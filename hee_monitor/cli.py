@@ -21,6 +21,7 @@ from hee_monitor.errors import HeeError
 
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
+    "coverage": "coverage",
     "suggest-patterns": "suggest",
 }
 
