@@ -146,6 +146,8 @@ class FileGap:
 class TestTarget:
     """A function worth testing first: score = uncovered lines × (1 + branch outcomes)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     path: str
     function: str
     start_line: int
