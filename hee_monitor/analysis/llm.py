@@ -252,6 +252,8 @@ class OllamaClassifier:
         return redact(text, self.extra_secrets)
 
     def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+        if not any(line.text.strip() for line in excerpt.lines):
+            return FallbackResult(findings=(), note="LLM fallback skipped: the excerpt is empty")
         key = cache_key(self.model, PROMPT_VERSION, excerpt.log_fingerprint)
         cached = self._cache.get(key) if self._cache is not None else None
         if cached is not None:

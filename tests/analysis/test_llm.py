@@ -9,7 +9,7 @@ from typing import Any
 import ollama
 import pytest
 
-from hee_monitor.analysis.interface import ExcerptLine, LogExcerpt
+from hee_monitor.analysis.interface import ExcerptLine, FallbackResult, LogExcerpt
 from hee_monitor.analysis.llm import (
     CONFIDENCE_CAP,
     MAX_EXCERPT_BYTES,
@@ -156,6 +156,12 @@ def test_unusable_answers_become_a_note_not_an_exception(
     assert expected in result.note
 
 
+def test_an_empty_excerpt_asks_nothing(fake: FakeOllama) -> None:
+    result = _classifier(fake).classify(_excerpt(["", "   "]))
+    assert result == FallbackResult(findings=(), note="LLM fallback skipped: the excerpt is empty")
+    assert fake.requests == []
+
+
 def test_model_not_found_tells_how_to_get_it(fake: FakeOllama) -> None:
     note = _classifier(fake, model="mistral").classify(_excerpt()).note
     assert note is not None and "run `ollama pull mistral`" in note
@@ -175,11 +181,10 @@ def test_unreachable_server_becomes_a_note() -> None:
     assert result.note == f"LLM fallback unavailable: cannot connect to Ollama at {url}"
 
 
-@pytest.mark.parametrize("kind", ["dir", "sql"])
+@pytest.mark.parametrize("kind", ["dir", "engine", "url"])
 def test_the_same_log_never_asks_twice(fake: FakeOllama, tmp_path: Path, kind: str) -> None:
-    cache: Any = (
-        tmp_path / "answers" if kind == "dir" else open_engine(f"sqlite:///{tmp_path}/store.db")
-    )
+    url = f"sqlite:///{tmp_path}/store.db"
+    cache: Any = {"dir": tmp_path / "answers", "engine": open_engine(url), "url": url}[kind]
     fake.script(Answer(GOOD))
     first = _classifier(fake, cache=cache).classify(_excerpt())
     # a new classifier (next monitoring cycle) with the same cache
@@ -191,7 +196,7 @@ def test_the_same_log_never_asks_twice(fake: FakeOllama, tmp_path: Path, kind: s
     # another log asks again
     _classifier(fake, cache=cache).classify(_excerpt(fingerprint="other"))
     assert len(fake.chat_requests) == 2
-    store = JsonDirCache(cache) if kind == "dir" else SqlCache(cache)
+    store = JsonDirCache(cache) if kind == "dir" else SqlCache(open_engine(url))
     entries = list(store)
     assert {e.log_fingerprint for e in entries} == {"fp-npm-401", "other"}
     assert all(s not in json.dumps(e.to_json()) for e in entries for s in SECRETS)
