@@ -21,7 +21,9 @@ from hee_monitor.errors import HeeError
 
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
+    "analyze": "analyze",
     "coverage": "coverage",
+    "patterns": "patterns",
     "suggest-patterns": "suggest",
 }
 
