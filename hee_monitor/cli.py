@@ -22,10 +22,12 @@ from hee_monitor.errors import HeeError
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
+    "coverage": "coverage",
     "patterns": "patterns",
     "capsule": "capsule",
     "serve": "serve",
     "silence": "silence",
+    "suggest-patterns": "suggest",
 }
 
 
