@@ -169,7 +169,7 @@ class FixPlan:
 class RerunPort(Protocol):
     """What the ``rerun`` strategy needs from a source (the GitHub source implements it)."""
 
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> None: ...
+    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
 
 
 @dataclass(frozen=True)
