@@ -701,7 +701,7 @@ def pull_request_body(
     )
     steps = [f"- `{' '.join(c)}`" for c in plan.commands] + [f"- {e}" for e in plan.edits]
     checks = "\n".join(
-        f"- {'✅' if r.passed else '❌'} `{r.name}`"
+        f"- {'passed' if r.passed else 'FAILED'}: `{r.name}`"
         + (f"\n\n```\n{r.output[-1500:]}\n```" if r.output.strip() else "")
         for r in results
     )

@@ -76,8 +76,8 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         CommandStrategy(
             id="ruff-fix",
             description="apply ruff's safe lint fixes",
-            commands=(_cmd("ruff", "check", "--fix", "--quiet", "."),),
-            validate=_check("ruff check", "ruff", "check", "--quiet", "."),
+            commands=(_cmd("ruff", "check", "--fix", "--no-cache", "--quiet", "."),),
+            validate=_check("ruff check", "ruff", "check", "--no-cache", "--quiet", "."),
             risk=2,
             safety=Safety.HIGH,
             requirements=Requirements(tools=("ruff",)),
@@ -87,8 +87,10 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         CommandStrategy(
             id="ruff-format",
             description="format Python code with ruff",
-            commands=(_cmd("ruff", "format", "--quiet", "."),),
-            validate=_check("ruff format --check", "ruff", "format", "--check", "--quiet", "."),
+            commands=(_cmd("ruff", "format", "--no-cache", "--quiet", "."),),
+            validate=_check(
+                "ruff format --check", "ruff", "format", "--check", "--no-cache", "--quiet", "."
+            ),
             risk=1,
             safety=Safety.HIGH,
             requirements=Requirements(tools=("ruff",)),
