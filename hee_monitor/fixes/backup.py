@@ -41,6 +41,8 @@ class Snapshot:
     ref: str
     #: private directory holding the snapshot's index and manifest
     directory: Path
+    #: repository paths left out (hee-monitor's own state: the audit store, capsules)
+    excludes: tuple[str, ...] = ()
 
     @property
     def index(self) -> Path:
@@ -57,6 +59,7 @@ class Snapshot:
             "tree": self.tree,
             "ref": self.ref,
             "directory": str(self.directory),
+            "excludes": list(self.excludes),
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class Snapshot:
             tree=str(data["tree"]),
             ref=str(data["ref"]),
             directory=Path(data["directory"]),
+            excludes=tuple(data.get("excludes", ())),
         )
 
 
@@ -118,7 +122,9 @@ def _file_modes(repo: Path, git: Git, index: Path) -> dict[str, int]:
     return modes
 
 
-def take_snapshot(git: Git, snapshot_id: str, now: datetime) -> Snapshot:
+def take_snapshot(
+    git: Git, snapshot_id: str, now: datetime, excludes: tuple[str, ...] = ()
+) -> Snapshot:
     repo = git.toplevel()
     directory = state_dir(git) / "backup" / snapshot_id
     directory.mkdir(parents=True, exist_ok=False)
@@ -127,14 +133,14 @@ def take_snapshot(git: Git, snapshot_id: str, now: datetime) -> Snapshot:
     if real_index.exists():
         # start from the user's index: its stat cache spares re-hashing tracked files
         shutil.copyfile(real_index, index)
-    tree = git.scan_tree(index, include_ignored=True)
+    tree = git.scan_tree(index, include_ignored=True, excludes=excludes)
     head = git.head()
     commit = git.commit_tree(
         tree, f"hee-monitor backup {snapshot_id}", parents=(head,) if head else ()
     )
     ref = BACKUP_REF_PREFIX + snapshot_id
     git.update_ref(ref, commit)
-    snapshot = Snapshot(snapshot_id, commit, tree, ref, directory)
+    snapshot = Snapshot(snapshot_id, commit, tree, ref, directory, excludes)
     manifest = {
         **snapshot.to_json(),
         "created": now.isoformat(),
@@ -151,7 +157,7 @@ def current_tree(git: Git, snapshot: Snapshot) -> str:
     scratch = snapshot.directory / "index.now"
     shutil.copyfile(snapshot.index, scratch)
     try:
-        return git.scan_tree(scratch, include_ignored=True)
+        return git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
     finally:
         scratch.unlink(missing_ok=True)
 

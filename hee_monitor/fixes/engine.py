@@ -83,6 +83,8 @@ class EngineOptions:
     remote: str = "origin"
     base_branch: str | None = None
     protected_repositories: tuple[str, ...] = ()
+    #: count attempts per failure fingerprint (off for a local pre-commit sweep)
+    count_attempts: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def decision_impact(risk: int) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class FixEngine:
@@ -211,7 +213,7 @@ class FixEngine:
         if decision.verdict is Verdict.SKIP:
             return self._audited(skipped(decision.reason), finding)
         made = records.count_attempts(self.store, finding.fingerprint)
-        if made >= self.config.max_attempts:
+        if self.options.count_attempts and made >= self.config.max_attempts:
             return self._audited(
                 skipped(
                     f"{made} fix attempts already made for this failure "
@@ -318,14 +320,8 @@ class FixEngine:
         baseline = {c: c.run(self.root, self.env).passed for c in self._configured_checks()}
 
         now = self.clock.now()
-        a.snapshot = backup.take_snapshot(self.git, self._new_id(), now)
-        backup.write_journal(
-            self.git,
-            JournalEntry(
-                a.snapshot, finding.pattern_id, a.strategy.id, finding.fingerprint, _iso(now),
-                os.getpid(),
-            ),
-        )  # fmt: skip
+        # the attempt row is written before the snapshot: nothing of hee-monitor's own
+        # changes inside the backup window
         a.attempt_id = records.start_attempt(
             self.store,
             fingerprint=finding.fingerprint,
@@ -335,6 +331,14 @@ class FixEngine:
             run_id=self._run_id,
             started=now,
         )
+        a.snapshot = backup.take_snapshot(self.git, self._new_id(), now, self._own_paths())
+        backup.write_journal(
+            self.git,
+            JournalEntry(
+                a.snapshot, finding.pattern_id, a.strategy.id, finding.fingerprint, _iso(now),
+                os.getpid(),
+            ),
+        )  # fmt: skip
         try:
             try:
                 applied_log = a.strategy.apply(ctx)
@@ -642,6 +646,23 @@ class FixEngine:
             return set()
         out = self.git.run("ls-files", "-z", "--", *paths).stdout
         return {p for p in out.decode("utf-8", "surrogateescape").split("\0") if p}
+
+    def _own_paths(self) -> tuple[str, ...]:
+        """hee-monitor's own files inside the repository, kept out of backups and fixes."""
+        own = {"state_capsules"}
+        candidates = [getattr(self.capsule, "path", None)]
+        database = (
+            self.store.url.database if self.store.url.get_backend_name() == "sqlite" else None
+        )
+        if database:
+            candidates += [Path(database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+        for candidate in candidates:
+            if isinstance(candidate, Path):
+                try:
+                    own.add(str(candidate.resolve().relative_to(self.root.resolve())))
+                except ValueError:
+                    continue
+        return tuple(sorted(own))
 
     def _payload(self) -> dict[str, Any] | None:
         return self.capsule.payload() if self.capsule is not None else None

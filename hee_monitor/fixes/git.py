@@ -120,7 +120,7 @@ class Git:
 
     # ---- trees and commits ------------------------------------------------------------------
 
-    def scan_tree(self, index: Path, *, include_ignored: bool) -> str:
+    def scan_tree(self, index: Path, *, include_ignored: bool, excludes: Sequence[str] = ()) -> str:
         """Hash the whole work tree into ``index`` and return its tree id.
 
         Files whose stat data match the index entry are not re-read, so scanning again
@@ -129,7 +129,7 @@ class Git:
         args = ["add", "--all"]
         if include_ignored:
             args.append("--force")
-        self.run(*args, "--", ":/", index=index)
+        self.run(*args, "--", ":/", *(f":(exclude,top){p}" for p in excludes), index=index)
         return self.out("write-tree", index=index)
 
     def commit_tree(self, tree: str, message: str, parents: Sequence[str] = ()) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,44 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
         raise UsageError(f"log file {path} does not exist")
     diagnosis: Diagnosis = analyzer_module.Analyzer.from_default_database().analyze_path(path)
     return diagnosis.to_json(), list(diagnosis.failures)
+
+
+#: what a local sweep (pre-commit without a diagnosis) tries, and the failure kind each fixes
+SWEEP_CATEGORIES: dict[str, str] = {
+    "ruff-fix": "lint",
+    "ruff-format": "format",
+    "black": "format",
+    "isort": "format",
+    "eslint-fix": "lint",
+    "prettier-write": "format",
+    "clippy-fix": "lint",
+    "cargo-fmt": "format",
+    "gofmt": "format",
+    "license-header": "license",
+    "workflow-timeout": "configuration",
+}
+
+
+def sweep_findings(strategies: Sequence[str]) -> list[Finding]:
+    """One synthetic finding per strategy: "this check may be failing here"; the engine's
+    pre-validation finds out whether it is."""
+    chosen = list(strategies) or list(SWEEP_CATEGORIES)
+    findings = []
+    for sid in chosen:
+        findings.append(
+            Finding(
+                pattern_id=f"LOCAL-{sid.upper()}",
+                title=f"{sid} check",
+                category=SWEEP_CATEGORIES.get(sid, "lint"),
+                severity=Severity.LOW,
+                owner=Owner.DEVELOPER,
+                risk=0,
+                transient=False,
+                confidence=1.0,
+                fix_strategy=sid,
+                fingerprint=f"local:{sid}",
+                evidence=(),
+                source="local",
+            )
+        )
+    return findings
