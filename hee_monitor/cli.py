@@ -21,13 +21,10 @@ from hee_monitor.errors import HeeError
 
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
-<<<<<<< HEAD
-    "fix": "fix",
-    "approvals": "approvals",
-=======
     "analyze": "analyze",
     "patterns": "patterns",
->>>>>>> main
+    "fix": "fix",
+    "approvals": "approvals",
 }
 
 
