@@ -28,6 +28,9 @@ IDENTITY = {
 def tool_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(IDENTITY)
+    # toolchains installed per user (rustup) keep finding their home
+    env.setdefault("CARGO_HOME", str(Path.home() / ".cargo"))
+    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
     env["HOME"] = str(home)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("GITHUB_RUN_ID", None)

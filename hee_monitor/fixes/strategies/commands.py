@@ -87,10 +87,8 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         CommandStrategy(
             id="ruff-format",
             description="format Python code with ruff",
-            commands=(_cmd("ruff", "format", "--no-cache", "--quiet", "."),),
-            validate=_check(
-                "ruff format --check", "ruff", "format", "--check", "--no-cache", "--quiet", "."
-            ),
+            commands=(_cmd("ruff", "format", "--no-cache", "."),),
+            validate=_check("ruff format --check", "ruff", "format", "--check", "--no-cache", "."),
             risk=1,
             safety=Safety.HIGH,
             requirements=Requirements(tools=("ruff",)),
