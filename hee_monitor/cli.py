@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "silence": "silence",
     "suggest-patterns": "suggest",
+    "fix": "fix",
+    "approvals": "approvals",
 }
 
 
