@@ -20,7 +20,10 @@ from hee_monitor import __version__
 from hee_monitor.errors import HeeError
 
 #: module name under hee_monitor.commands → attribute holding the click command
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "analyze": "analyze",
+    "patterns": "patterns",
+}
 
 
 class _Group(click.Group):
