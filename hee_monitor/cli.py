@@ -22,6 +22,7 @@ from hee_monitor.errors import HeeError
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
+    "config": "config",
     "patterns": "patterns",
 }
 
