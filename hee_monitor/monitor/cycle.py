@@ -98,7 +98,9 @@ class CycleReport:
                 }
                 for r in self.runs
             ],
-            "skipped": [{"key": s.key, "reason": s.reason} for s in self.skipped],
+            "skipped": [
+                {"repo": s.repo, "run_id": s.run_id, "reason": s.reason} for s in self.skipped
+            ],
             "recoveries": [d.to_json() for d in self.recoveries],
         }
 
@@ -134,7 +136,10 @@ class MonitorCycle:
             try:
                 for item in source.poll():
                     if isinstance(item, Skipped):
-                        self.audit.record_skip(item.key, item.reason, now=self.clock.now())
+                        key = f"{item.repo}#{item.run_id}" if item.run_id is not None else None
+                        self.audit.record_skip(
+                            item.repo, item.reason, key=key, now=self.clock.now()
+                        )
                         skips.append(item)
                         continue
                     if self.audit.seen(item.key):
@@ -149,7 +154,7 @@ class MonitorCycle:
                         state = outcome.decision.to_state
             except HeeError as exc:
                 log.warning("source failed: %s", exc.message)
-                skips.append(Skipped(f"source:{type(source).__name__}", exc.message))
+                skips.append(Skipped(getattr(source, "kind", type(source).__name__), exc.message))
         if not outcomes:
             state, recovered = self._quiet_recovery(state)
             recoveries += recovered
@@ -174,7 +179,7 @@ class MonitorCycle:
         except Exception as exc:  # one bad run never stops the cycle
             log.exception("unexpected error processing %s", run.key)
             reason = f"unexpected {type(exc).__name__}: {exc}"
-        self.audit.record_skip(run.key, reason, now=now)
+        self.audit.record_skip(run.repo, reason, key=run.key, mark=True, now=now)
         return RunOutcome(run.key, run.repo, skipped=(reason,), url=run.html_url)
 
     def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:

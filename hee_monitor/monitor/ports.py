@@ -17,10 +17,12 @@ from hee_monitor.models import Alert, Diagnosis, FailedRun
 
 @dataclass(frozen=True)
 class Skipped:
-    """A run (or job) a source could not hand over; recorded, never fatal to a cycle."""
+    """Something a source could not read this cycle, and why; recorded, never fatal."""
 
-    key: str
+    repo: str
     reason: str
+    #: the run concerned, when the skip is about one run rather than the whole repository
+    run_id: int | None = None
 
 
 class ProcessedRuns(Protocol):
@@ -37,24 +39,22 @@ class Source(Protocol):
     def poll(self) -> Iterator[FailedRun | Skipped]: ...
 
 
-@dataclass(frozen=True)
-class RunStatus:
-    """The latest attempt of a workflow run, as a source reports it."""
+class RunState(Protocol):
+    """The latest attempt of a workflow run, as the forge reports it."""
 
-    repo: str
-    run_id: int
-    run_attempt: int
-    status: str  # queued | in_progress | completed
-    conclusion: str | None  # success | failure | cancelled | ... (None until completed)
-    head_sha: str = ""
+    @property
+    def status(self) -> str: ...  # queued | in_progress | completed
+
+    @property
+    def conclusion(self) -> str | None: ...  # success | failure | ... (None until completed)
 
 
 class RunControl(Protocol):
     """What the cycle asks of the forge besides polling: re-run, and look a run up."""
 
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> None: ...
+    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
 
-    def get_run(self, repo: str, run_id: int) -> RunStatus: ...
+    def get_run(self, repo: str, run_id: int) -> RunState: ...
 
 
 class Analyzer(Protocol):

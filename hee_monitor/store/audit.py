@@ -163,6 +163,16 @@ reruns = Table(
     Column("resolved_at", DateTime, nullable=True),
 )
 
+skips = Table(
+    "audit_skips",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repo", String(200), nullable=False),
+    Column("key", String(300), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime, nullable=False, index=True),
+)
+
 flaky = Table(
     "audit_flaky_fingerprints",
     metadata,
@@ -317,22 +327,27 @@ class AuditStore:
         except IntegrityError:
             pass
 
-    def record_skip(self, key: str, reason: str, *, now: datetime) -> bool:
-        """Record a run that could not be processed; False if it was already recorded."""
-        try:
-            with self._tx() as conn:
-                conn.execute(
-                    insert(processed_runs).values(
-                        key=key,
-                        repo=key.split("#", 1)[0],
-                        status="skipped",
-                        reason=reason,
-                        processed_at=_naive(now),
+    def record_skip(
+        self, repo: str, reason: str, *, now: datetime, key: str | None = None, mark: bool = False
+    ) -> None:
+        """Record something that could not be processed. With ``mark``, ``key`` counts as
+        processed too, so a run that breaks processing is not retried every cycle."""
+        with self._tx() as conn:
+            conn.execute(insert(skips).values(repo=repo, key=key, reason=reason, at=_naive(now)))
+        if mark and key:
+            try:
+                with self._tx() as conn:
+                    conn.execute(
+                        insert(processed_runs).values(
+                            key=key,
+                            repo=repo,
+                            status="skipped",
+                            reason=reason,
+                            processed_at=_naive(now),
+                        )
                     )
-                )
-        except IntegrityError:
-            return False
-        return True
+            except IntegrityError:
+                pass
 
     def record_run(
         self,
@@ -685,6 +700,9 @@ class AuditStore:
                     )
                 }
             )
+            skipped = conn.execute(
+                select(func.count()).select_from(skips).where(*where(skips, "at"))
+            ).scalar_one()
             diag = conn.execute(
                 select(
                     diagnoses.c.unexplained,
@@ -724,7 +742,7 @@ class AuditStore:
         fixes_total = len(fix_rows)
         return Metrics(
             runs_processed=runs.get("processed", 0),
-            runs_skipped=runs.get("skipped", 0),
+            runs_skipped=int(skipped),
             jobs_diagnosed=len(diag),
             unexplained_share=(
                 round(sum(1 for d in diag if d.unexplained) / len(diag), 4) if diag else None

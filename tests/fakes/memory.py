@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding
-from hee_monitor.monitor.ports import RunStatus, Skipped
+from hee_monitor.monitor.ports import Skipped
 
 
 class MemoryCapsule:
@@ -71,6 +72,15 @@ class ListSource:
 
     def poll(self) -> Iterator[FailedRun | Skipped]:
         yield from self.items
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    repo: str
+    run_id: int
+    attempt: int
+    status: str
+    conclusion: str | None
 
 
 class RecordingRunControl:

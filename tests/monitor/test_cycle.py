@@ -8,7 +8,7 @@ import pytest
 from hee_monitor.clock import FakeClock
 from hee_monitor.models import AutoFix, FailedJob, FailedRun, Finding, HealthState, Owner, Severity
 from hee_monitor.monitor.cycle import MonitorCycle
-from hee_monitor.monitor.ports import RunStatus, Skipped
+from hee_monitor.monitor.ports import Skipped
 from hee_monitor.policy.interface import Action, PolicySettings
 from hee_monitor.policy.rules import RulesPolicy
 from hee_monitor.store.audit import AuditStore, decisions, findings, processed_runs
@@ -17,6 +17,7 @@ from tests.fakes.memory import (
     MemoryCapsule,
     RecordingNotifier,
     RecordingRunControl,
+    RunStatus,
     ScriptedAnalyzer,
 )
 
@@ -135,7 +136,7 @@ def test_each_run_is_processed_exactly_once(tmp_path: Path) -> None:
 def test_bad_log_and_missing_log_do_not_stop_the_cycle(tmp_path: Path) -> None:
     items: list[FailedRun | Skipped] = [
         run(1, job("broken"), job("nolog", 2, log=None)),
-        Skipped("octo/app#2.1", "log archive expired"),
+        Skipped("octo/app", "run 2: log archive expired", 2),
         run(3),
     ]
     env = Env(tmp_path, items, {"test": (finding("PY-TEST"),)}, fail_on=frozenset({"broken"}))
@@ -147,7 +148,7 @@ def test_bad_log_and_missing_log_do_not_stop_the_cycle(tmp_path: Path) -> None:
         "nolog: log not available",
     )
     assert first.decision is not None and "2 unexplained" in first.decision.reasons[0]
-    assert [s.key for s in report.skipped] == ["octo/app#2.1"]
+    assert [s.run_id for s in report.skipped] == [2]
     assert env.audit.metrics().runs_skipped == 1
 
 

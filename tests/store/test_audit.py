@@ -148,7 +148,8 @@ def test_metrics_cover_fixes_alerts_unexplained_and_risk(store: AuditStore) -> N
     store.record_alert(
         Alert("octo/app", Severity.HIGH, "t", "b", "fp"), "muted", now=NOW, reason="maintenance"
     )
-    store.record_skip("octo/app#9.1", "log unavailable", now=NOW)
+    store.record_skip("octo/app", "log unavailable", key="octo/app#9.1", mark=True, now=NOW)
+    assert store.seen("octo/app#9.1")
     m = store.metrics()
     assert m.unexplained_share == 0.5
     assert m.fix_success_rate == 0.5 and m.remediation_seconds["mean"] == 20.0
