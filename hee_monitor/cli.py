@@ -22,8 +22,12 @@ from hee_monitor.errors import HeeError
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
+    "audit": "audit",
     "config": "config",
+    "metrics": "metrics",
+    "monitor": "monitor",
     "patterns": "patterns",
+    "state": "state",
 }
 
 
