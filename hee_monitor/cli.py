@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor",
     "patterns": "patterns",
     "state": "state",
+    "capsule": "capsule",
 }
 
 
