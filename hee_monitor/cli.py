@@ -23,7 +23,12 @@ from hee_monitor.errors import HeeError
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "coverage": "coverage",
+    "audit": "audit",
+    "config": "config",
+    "metrics": "metrics",
+    "monitor": "monitor",
     "patterns": "patterns",
+    "state": "state",
     "capsule": "capsule",
     "serve": "serve",
     "silence": "silence",
