@@ -423,6 +423,13 @@ class AlertRouter:
         )
         return RoutingResult(outcome, actions, deliveries, notes)
 
+    def notify(
+        self, alert: Alert, now: datetime, *, state: HealthState = HealthState.OPERATIONAL
+    ) -> RoutingResult:
+        """:meth:`submit` under the monitor's ``Notifier`` port (``notify(alert, now)``),
+        for a caller that has already muted alerts during maintenance itself."""
+        return self.submit(alert, state=state, now=now)
+
     def flush(self, now: datetime) -> list[DeliveryResult]:
         """Send what is due at ``now``: groups whose wait is over, outbox rows due a retry."""
         silences = self.silences.active(now)
