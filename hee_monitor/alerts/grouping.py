@@ -11,7 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, Text, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -90,6 +102,20 @@ class Group:
         )
 
 
+def _add_hold_until(engine: Engine) -> None:
+    """Stores created before ``hold_until`` existed get the column (nullable, so no
+    data changes); ``create_all`` only creates missing tables, never missing columns."""
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns(groups_table.name)}
+        if columns and "hold_until" not in columns:
+            with transaction(engine, "upgrade the alert groups table") as conn:
+                conn.execute(
+                    text(f"ALTER TABLE {groups_table.name} ADD COLUMN hold_until TIMESTAMP")
+                )
+    except SQLAlchemyError as exc:
+        raise store_error("upgrade the alert groups table", exc) from None
+
+
 def _group(r: object) -> Group:
     m = dict(r)  # type: ignore[call-overload]
     m["severity"] = Severity(m["severity"])
@@ -99,6 +125,7 @@ def _group(r: object) -> Group:
 class GroupStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        _add_hold_until(engine)
 
     def add(self, alert: Alert, *, now: datetime, wait: timedelta) -> Group:
         """Put ``alert`` into its open group (creating it); returns the group after."""
