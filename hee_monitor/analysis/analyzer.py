@@ -216,11 +216,12 @@ class Analyzer:
         run = _RunState()
         total_lines = 0
         next_line = 1
+        saturated: set[int] = set()  # spec ids of patterns with all their evidence
         for data in iter_raw_blocks(chunks):
             hits = self._scanner.scan(data)
             if hits:
                 # one pass of newline counting: up to each hit, then to the end
-                located, newlines = _locate(data, hits)
+                located, newlines = _locate(data, hits, saturated)
             else:
                 located, newlines = [], data.count(b"\n")
             block = Block(next_line, data, newlines)
@@ -229,6 +230,13 @@ class Analyzer:
             total_lines = block.last_line
             if located:
                 self._take_hits(block, located, states, run, window)
+                saturated = {
+                    sid
+                    for sid, target in enumerate(self._spec_target)
+                    if target >= 0
+                    and (st := states.get(target)) is not None
+                    and len(st.occurrences) >= MAX_EVIDENCE
+                }
             self._resolve(states, window, final=False)
             keep_from = min(
                 (o.line for s in states.values() for o in s.pending), default=total_lines
@@ -397,9 +405,12 @@ class _RunState:
         return start is not None and line - start <= _MAX_HEADER_LINES
 
 
-def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], int]:
+def _locate(
+    data: bytes, hits: list[tuple[int, int]], saturated: set[int]
+) -> tuple[list[tuple[int, int, int]], int]:
     """(spec id, position of the match's last byte, newlines before it) per hit, and the
-    block's newline count, counting every newline once."""
+    block's newline count, counting every newline once. Hits of ``saturated`` specs
+    (patterns that already have all the evidence they keep) are dropped."""
     hits.sort(key=lambda h: h[1])
     last = len(data) - 1
     out: list[tuple[int, int, int]] = []
@@ -407,6 +418,8 @@ def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, i
     newlines = 0
     count = data.count
     for sid, end in hits:
+        if sid in saturated:
+            continue
         pos = min(max(end - 1, 0), last)
         if pos != prev:
             newlines += count(b"\n", prev, pos)

@@ -4,7 +4,9 @@ The scanner runs over *raw* blocks of the log (bytes as they are in the file: ti
 ANSI colours, CR). Normalising every line in Python would cost more than the scan itself,
 so each regex is rewritten into a *tolerant* form that also matches the raw line: ``^``
 may be followed by a BOM, a GitHub Actions timestamp and colour codes, ``$`` may be
-preceded by colour codes and CR, and colour codes may stand next to each space. The
+preceded by colour codes and CR, and ``\\s`` also accepts colour codes around it. Colour
+codes next to a literal space are not tolerated: allowing them made the scan 2.5x slower
+on a real 535-regex database, so write ``\\s`` where a tool colours words. The
 tolerant form only selects candidate lines; the analyzer then normalises those few lines
 and confirms them with Python ``re`` and the original regex (and the exclusions).
 
@@ -29,7 +31,6 @@ _PREFIX = (
     r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?)?" + _ANSI + "*)"
 )
 _SUFFIX = r"(?:" + _ANSI + r"|\r)*$"
-_SPACE = _ANSI + "* " + _ANSI + "*"
 
 
 def tolerant(regex: str) -> str:
@@ -71,8 +72,6 @@ def tolerant(regex: str) -> str:
             out.append(_PREFIX)
         elif c == "$":
             out.append(_SUFFIX)
-        elif c == " ":
-            out.append("(?:" + _SPACE + ")")
         else:
             out.append(c)
         i += 1

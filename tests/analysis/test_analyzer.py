@@ -91,10 +91,25 @@ patterns:
     assert analyzer.analyze_text("grep 'No space left on device' x\n").unexplained
 
 
+def test_colour_codes_inside_whitespace_are_tolerated(analyzer: Analyzer) -> None:
+    """``\\s`` in a regex also accepts colour codes around it (tools colour words)."""
+    log = "ModuleNotFoundError:\x1b[0m\x1b[1m No module named 'x'\n"
+    assert analyzer.analyze_text(log).unexplained  # literal space: not tolerated
+    db = load_database([SAMPLE_PATTERNS], shipped=False)
+    pattern = db.get("TEST-PY-MODULE-NOT-FOUND")
+    assert pattern is not None
+    from dataclasses import replace
+
+    tolerant_db = PatternDatabase(
+        [replace(pattern, regex=(r"ModuleNotFoundError:\s+No module named '[^']+'",))]
+    )
+    assert ids(Analyzer(tolerant_db).analyze_text(log)) == ["TEST-PY-MODULE-NOT-FOUND"]
+
+
 def test_colour_codes_timestamps_and_crlf_do_not_hide_a_match(analyzer: Analyzer) -> None:
     log = (
-        "\ufeff2024-01-01T00:00:00.1234567Z \x1b[31mFAILED\x1b[0m tests/test_a.py::test_x - "
-        "assert 1 == 2\r\n2024-01-01T00:00:01.0000000Z done\r\n"
+        "\ufeff2024-01-01T00:00:00.1234567Z \x1b[31mFAILED tests/test_a.py::test_x - "
+        "assert 1 == 2\x1b[0m\r\n2024-01-01T00:00:01.0000000Z done\r\n"
     )
     diagnosis = analyzer.analyze_text(log)
     assert ids(diagnosis) == ["TEST-PYTEST-FAILED"]
