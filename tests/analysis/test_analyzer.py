@@ -310,3 +310,19 @@ def test_json_is_serialisable(analyzer: Analyzer) -> None:
 def test_from_default_database_adds_extra_dirs() -> None:
     analyzer = Analyzer.from_default_database([SAMPLE_PATTERNS])
     assert analyzer.database.get("TEST-RUFF") is not None
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "logs").glob("*.log"))
+
+
+@pytest.mark.parametrize("log", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_logs_are_explained_by_the_shipped_database(log: Path) -> None:
+    analyzer = Analyzer.from_default_database()
+    diagnosis = analyzer.analyze_path(log)
+    assert diagnosis.lines == log.read_bytes().count(b"\n")
+    if len(analyzer.database) == 0:
+        pytest.skip("no shipped patterns in this checkout")
+    assert not diagnosis.unexplained, f"{log.name} is not explained"
+    for finding in diagnosis.failures:
+        for ev in finding.evidence:
+            assert 1 <= ev.start_line <= ev.end_line <= diagnosis.lines
