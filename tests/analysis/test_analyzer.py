@@ -307,8 +307,13 @@ def test_json_is_serialisable(analyzer: Analyzer) -> None:
     assert json.loads(json.dumps(data))["failures"][0]["evidence"][0]["start_line"] == 5
 
 
-def test_from_default_database_adds_extra_dirs() -> None:
+def test_from_default_database_adds_extra_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hee_monitor.analysis.patterns as patterns_module
+
+    # without the shipped patterns: compiling them is tested elsewhere and takes seconds
+    monkeypatch.setattr(patterns_module, "shipped_dir", lambda: None)
     analyzer = Analyzer.from_default_database([SAMPLE_PATTERNS])
+    assert len(analyzer.database) == len(load_database([SAMPLE_PATTERNS], shipped=False))
     assert analyzer.database.get("TEST-RUFF") is not None
 
 
