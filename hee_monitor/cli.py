@@ -23,6 +23,7 @@ from hee_monitor.errors import HeeError
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "patterns": "patterns",
+    "capsule": "capsule",
 }
 
 
