@@ -121,7 +121,8 @@ def make_successor(
     sensitive_keys: Collection[str] = DEFAULT_SENSITIVE_KEYS,
 ) -> Successor:
     """Apply ``mutator`` to a copy of ``current``'s payload and sign it as the next version."""
-    payload = copy.deepcopy(current.payload)
+    # a fresh copy from the verified bytes: far faster than deepcopy for long histories
+    payload: dict[str, Any] = json.loads(current.raw)["signed"]
     mutator(payload)
     changed = [f for f in MANAGED_FIELDS if payload.get(f) != current.payload.get(f)]
     if changed:
