@@ -1,0 +1,429 @@
+"""Turn a log into a :class:`~hee_monitor.models.Diagnosis`.
+
+One pass over the log: blocks of raw bytes go through the multi-pattern scanner; only the
+lines it selects are normalised and confirmed with Python ``re`` (exclusions, exact
+semantics). Findings carry evidence ranges and are ranked most likely root cause first:
+
+1. higher pattern ``priority`` (specific root causes over generic summaries), with a bonus
+   for lines inside the step that failed (the one ending in "Process completed with exit
+   code N"), when the log shows it;
+2. then the earlier first occurrence (a compile error before the "exit code 1" after it);
+3. then the higher severity, only as a tie breaker.
+
+Lines of a step's header (``##[group]Run …`` up to ``##[endgroup]``: the echoed script and
+its env) never count as evidence: a script that greps for "error" is not an error.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from hee_monitor.analysis.evidence import LineWindow, Occurrence, evidence_range, merge_ranges
+from hee_monitor.analysis.fingerprint import fingerprint
+from hee_monitor.analysis.interface import FallbackClassifier
+from hee_monitor.analysis.logreader import (
+    MAX_LINE_BYTES,
+    Block,
+    build_excerpt,
+    iter_log_lines,
+    iter_raw_blocks,
+    normalise_line,
+    read_file_chunks,
+)
+from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
+from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
+from hee_monitor.errors import AnalysisError
+from hee_monitor.models import Diagnosis, Evidence, Finding
+
+#: evidence ranges kept per finding (the first occurrences)
+MAX_EVIDENCE = 5
+#: a step header (##[group]Run ... ##[endgroup]) never runs longer than this
+_MAX_HEADER_LINES = 400
+#: below this root-cause confidence the fallback classifier is asked as well
+LOW_CONFIDENCE = 0.4
+_STEP_BONUS = 10
+
+# internal probes, scanned in the same pass as the patterns
+_PROBE_STEP = "step"
+_PROBE_END_HEADER = "endgroup"
+_PROBE_EXIT = "exit"
+_PROBE_JENKINS = "jenkins"
+_PROBE_TRAVIS = "travis"
+_PROBES: tuple[tuple[str, str], ...] = (
+    (_PROBE_STEP, r"^##\[group\]Run "),
+    (_PROBE_END_HEADER, r"^##\[endgroup\]"),
+    (_PROBE_EXIT, r"##\[error\]Process completed with exit code \d+"),
+    (_PROBE_JENKINS, r"^\[Pipeline\] \{ \("),
+    (_PROBE_TRAVIS, r"travis_fold:start:"),
+)
+_STEP_NAME = {
+    _PROBE_STEP: re.compile(r"^##\[group\]Run (.*)"),
+    _PROBE_JENKINS: re.compile(r"^\[Pipeline\] \{ \((.*)\)"),
+    _PROBE_TRAVIS: re.compile(r"travis_fold:start:([^\s]+)"),
+}
+
+
+@dataclass
+class _Compiled:
+    """A pattern prepared for confirmation."""
+
+    pattern: Pattern
+    index: int
+    regexes: tuple[re.Pattern[str], ...]
+    excludes: tuple[re.Pattern[str], ...]
+    end: re.Pattern[str] | None
+
+    def confirms(self, text: str) -> bool:
+        if not any(rx.search(text) for rx in self.regexes):
+            return False
+        return not any(rx.search(text) for rx in self.excludes)
+
+
+@dataclass
+class _Resolved:
+    start: int
+    stop: int
+    lines: dict[int, str]
+
+
+@dataclass
+class _PatternState:
+    occurrences: list[Occurrence] = field(default_factory=list)
+    resolved: list[_Resolved] = field(default_factory=list)
+    pending: list[Occurrence] = field(default_factory=list)
+
+
+class Analyzer:
+    """Analyses logs with one compiled pattern database (build once, reuse for every log)."""
+
+    def __init__(
+        self,
+        database: PatternDatabase,
+        fallback: FallbackClassifier | None = None,
+        *,
+        engine: str | None = None,
+    ) -> None:
+        self.database = database
+        self.fallback = fallback
+        self._compiled: list[_Compiled] = []
+        specs: list[RegexSpec] = []
+        self._spec_target: list[int] = []  # spec id → pattern index, or -1-probe index
+        for index, pattern in enumerate(database):
+            flags = re.IGNORECASE if pattern.ignore_case else 0
+            try:
+                compiled = _Compiled(
+                    pattern,
+                    index,
+                    tuple(re.compile(rx, flags) for rx in pattern.regex),
+                    tuple(re.compile(rx, flags) for rx in pattern.exclude),
+                    re.compile(pattern.end, flags) if pattern.end else None,
+                )
+            except re.error as exc:
+                from hee_monitor.errors import PatternError
+
+                raise PatternError(
+                    f"{pattern.where}: regex does not compile: {exc}",
+                    hint="run `hee-monitor patterns validate` on the file",
+                ) from exc
+            self._compiled.append(compiled)
+            for rx in pattern.regex:
+                specs.append(RegexSpec(len(specs), rx, pattern.ignore_case))
+                self._spec_target.append(index)
+        self._probe_names: list[str] = []
+        for name, rx in _PROBES:
+            specs.append(RegexSpec(len(specs), rx, False))
+            self._spec_target.append(-1 - len(self._probe_names))
+            self._probe_names.append(name)
+        self._scanner = CompositeScanner(specs, engine)
+
+    @property
+    def engine(self) -> str:
+        return self._scanner.engine
+
+    @classmethod
+    def from_default_database(
+        cls,
+        extra_dirs: Sequence[Path] = (),
+        fallback: FallbackClassifier | None = None,
+    ) -> Analyzer:
+        """The shipped patterns plus ``extra_dirs`` (later ones override by id)."""
+        return cls(load_database(extra_dirs), fallback)
+
+    # --- entry points -------------------------------------------------------------------
+
+    def analyze_path(self, path: Path | str) -> Diagnosis:
+        p = Path(path)
+        try:
+            chunks = read_file_chunks(p)
+            diagnosis = self._analyze(chunks, str(path), spool=None)
+        except OSError as exc:
+            raise AnalysisError(
+                f"cannot read log {path}: {exc.strerror or exc}",
+                hint="check that the path names a readable log file",
+            ) from exc
+        if self._wants_fallback(diagnosis):
+            excerpt = build_excerpt(iter_log_lines(read_file_chunks(p)), str(path))
+            diagnosis = self._merge_fallback(diagnosis, excerpt)
+        return diagnosis
+
+    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis:
+        if self.fallback is None:
+            return self._analyze(chunks, name, spool=None)
+        # keep a copy (on disk when large) so the fallback can read the log again
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            diagnosis = self._analyze(chunks, name, spool=spool)
+            if self._wants_fallback(diagnosis):
+                spool.seek(0)
+                excerpt = build_excerpt(iter_log_lines(_read_spool(spool)), name)
+                diagnosis = self._merge_fallback(diagnosis, excerpt)
+        return diagnosis
+
+    def analyze_text(self, text: str, name: str = "<text>") -> Diagnosis:
+        return self.analyze_stream([text.encode("utf-8", errors="surrogateescape")], name)
+
+    # --- fallback ------------------------------------------------------------------------
+
+    def _wants_fallback(self, diagnosis: Diagnosis) -> bool:
+        if self.fallback is None:
+            return False
+        root = diagnosis.root_cause
+        return root is None or root.confidence < LOW_CONFIDENCE
+
+    def _merge_fallback(self, diagnosis: Diagnosis, excerpt: object) -> Diagnosis:
+        assert self.fallback is not None
+        from hee_monitor.analysis.interface import LogExcerpt
+
+        assert isinstance(excerpt, LogExcerpt)
+        result = self.fallback.classify(excerpt)
+        notes = diagnosis.notes + ((result.note,) if result.note else ())
+        failures = sorted((*diagnosis.failures, *result.findings), key=lambda f: -f.confidence)
+        return replace(diagnosis, failures=tuple(failures), notes=notes)
+
+    # --- the pass --------------------------------------------------------------------------
+
+    def _analyze(self, chunks: Iterable[bytes], name: str, spool: IO[bytes] | None) -> Diagnosis:
+        started = time.perf_counter()
+        if spool is not None:
+            chunks = _tee(chunks, spool)
+        states: dict[int, _PatternState] = {}
+        window = LineWindow()
+        run = _RunState()
+        total_lines = 0
+        next_line = 1
+        for data in iter_raw_blocks(chunks):
+            hits = self._scanner.scan(data)
+            if hits:
+                # one pass of newline counting: up to each hit, then to the end
+                located, newlines = _locate(data, hits)
+            else:
+                located, newlines = [], data.count(b"\n")
+            block = Block(next_line, data, newlines)
+            next_line += newlines
+            window.add(block)
+            total_lines = block.last_line
+            if located:
+                self._take_hits(block, located, states, run, window)
+            self._resolve(states, window, final=False)
+            keep_from = min(
+                (o.line for s in states.values() for o in s.pending), default=total_lines
+            )
+            window.forget_before(keep_from - 200)
+        self._resolve(states, window, final=True)
+        failures = self._findings(states, run, total_lines)
+        return Diagnosis(
+            log=name,
+            lines=total_lines,
+            failures=tuple(failures),
+            analysis_seconds=time.perf_counter() - started,
+        )
+
+    def _take_hits(
+        self,
+        block: Block,
+        hits: list[tuple[int, int, int]],
+        states: dict[int, _PatternState],
+        run: _RunState,
+        window: LineWindow,
+    ) -> None:
+        data = block.data
+        located: list[tuple[int, int, int, int]] = []  # line, probe-first order, spec, pos
+        seen: set[tuple[int, int]] = set()
+        for sid, pos, newlines in hits:
+            target = self._spec_target[sid]
+            key = (target, newlines)
+            if key in seen:
+                continue
+            seen.add(key)
+            if target >= 0:
+                state = states.get(target)
+                if state is not None and len(state.occurrences) >= MAX_EVIDENCE:
+                    continue
+            located.append((block.first_line + newlines, 0 if target < 0 else 1, target, pos))
+        located.sort()
+        for line, _, target, pos in located:
+            start = data.rfind(b"\n", 0, pos) + 1
+            stop = data.find(b"\n", pos)
+            raw = data[start : stop if stop >= 0 else len(data)]
+            if target < 0:
+                run.probe(self._probe_names[-1 - target], line, raw)
+                continue
+            if run.in_header(line):
+                continue
+            compiled = self._compiled[target]
+            state = states.setdefault(target, _PatternState())
+            if len(state.occurrences) >= MAX_EVIDENCE:
+                continue
+            text = normalise_line(raw)
+            if compiled.confirms(text):
+                window.anchor(line, start)
+                occ = Occurrence(line, text, run.step)
+                state.occurrences.append(occ)
+                state.pending.append(occ)
+
+    def _resolve(self, states: dict[int, _PatternState], window: LineWindow, final: bool) -> None:
+        for index, state in states.items():
+            if not state.pending:
+                continue
+            compiled = self._compiled[index]
+            pattern = compiled.pattern
+            need = (pattern.max_lines - 1) if compiled.end is not None else pattern.context.after
+            waiting: list[Occurrence] = []
+            for occ in state.pending:
+                if not final and occ.line + need > window.last_line:
+                    waiting.append(occ)
+                    continue
+                start, stop = evidence_range(
+                    window,
+                    occ,
+                    before=pattern.context.before,
+                    after=pattern.context.after,
+                    end=compiled.end,
+                    max_lines=pattern.max_lines,
+                )
+                lines = {n: window.text(n) or "" for n in range(start, stop + 1)}
+                state.resolved.append(_Resolved(start, stop, lines))
+            state.pending = waiting
+
+    def _findings(
+        self, states: dict[int, _PatternState], run: _RunState, total_lines: int
+    ) -> list[Finding]:
+        ranked: list[tuple[tuple[float, int, int], Finding]] = []
+        for index, state in states.items():
+            if not state.occurrences:
+                continue
+            pattern = self._compiled[index].pattern
+            texts: dict[int, str] = {}
+            for res in state.resolved:
+                texts.update(res.lines)
+            ranges = merge_ranges((r.start, r.stop) for r in state.resolved)[:MAX_EVIDENCE]
+            evidence = tuple(
+                Evidence(a, b, "\n".join(texts.get(n, "") for n in range(a, b + 1)))
+                for a, b in ranges
+            )
+            first = state.occurrences[0]
+            in_failed_step = run.failed_step is not None and any(
+                o.step == run.failed_step for o in state.occurrences
+            )
+            bonus = _STEP_BONUS if in_failed_step else 0
+            confidence = 0.3 + 0.55 * pattern.priority / 100
+            if run.failed_step is not None:
+                confidence += 0.1 if in_failed_step else -0.1
+            if len(state.occurrences) > 1:
+                confidence += 0.03
+            details: dict[str, object] = {"occurrences": len(state.occurrences)}
+            if first.step:
+                details["step"] = first.step
+            finding = Finding(
+                pattern_id=pattern.id,
+                title=pattern.title,
+                category=pattern.category,
+                severity=pattern.severity,
+                owner=pattern.owner,
+                risk=pattern.risk,
+                transient=pattern.transient,
+                confidence=max(0.05, min(0.99, confidence)),
+                fix_strategy=pattern.fix_strategy,
+                fingerprint=fingerprint(pattern.id, [o.text for o in state.occurrences[:3]]),
+                evidence=evidence,
+                auto_fix=pattern.auto_fix,
+                rollback_required=pattern.rollback_required,
+                details=details,
+            )
+            key = (-(pattern.priority + bonus), first.line, -pattern.severity.rank)
+            ranked.append((key, finding))
+        ranked.sort(key=lambda kv: kv[0])
+        # confidence never rises down the ranking: the first finding is the most likely
+        out: list[Finding] = []
+        for _, finding in ranked:
+            if out and finding.confidence > out[-1].confidence:
+                finding = replace(finding, confidence=out[-1].confidence)
+            out.append(finding)
+        return out
+
+
+class _RunState:
+    """What the probes told so far: the current step, header ranges, the failed step."""
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.header_start: int | None = None
+        self.failed_step: str | None = None
+        self.exit_line: int | None = None
+
+    def probe(self, name: str, line: int, raw: bytes) -> None:
+        if name == _PROBE_END_HEADER:
+            self.header_start = None
+            return
+        if name == _PROBE_EXIT:
+            if self.exit_line is None:
+                self.exit_line = line
+                self.failed_step = self.step
+            return
+        m = _STEP_NAME[name].search(normalise_line(raw))
+        if m is None:
+            return
+        self.step = m.group(1).strip()[:200] or None
+        if name == _PROBE_STEP:
+            self.header_start = line
+
+    def in_header(self, line: int) -> bool:
+        start = self.header_start
+        return start is not None and line - start <= _MAX_HEADER_LINES
+
+
+def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], int]:
+    """(spec id, position of the match's last byte, newlines before it) per hit, and the
+    block's newline count, counting every newline once."""
+    hits.sort(key=lambda h: h[1])
+    last = len(data) - 1
+    out: list[tuple[int, int, int]] = []
+    prev = 0
+    newlines = 0
+    count = data.count
+    for sid, end in hits:
+        pos = min(max(end - 1, 0), last)
+        if pos != prev:
+            newlines += count(b"\n", prev, pos)
+            prev = pos
+        out.append((sid, pos, newlines))
+    return out, newlines + count(b"\n", prev)
+
+
+def _tee(chunks: Iterable[bytes], spool: IO[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        spool.write(chunk)
+        yield chunk
+
+
+def _read_spool(spool: IO[bytes]) -> Iterator[bytes]:
+    while chunk := spool.read(1024 * 1024):
+        yield chunk
+
+
+__all__ = ["MAX_LINE_BYTES", "Analyzer"]

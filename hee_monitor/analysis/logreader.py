@@ -1,0 +1,264 @@
+"""Read CI logs of any size: bounded blocks of raw bytes, normalised lines, step names.
+
+Two ways in:
+
+* :func:`iter_blocks` cuts a stream of byte chunks into blocks that end on a line boundary
+  (a few MiB each). The analyzer scans these raw blocks with the multi-pattern engine and
+  only normalises the few lines the engine selected, so a 1 GB log costs no per-line
+  Python work.
+* :func:`iter_log_lines` yields every line normalised, with its original 1-based number
+  and the CI step it belongs to. Slower; for callers that want to read everything
+  (excerpts for the LLM fallback, metadata detection).
+
+Line numbers always count ``\\n``-separated lines of the original bytes, whatever the
+encoding, CR/CRLF mix, ANSI colours, NUL bytes or timestamp prefixes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hee_monitor.analysis.interface import ExcerptLine, LogExcerpt
+
+#: a line longer than this is cut for matching and evidence (its number stays right)
+MAX_LINE_BYTES = 64 * 1024
+#: blocks handed to the scanner are about this big (they end on a line boundary)
+BLOCK_BYTES = 4 * 1024 * 1024
+#: an unterminated line is cut once this much of it is buffered (bounded memory)
+MAX_PARTIAL_BYTES = 8 * 1024 * 1024
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+
+BOM = b"\xef\xbb\xbf"
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+_STEP_GITHUB = re.compile(r"^##\[group\]Run (.*)")
+_STEP_JENKINS = re.compile(r"^\[Pipeline\] \{ \((.*)\)")
+_STEP_TRAVIS = re.compile(r"travis_fold:start:([^\s\x1b]+)")
+_EXIT_CODE = re.compile(r"Process completed with exit code (\d+)")
+_ERROR_WORDS = re.compile(r"error|fail|exception|fatal|panic|denied|timed? ?out", re.IGNORECASE)
+
+
+def normalise_line(raw: bytes) -> str:
+    """The text of one raw line as patterns see it: decoded (invalid UTF-8 replaced), cut
+    at :data:`MAX_LINE_BYTES`, without CR, NUL, BOM, ANSI escapes and the timestamp prefix
+    GitHub Actions puts in front of every line."""
+    if len(raw) > MAX_LINE_BYTES:
+        raw = raw[:MAX_LINE_BYTES]
+    text = raw.decode("utf-8", errors="replace")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    # a CR inside a line (progress output, Travis fold markers) separates two texts
+    text = text.rstrip("\r").replace("\r", " ").replace("\x00", "").replace("\ufeff", "")
+    if text[:1].isdigit():
+        text = _TIMESTAMP.sub("", text, count=1)
+    return text
+
+
+def step_of(text: str) -> str | None:
+    """The step a normalised line starts, or None: ``##[group]Run cmd`` (GitHub Actions),
+    ``[Pipeline] { (Stage)`` (Jenkins), ``travis_fold:start:name`` (Travis)."""
+    for rx in (_STEP_GITHUB, _STEP_JENKINS, _STEP_TRAVIS):
+        m = rx.search(text) if rx is _STEP_TRAVIS else rx.match(text)
+        if m:
+            return m.group(1).strip()[:200] or None
+    return None
+
+
+def read_file_chunks(path: Path, chunk_size: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+    """Stream a file in chunks (never the whole file at once)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            yield chunk
+
+
+@dataclass(frozen=True)
+class Block:
+    """Raw bytes of consecutive whole lines; ``first_line`` is the 1-based number of the
+    first, ``newlines`` the number of ``\\n`` in ``data``. Only the last block of a log may
+    end without a newline. No line in it is longer than :data:`MAX_PARTIAL_BYTES`."""
+
+    first_line: int
+    data: bytes
+    newlines: int
+
+    @property
+    def line_count(self) -> int:
+        if not self.data:
+            return 0
+        return self.newlines + (0 if self.data.endswith(b"\n") else 1)
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.line_count - 1
+
+
+def iter_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """Line-aligned blocks of about ``block_bytes`` with their line numbers."""
+    line = 1
+    for data in iter_raw_blocks(chunks, block_bytes):
+        newlines = data.count(b"\n")
+        yield Block(line, data, newlines)
+        line += newlines
+
+
+def iter_raw_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """Cut chunks into line-aligned blocks of about ``block_bytes``, in bounded memory.
+
+    A leading UTF-8 BOM is dropped (it is not part of the first line's text). An overlong
+    line is cut after :data:`MAX_LINE_BYTES`; the rest of it up to its newline is skipped,
+    so the numbering of later lines is unchanged.
+    """
+    parts: list[bytes] = []  # pending data, joined once per block (few copies)
+    size = 0
+    skipping = False
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if first:
+            first = False
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM) :]
+        if skipping:
+            idx = chunk.find(b"\n")
+            if idx < 0:
+                continue
+            chunk = chunk[idx:]
+            skipping = False
+        parts.append(chunk)
+        size += len(chunk)
+        if size < block_bytes:
+            continue
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            head = chunk[: cut + 1] if cut + 1 < len(chunk) else chunk
+            parts[-1] = head
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            rest = chunk[cut + 1 :]
+            parts = [rest] if rest else []
+            size = len(rest)
+            yield data
+        elif size > MAX_PARTIAL_BYTES:
+            joined = b"".join(parts)
+            cut = joined.rfind(b"\n")
+            if cut >= 0:
+                yield joined[: cut + 1]
+                joined = joined[cut + 1 :]
+            if len(joined) > MAX_PARTIAL_BYTES:
+                # one unterminated line: keep its head, skip to its end
+                joined = joined[:MAX_LINE_BYTES]
+                skipping = True
+            parts = [joined] if joined else []
+            size = len(joined)
+    if parts:
+        yield b"".join(parts)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    number: int
+    text: str
+    #: the CI step the line belongs to, when the log marks steps
+    step: str | None
+
+
+def iter_log_lines(chunks: Iterable[bytes]) -> Iterator[LogLine]:
+    """Every line of a log, normalised, with its original number and its step."""
+    step: str | None = None
+    for block in iter_blocks(chunks):
+        raws = block.data.split(b"\n")
+        if block.data.endswith(b"\n"):
+            raws.pop()
+        for offset, raw in enumerate(raws):
+            text = normalise_line(raw)
+            started = step_of(text)
+            if started is not None:
+                step = started
+            yield LogLine(block.first_line + offset, text, step)
+
+
+# --- excerpts for a fallback classifier ----------------------------------------------------
+
+EXCERPT_MAX_LINES = 200
+EXCERPT_MAX_BYTES = 16 * 1024
+_EXCERPT_LINE_CHARS = 500
+
+
+def build_excerpt(
+    lines: Iterable[LogLine],
+    log: str,
+    *,
+    max_lines: int = EXCERPT_MAX_LINES,
+    max_bytes: int = EXCERPT_MAX_BYTES,
+) -> LogExcerpt:
+    """Choose the lines a classifier should read, in bounded memory.
+
+    Priority: the lines before the "Process completed with exit code" line (the end of the
+    failing step), the lines around ``##[error]`` annotations, then lines with error words
+    (first and last ones). At most ``max_lines`` lines and ``max_bytes`` of text.
+    """
+    tail: deque[LogLine] = deque(maxlen=40)  # recent lines, for context before a marker
+    before_exit: list[LogLine] = []
+    around_error: dict[int, LogLine] = {}
+    take_after = 0  # lines still to take after an ##[error] annotation
+    first_words: list[LogLine] = []
+    last_words: deque[LogLine] = deque(maxlen=60)
+    digest = hashlib.sha256()
+    total = 0
+    for item in lines:
+        total = item.number
+        digest.update(item.text.encode("utf-8", "replace"))
+        digest.update(b"\n")
+        if take_after > 0:
+            around_error[item.number] = item
+            take_after -= 1
+        text = item.text
+        if "##[error]" in text:
+            if _EXIT_CODE.search(text):
+                if not before_exit:
+                    before_exit = [*list(tail)[-30:], item]
+            elif len(around_error) < 120:
+                for ln in list(tail)[-3:]:
+                    around_error[ln.number] = ln
+                around_error[item.number] = item
+                take_after = 3
+        elif _ERROR_WORDS.search(text):
+            if len(first_words) < 40:
+                first_words.append(item)
+            else:
+                last_words.append(item)
+        tail.append(item)
+    if not before_exit and tail:
+        before_exit = list(tail)[-30:]
+    chosen: dict[int, LogLine] = {}
+    used = 0
+    for group in (
+        before_exit,
+        sorted(around_error.values(), key=lambda x: x.number),
+        first_words,
+        list(last_words),
+    ):
+        for ln in group:
+            if ln.number in chosen:
+                continue
+            cost = min(len(ln.text), _EXCERPT_LINE_CHARS) + 1
+            if len(chosen) >= max_lines or used + cost > max_bytes:
+                break
+            chosen[ln.number] = ln
+            used += cost
+    picked = tuple(ExcerptLine(n, chosen[n].text[:_EXCERPT_LINE_CHARS]) for n in sorted(chosen))
+    return LogExcerpt(
+        log=log, total_lines=total, lines=picked, log_fingerprint=digest.hexdigest()[:16]
+    )
+
+
+def excerpt_from_path(path: Path | str, **kwargs: int) -> LogExcerpt:
+    """:func:`build_excerpt` over a log file, streamed."""
+    p = Path(path)
+    return build_excerpt(iter_log_lines(read_file_chunks(p)), str(path), **kwargs)

@@ -1,0 +1,452 @@
+"""The pattern database: YAML files of failure patterns, loaded and validated.
+
+Shipped files live in ``patterns/`` (:func:`hee_monitor.resources.patterns_dir`); users add
+directories or files. A later source overrides a pattern of the same id from an earlier
+one, so a user pattern replaces the shipped pattern it shares an id with.
+
+Loading is fast and checks what the analyzer needs; :func:`validate_files` checks
+everything (schema, regexes, examples) and reports every problem with file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hee_monitor.errors import PatternError
+from hee_monitor.models import AutoFix, Category, Owner, Severity
+
+SCHEMA_FILE = "pattern_database.schema.json"
+_ID_RX = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+
+
+@dataclass(frozen=True)
+class Context:
+    before: int = 0
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One failure pattern; the attributes are the fields of the schema."""
+
+    id: str
+    title: str
+    category: str
+    severity: Severity
+    owner: Owner
+    risk: int
+    regex: tuple[str, ...]
+    examples: tuple[str, ...]
+    description: str = ""
+    transient: bool = False
+    fix_strategy: str | None = None
+    auto_fix: AutoFix = AutoFix.NONE
+    rollback_required: bool = True
+    priority: int = 50
+    tags: tuple[str, ...] = ()
+    ignore_case: bool = False
+    exclude: tuple[str, ...] = ()
+    context: Context = field(default_factory=Context)
+    end: str | None = None
+    max_lines: int = 40
+    counter_examples: tuple[str, ...] = ()
+    #: where the pattern was defined (file and 1-based line), for messages
+    source: Path | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def where(self) -> str:
+        if self.source is None:
+            return self.id
+        return f"{self.source}:{self.line or 1} ({self.id})"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "severity": self.severity.value,
+            "owner": self.owner.value,
+            "risk": self.risk,
+            "transient": self.transient,
+            "fix_strategy": self.fix_strategy,
+            "auto_fix": self.auto_fix.value,
+            "rollback_required": self.rollback_required,
+            "priority": self.priority,
+            "tags": list(self.tags),
+            "regex": list(self.regex),
+            "ignore_case": self.ignore_case,
+            "exclude": list(self.exclude),
+            "context": {"before": self.context.before, "after": self.context.after},
+            "end": self.end,
+            "max_lines": self.max_lines,
+            "description": self.description,
+            "source": str(self.source) if self.source else None,
+        }
+        return data
+
+
+class PatternDatabase:
+    """Patterns by id, in load order (later sources replaced earlier ones in place)."""
+
+    def __init__(self, patterns: Iterable[Pattern] = ()) -> None:
+        self._by_id: dict[str, Pattern] = {}
+        for pattern in patterns:
+            self._by_id[pattern.id] = pattern
+
+    def get(self, pattern_id: str) -> Pattern | None:
+        return self._by_id.get(pattern_id)
+
+    def __iter__(self) -> Iterator[Pattern]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, pattern_id: object) -> bool:
+        return pattern_id in self._by_id
+
+    def merged(self, other: Iterable[Pattern]) -> PatternDatabase:
+        """A new database: these patterns, overridden and extended by ``other``."""
+        return PatternDatabase([*self, *other])
+
+
+# --- YAML with line numbers ------------------------------------------------------------------
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Map(dict[str, Any]):
+    """A YAML mapping that remembers where it and each of its keys stand (1-based)."""
+
+    line: int = 1
+    key_lines: dict[str, int]
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:
+        mapping = _Map(super().construct_mapping(node, deep=True))
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {
+            str(key.value): key.start_mark.line + 1
+            for key, _ in node.value
+            if hasattr(key, "value")
+        }
+        return mapping
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
+)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Parse one YAML file; raise PatternError naming file and line on bad YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatternError(
+            f"cannot read pattern file {path}: {exc}",
+            hint="check the path and that the file is UTF-8 text",
+        ) from exc
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PatternError(
+            f"{path}:{line}: invalid YAML: {problem}",
+            hint="fix the YAML syntax at that line (hee-monitor patterns validate FILE)",
+        ) from exc
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def pattern_from_mapping(data: dict[str, Any], source: Path | None = None) -> Pattern:
+    """Build a Pattern from one YAML mapping; raise PatternError (file, line, id) when a
+    field the analyzer needs is missing or has a wrong type."""
+    line = getattr(data, "line", None)
+    pid = data.get("id")
+    where = f"{source}:{line}" if source else "pattern"
+
+    def fail(message: str) -> PatternError:
+        return PatternError(
+            f"{where} ({pid or 'no id'}): {message}",
+            hint="run `hee-monitor patterns validate` on the file to see every problem",
+        )
+
+    for key in ("id", "title", "category", "severity", "owner", "risk", "regex", "examples"):
+        if key not in data:
+            raise fail(f"missing required field {key!r}")
+    if not isinstance(pid, str) or not _ID_RX.match(pid):
+        raise fail(f"invalid id {pid!r} (expected e.g. PAT-001)")
+    try:
+        context = data.get("context") or {}
+        return Pattern(
+            id=pid,
+            title=str(data["title"]),
+            category=Category(data["category"]).value,
+            severity=Severity(data["severity"]),
+            owner=Owner(data["owner"]),
+            risk=int(data["risk"]),
+            regex=_as_tuple(data["regex"]),
+            examples=_as_tuple(data["examples"]),
+            description=str(data.get("description") or ""),
+            transient=bool(data.get("transient", False)),
+            fix_strategy=data.get("fix_strategy"),
+            auto_fix=AutoFix(data.get("auto_fix", "none")),
+            rollback_required=bool(data.get("rollback_required", True)),
+            priority=int(data.get("priority", 50)),
+            tags=_as_tuple(data.get("tags")),
+            ignore_case=bool(data.get("ignore_case", False)),
+            exclude=_as_tuple(data.get("exclude")),
+            context=Context(int(context.get("before", 0)), int(context.get("after", 0))),
+            end=data.get("end"),
+            max_lines=int(data.get("max_lines", 40)),
+            counter_examples=_as_tuple(data.get("counter_examples")),
+            source=source,
+            line=line,
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def pattern_files(path: Path) -> list[Path]:
+    """The YAML files of a directory (sorted, recursive), or the file itself."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [path]
+
+
+def load_file(path: Path) -> list[Pattern]:
+    data = _read_yaml(path)
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("patterns"), list):
+        raise PatternError(
+            f"{path}:1: a pattern file is a mapping with a 'patterns' list",
+            hint="see docs/diagnosis.md for the pattern file format",
+        )
+    return [pattern_from_mapping(item, path) for item in data["patterns"] if isinstance(item, dict)]
+
+
+def shipped_dir() -> Path | None:
+    from hee_monitor.resources import patterns_dir
+
+    try:
+        return patterns_dir()
+    except FileNotFoundError:
+        return None
+
+
+def load_database(extra: Sequence[Path | str] = (), *, shipped: bool = True) -> PatternDatabase:
+    """Load the shipped patterns (unless ``shipped=False``), then each directory or file of
+    ``extra`` in order; a later pattern replaces an earlier one with the same id."""
+    sources: list[Path] = []
+    if shipped and (sd := shipped_dir()) is not None:
+        sources.append(sd)
+    for item in extra:
+        p = Path(item)
+        if not p.exists():
+            raise PatternError(
+                f"pattern directory or file {p} does not exist",
+                hint="pass an existing directory of *.yaml pattern files to --patterns",
+            )
+        sources.append(p)
+    patterns: list[Pattern] = []
+    for source in sources:
+        for path in pattern_files(source):
+            patterns.extend(load_file(path))
+    return PatternDatabase(patterns)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a pattern file."""
+
+    file: Path
+    line: int
+    pattern_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        who = f" [{self.pattern_id}]" if self.pattern_id else ""
+        return f"{self.file}:{self.line}:{who} {self.message}"
+
+
+def _line_of(root: Any, path: Sequence[Any]) -> int:
+    """Line of the deepest YAML node on ``path`` (a JSON pointer as a list)."""
+    node = root
+    line = getattr(root, "line", 1)
+    for part in path:
+        if isinstance(node, _Map):
+            line = node.key_lines.get(str(part), node.line)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+        if isinstance(node, _Map):
+            line = node.line
+    return int(line)
+
+
+def _pattern_id_at(root: Any, path: Sequence[Any]) -> str | None:
+    if len(path) >= 2 and path[0] == "patterns" and isinstance(root, dict):
+        items = root.get("patterns")
+        if isinstance(items, list) and isinstance(path[1], int) and path[1] < len(items):
+            item = items[path[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                return str(item["id"])
+    return None
+
+
+def validate_files(
+    files: Sequence[Path | str], *, shipped: bool = True, check_examples: bool = True
+) -> list[Problem]:
+    """Every problem of the given pattern files (directories are expanded), in file order.
+
+    Examples are checked against the database the analyzer would use: the shipped patterns
+    (when ``shipped``) overridden by the patterns of ``files``.
+    """
+    import jsonschema
+
+    from hee_monitor.analysis.matcher import check_regex
+    from hee_monitor.resources import load_schema
+
+    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+    problems: list[Problem] = []
+    good: list[Pattern] = []
+    seen: dict[str, tuple[Path, int]] = {}
+    paths = [p for f in files for p in pattern_files(Path(f))]
+    for path in paths:
+        try:
+            root = _read_yaml(path)
+        except PatternError as exc:
+            m = re.match(r".*?:(\d+): (.*)", exc.message, re.DOTALL)
+            line, message = (int(m.group(1)), m.group(2)) if m else (1, exc.message)
+            problems.append(Problem(path, line, None, message))
+            continue
+        if root is None:
+            root = _Map()
+        for error in sorted(validator.iter_errors(root), key=lambda e: list(e.absolute_path)):
+            where = list(error.absolute_path)
+            pointer = "/" + "/".join(str(p) for p in where)
+            pid = _pattern_id_at(root, where)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                known = set(error.schema.get("properties", {}))
+                for key in sorted(k for k in error.instance if k not in known):
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_of(root, [*where, key]),
+                            pid,
+                            f"schema: {pointer}: unknown field {key!r} "
+                            "(rule: additionalProperties)",
+                        )
+                    )
+                continue
+            problems.append(
+                Problem(
+                    path,
+                    _line_of(root, where),
+                    pid,
+                    f"schema: {pointer}: {error.message} (rule: {error.validator})",
+                )
+            )
+        items = root.get("patterns") if isinstance(root, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            line = getattr(item, "line", 1)
+            pid = item.get("id") if isinstance(item.get("id"), str) else None
+            if pid is not None:
+                if pid in seen:
+                    first_path, first_line = seen[pid]
+                    problems.append(
+                        Problem(
+                            path,
+                            line,
+                            pid,
+                            f"duplicate id {pid} (first defined at {first_path}:{first_line})",
+                        )
+                    )
+                else:
+                    seen[pid] = (path, line)
+            regex_problem = False
+            flags = bool(item.get("ignore_case", False))
+            for key in ("regex", "exclude", "end"):
+                value = item.get(key)
+                for rx in _as_tuple(value) if isinstance(value, (str, list)) else ():
+                    message = check_regex(rx, ignore_case=flags, fast=key == "regex")
+                    if message:
+                        regex_problem = True
+                        klines = getattr(item, "key_lines", {})
+                        problems.append(
+                            Problem(path, klines.get(key, line), pid, f"{key} {rx!r}: {message}")
+                        )
+            if regex_problem:
+                continue
+            try:
+                good.append(pattern_from_mapping(item, path))
+            except PatternError:
+                continue  # the schema errors above already say why
+    if check_examples and good:
+        problems.extend(_check_examples(good, shipped=shipped))
+    order = {path: n for n, path in enumerate(paths)}
+    return sorted(problems, key=lambda p: (order.get(p.file, 0), p.line))
+
+
+def _check_examples(patterns: list[Pattern], *, shipped: bool) -> list[Problem]:
+    from hee_monitor.analysis.analyzer import Analyzer
+
+    base = load_database(shipped=True) if shipped else PatternDatabase()
+    try:
+        database = base.merged(patterns)
+    except PatternError:
+        database = PatternDatabase(patterns)
+    analyzer = Analyzer(database)
+    problems: list[Problem] = []
+    for pattern in patterns:
+        src = pattern.source or Path("<patterns>")
+        line = pattern.line or 1
+        for n, example in enumerate(pattern.examples, 1):
+            diagnosis = analyzer.analyze_text(example, name=f"{pattern.id} example {n}")
+            ids = [f.pattern_id for f in diagnosis.failures]
+            if pattern.id not in ids:
+                problems.append(
+                    Problem(src, line, pattern.id, f"example {n} does not match the pattern")
+                )
+            elif ids[0] != pattern.id:
+                problems.append(
+                    Problem(
+                        src,
+                        line,
+                        pattern.id,
+                        f"example {n} matches but ranks {ids[0]} first "
+                        f"(raise priority or make {ids[0]} more specific)",
+                    )
+                )
+        for n, counter in enumerate(pattern.counter_examples, 1):
+            diagnosis = analyzer.analyze_text(counter, name=f"{pattern.id} counter_example {n}")
+            if any(f.pattern_id == pattern.id for f in diagnosis.failures):
+                problems.append(
+                    Problem(src, line, pattern.id, f"counter_example {n} matches the pattern")
+                )
+    return problems

@@ -1,0 +1,242 @@
+"""``hee-monitor analyze LOG...``: why did this CI job fail?"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hee_monitor.errors import UsageError
+from hee_monitor.models import Diagnosis, Finding
+
+if TYPE_CHECKING:
+    from hee_monitor.analysis.analyzer import Analyzer
+
+#: show a progress bar (on a terminal) from this many logs or this many bytes on
+_PROGRESS_LOGS = 5
+_PROGRESS_BYTES = 50 * 1024 * 1024
+_TEXT_EVIDENCE_LINES = 12
+
+
+def check_readable(path_arg: str) -> Path | None:
+    """The path of a log argument after checking it can be read (None for stdin)."""
+    if path_arg == "-":
+        return None
+    path = Path(path_arg)
+    if not path.exists():
+        raise UsageError(
+            f"log file {path_arg} does not exist",
+            hint="check the path, or pass - to read the log from stdin",
+        )
+    if path.is_dir():
+        raise UsageError(
+            f"{path_arg} is a directory, not a log file",
+            hint=f"pass the log files in it, e.g. {path_arg.rstrip('/')}/*.log",
+        )
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read log file {path_arg}: {exc.strerror or exc}",
+            hint="check the file's permissions (it must be readable by you)",
+        ) from exc
+    return path
+
+
+def _stdin_chunks() -> Iterator[bytes]:
+    stream = sys.stdin.buffer
+    while chunk := stream.read(1024 * 1024):
+        yield chunk
+
+
+@click.command("analyze")
+@click.argument("logs", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="json: one object per log (JSON Lines for several logs).",
+)
+@click.option(
+    "--patterns",
+    "pattern_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra pattern directory or file (repeatable); overrides shipped ids.",
+)
+@click.option(
+    "--junit",
+    "junit_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="JUnit XML report whose failed tests are added as findings (repeatable).",
+)
+@click.option("--engine", type=click.Choice(["hyperscan", "re2", "re"]), hidden=True)
+def analyze(
+    logs: tuple[str, ...],
+    fmt: str,
+    pattern_dirs: tuple[Path, ...],
+    junit_files: tuple[Path, ...],
+    engine: str | None,
+) -> int:
+    """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
+    that prove it. LOG may be - for stdin.
+
+    \b
+    Examples:
+      hee-monitor analyze job.log
+      gh run view 123 --log-failed | hee-monitor analyze --format json -
+      hee-monitor analyze --junit report.xml build.log
+    """
+    if not logs and not junit_files:
+        raise UsageError("no log given", hint="pass one or more log files, or - to read from stdin")
+    if logs.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once", hint="pass - once")
+    paths = [(arg, check_readable(arg)) for arg in logs]
+    for junit in junit_files:
+        check_readable(str(junit))
+
+    from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.patterns import load_database
+
+    analyzer = Analyzer(load_database(pattern_dirs), engine=engine)
+    junit_findings = _junit_findings(junit_files)
+    diagnoses = _run(analyzer, paths)
+    if not paths:
+        diagnoses = iter([Diagnosis(log=str(junit_files[0]), lines=0, failures=())])
+    out = sys.stdout
+    for n, diagnosis in enumerate(diagnoses):
+        if n == 0 and junit_findings:
+            from dataclasses import replace
+
+            diagnosis = replace(diagnosis, failures=(*diagnosis.failures, *junit_findings))
+        if fmt == "json":
+            out.write(json.dumps(diagnosis.to_json(), ensure_ascii=False) + "\n")
+        elif fmt == "markdown":
+            out.write(render_markdown(diagnosis) + "\n")
+        else:
+            out.write(render_text(diagnosis, color=out.isatty()) + "\n")
+        out.flush()
+    return 0
+
+
+def _junit_findings(files: Sequence[Path]) -> list[Finding]:
+    if not files:
+        return []
+    from hee_monitor.analysis.junit import parse_junit
+
+    findings: list[Finding] = []
+    for path in files:
+        findings.extend(parse_junit(path))
+    return findings
+
+
+def _run(analyzer: Analyzer, paths: list[tuple[str, Path | None]]) -> Iterator[Diagnosis]:
+    sizes = [p.stat().st_size if p is not None else 0 for _, p in paths]
+    show = sys.stderr.isatty() and (len(paths) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
+    if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
+        for arg, path in paths:
+            yield _one(analyzer, arg, path)
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("analysing logs", total=len(paths))
+        for arg, path in paths:
+            progress.update(task, description=f"analysing {arg}")
+            yield _one(analyzer, arg, path)
+            progress.advance(task)
+
+
+def _one(analyzer: Analyzer, arg: str, path: Path | None) -> Diagnosis:
+    if path is None:
+        return analyzer.analyze_stream(_stdin_chunks(), "<stdin>")
+    return analyzer.analyze_path(path)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _evidence_lines(finding: Finding, limit: int) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for ev in finding.evidence:
+        for offset, text in enumerate(ev.text.split("\n")):
+            out.append((ev.start_line + offset, text))
+    return out[:limit]
+
+
+def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
+    """Readable report: root cause first, evidence with line numbers, owner, fix."""
+
+    def style(text: str, fg: str | None = None, bold: bool = False, dim: bool = False) -> str:
+        return click.style(text, fg=fg, bold=bold, dim=dim) if color else text
+
+    lines = [style(f"{diagnosis.log}", bold=True) + f" ({diagnosis.lines} lines)"]
+    if diagnosis.unexplained:
+        lines.append("  no known failure pattern matched this log")
+    for n, finding in enumerate(diagnosis.failures, 1):
+        head = "root cause" if n == 1 else f"also #{n}"
+        sev_color = {"critical": "red", "high": "red", "medium": "yellow"}.get(
+            finding.severity.value, "blue"
+        )
+        lines.append("")
+        lines.append(
+            f"  {style(head, bold=True)}: {style(finding.title, bold=True)} [{finding.pattern_id}]"
+        )
+        lines.append(
+            f"    severity {style(finding.severity.value, fg=sev_color)}  "
+            f"owner {finding.owner.value}  category {finding.category}  "
+            f"confidence {finding.confidence:.2f}"
+            + ("  transient (re-run may pass)" if finding.transient else "")
+        )
+        if finding.fix_strategy:
+            lines.append(f"    fix strategy: {finding.fix_strategy}")
+        width = len(str(max((e.end_line for e in finding.evidence), default=1)))
+        shown = _evidence_lines(finding, _TEXT_EVIDENCE_LINES)
+        for number, text in shown:
+            lines.append(f"    {style(str(number).rjust(width), dim=True)} | {text[:300]}")
+        total = sum(e.end_line - e.start_line + 1 for e in finding.evidence)
+        if total > len(shown):
+            lines.append(f"    … {total - len(shown)} more evidence lines (--format json)")
+    for note in diagnosis.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def render_markdown(diagnosis: Diagnosis) -> str:
+    """For PR comments and job step summaries."""
+    out = [f"### CI failure analysis: `{diagnosis.log}`", ""]
+    if diagnosis.unexplained:
+        out.append("No known failure pattern matched this log.")
+    else:
+        out.append("| # | failure | severity | owner | confidence | fix strategy |")
+        out.append("|---|---|---|---|---|---|")
+        for n, f in enumerate(diagnosis.failures, 1):
+            fix = f"`{f.fix_strategy}`" if f.fix_strategy else "–"
+            out.append(
+                f"| {n} | **{f.title}** (`{f.pattern_id}`) | {f.severity.value} | "
+                f"{f.owner.value} | {f.confidence:.2f} | {fix} |"
+            )
+        root = diagnosis.failures[0]
+        out.append("")
+        first = root.evidence[0] if root.evidence else None
+        where = f" (lines {first.start_line}-{first.end_line})" if first else ""
+        out.append(f"<details open><summary>Evidence for the root cause{where}</summary>")
+        out.append("")
+        out.append("```text")
+        for number, text in _evidence_lines(root, 30):
+            out.append(f"{number}: {text[:300]}".replace("```", "ʼʼʼ"))
+        out.append("```")
+        out.append("</details>")
+    for note in diagnosis.notes:
+        out.append(f"> {note}")
+    return "\n".join(out)
