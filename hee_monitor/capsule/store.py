@@ -36,6 +36,7 @@ from hee_monitor.capsule.errors import (
     CapsuleStorageError,
     ChainError,
     ConflictError,
+    ForkError,
 )
 from hee_monitor.capsule.fsutil import atomic_write, fsync_dir, locked, read_bytes
 from hee_monitor.capsule.keys import Signer, TrustedKeys
@@ -258,6 +259,15 @@ class CapsuleStore:
         capsule = open_capsule(
             raw, self.trusted_keys, now=now if check_expiry else None, source=str(self.current_path)
         )
+        known = self.trust.repositories()
+        if known and capsule.repository not in known:
+            # one state directory holds one repository's history: a capsule of another
+            # repository here was swapped in, not made by an update
+            raise ForkError(
+                f"{self.current_path} is a capsule of {capsule.repository}, but this state "
+                f"directory holds the history of {', '.join(known)}",
+                hint="use that repository's own state directory (--state-dir)",
+            )
         self.trust.check(capsule, self._payload_of)
         if self.trust.get(capsule.repository) != (capsule.version, capsule.digest):
             self.trust.record(capsule, now)
