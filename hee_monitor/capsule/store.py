@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -336,8 +337,7 @@ class CapsuleStore:
         """Write ``capsule`` as the new live version (lock held)."""
         self._remove_stale_temp_files()
         if previous_raw is not None:
-            backup = self.backups_dir / f"current.v{capsule.version - 1:08d}.json"
-            atomic_write(backup, previous_raw)
+            self._backup(capsule.version - 1, previous_raw)
         atomic_write(self._history_path(capsule.version), capsule.raw)
         # compare-and-swap: the live file must still be the one this update started from
         # (guards against writers that do not take the lock, e.g. on a network filesystem)
@@ -350,6 +350,22 @@ class CapsuleStore:
         atomic_write(self.current_path, capsule.raw)
         self.trust.record(capsule, now)
         self._prune_backups()
+
+    def _backup(self, version: int, raw: bytes) -> None:
+        """Keep the live capsule as it was before this update. Usually a hard link to the
+        identical history file (no second copy of a large capsule); a copy otherwise."""
+        backup = self.backups_dir / f"current.v{version:08d}.json"
+        source = self._history_path(version)
+        try:
+            self.backups_dir.mkdir(parents=True, exist_ok=True)
+            if source.stat().st_size == len(raw):
+                backup.unlink(missing_ok=True)
+                os.link(source, backup)
+                fsync_dir(self.backups_dir)
+                return
+        except OSError:
+            pass  # no history file, or no hard links here: write a copy
+        atomic_write(backup, raw)
 
     def _prune_backups(self) -> None:
         backups = sorted(self.backups_dir.glob("current.v*.json"))
