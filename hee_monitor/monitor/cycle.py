@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hee_monitor.capsule.envelope import format_time
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
@@ -409,24 +410,29 @@ def _unique(found: list[Finding]) -> list[Finding]:
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return format_time(at)
 
 
 def _history_entry(
     now: datetime, run_key: str, root: Finding | None, decision: Decision
 ) -> dict[str, Any]:
-    return {
-        "timestamp": _iso(now),
-        "run_key": run_key,
-        "fingerprint": root.fingerprint if root else None,
-        "pattern_id": root.pattern_id if root else None,
-        "action": decision.primary_action.value,
-        "actions": [a.value for a in decision.actions],
-        "trigger": decision.triggers[-1] if decision.triggers else None,
-        "from_state": decision.from_state.value,
-        "to_state": decision.to_state.value,
-        "reasons": list(decision.reasons),
-    }
+    entry: dict[str, Any] = {"timestamp": _iso(now)}
+    if run_key:
+        entry["run_key"] = run_key
+    if root is not None:
+        entry["fingerprint"] = root.fingerprint
+        entry["pattern_id"] = root.pattern_id
+    entry.update(
+        {
+            "action": decision.primary_action.value,
+            "actions": [a.value for a in decision.actions],
+            "trigger": decision.triggers[-1] if decision.triggers else None,
+            "from_state": decision.from_state.value,
+            "to_state": decision.to_state.value,
+            "reasons": list(decision.reasons),
+        }
+    )
+    return entry
 
 
 def _append_history(payload: dict[str, Any], entry: dict[str, Any]) -> None:

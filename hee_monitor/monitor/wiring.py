@@ -7,6 +7,7 @@ so that a build without one of them still monitors (and says what is missing).
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,7 +18,7 @@ from hee_monitor.clock import Clock
 from hee_monitor.config import Config
 from hee_monitor.errors import ConfigError
 from hee_monitor.models import Severity
-from hee_monitor.monitor.capsule_file import PlainCapsuleFile
+from hee_monitor.monitor.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Source
 from hee_monitor.policy import POLICIES
@@ -80,9 +81,35 @@ def analyzer() -> Analyzer:
     return built
 
 
-#: capsule implementations by name
-CAPSULES: dict[str, Callable[[Path, str], Capsule]] = {
-    "plain": lambda path, repo: PlainCapsuleFile(path, repo),
+def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsule:
+    """The signed capsule file; keys from [capsule] signing_key / trusted_keys /
+    encryption_key (paths) or HEE_SIGNING_KEY / HEE_TRUSTED_KEYS / HEE_CAPSULE_ENCRYPTION_KEY."""
+    from hee_monitor.capsule.keys import load_signer, load_trusted_keys
+    from hee_monitor.capsule.sealing import load_encryption_key
+
+    section = config.section("capsule")
+    key_file = section.get("signing_key")
+    signer = load_signer(Path(key_file) if key_file else None)
+    trusted = load_trusted_keys([str(k) for k in section.get("trusted_keys", [])], fallback=signer)
+    enc = section.get("encryption_key")
+    return SignedCapsuleFile(
+        path,
+        repo,
+        signer,
+        trusted,
+        encryption_key=load_encryption_key(Path(enc) if enc else None),
+        clock=clock,
+    )
+
+
+def _signing_configured(config: Config) -> bool:
+    return bool(os.environ.get("HEE_SIGNING_KEY") or config.section("capsule").get("signing_key"))
+
+
+#: capsule implementations by name: signed when a signing key is configured, else plain JSON
+CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
+    "signed": signed_capsule,
+    "plain": lambda path, repo, _config, _clock: PlainCapsuleFile(path, repo),
 }
 
 
@@ -99,8 +126,13 @@ def build(
     audit = AuditStore.open(database or config.database)
     watched = list(repos) if repos else list(config.repos)
     path = Path(capsule_path or config.state_capsule)
-    capsule = CAPSULES["plain"](path, watched[0] if len(watched) == 1 else ",".join(watched))
+    # one capsule per pipeline: named after the (first) repository watched
+    repo = watched[0] if watched else "local/local"
+    kind = "signed" if _signing_configured(config) else "plain"
+    capsule = CAPSULES[kind](path, repo, config, clock)
     wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock)
+    if kind == "plain":
+        wiring.notes.append("capsule not signed: set HEE_SIGNING_KEY to sign it")
     if need_github:
         if not watched:
             raise ConfigError(
