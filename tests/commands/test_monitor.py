@@ -15,7 +15,9 @@ from hee_monitor.policy.interface import Action, Decision
 SWIFT = "Compiling\nsrc/App.swift:12:5: error: cannot find 'x' in scope\n"
 JUNIT = """<?xml version="1.0"?>
 <testsuite name="t" tests="1" failures="1">
-  <testcase classname="test_app" name="test_add"><failure message="assert 1 == 2">x</failure></testcase>
+  <testcase classname="test_app" name="test_add">
+    <failure message="assert 1 == 2">x</failure>
+  </testcase>
 </testsuite>
 """
 
@@ -117,7 +119,7 @@ def test_summary_markdown_lists_runs_and_fix_required() -> None:
     md = summary_markdown(report)
     assert "Pipeline state: **degraded** (was operational)" in md
     assert (
-        "| [octo/app#1.1](https://github.example/run/1) | ruff \\| lint | low | alert, auto_fix | degraded |"
-        in md
+        "| [octo/app#1.1](https://github.example/run/1) | ruff \\| lint | low | "
+        "alert, auto_fix | degraded |" in md
     )
     assert "fix_required: `true`" in md
