@@ -27,6 +27,8 @@ from hee_monitor.errors import HeeError, UsageError
 from hee_monitor.models import Diagnosis, Finding, Severity
 from hee_monitor.monitor import wiring
 from hee_monitor.monitor.cycle import CycleReport, MonitorCycle
+from hee_monitor.sources.github import GitHubSource
+from hee_monitor.sources.interface import Skipped
 from hee_monitor.state.store import read_state
 
 MODES = ("hee", "continuous", "pre-commit")
@@ -148,9 +150,21 @@ def monitor(
 def _cycle(
     w: wiring.Wiring, level: Severity, on_run: Callable[[str], None] | None = None
 ) -> MonitorCycle:
+    gh = _gh(w)
     return wiring.cycle(
-        w, sources=[w.github], alert_level=level, run_control=w.github, on_run=on_run
+        w,
+        sources=[gh],
+        alert_level=level,
+        notifier=wiring.notifier(w),
+        run_control=gh,
+        on_run=on_run,
     )
+
+
+def _gh(w: wiring.Wiring) -> GitHubSource:
+    if w.github is None:
+        raise UsageError("no repositories to watch", hint="pass --repo owner/name")
+    return w.github
 
 
 def _is_tty() -> bool:
@@ -291,7 +305,7 @@ def _continuous(
 
 
 def _single_repo(w: wiring.Wiring) -> str:
-    repos = list(w.github.repos)
+    repos = list(_gh(w).repos)
     if len(repos) != 1:
         raise UsageError(
             "--run-id and --wait-for-commit need exactly one repository",
@@ -306,8 +320,8 @@ def _one_run(
     from hee_monitor.policy.interface import Event, PolicyFacts
 
     repo = _single_repo(w)
-    item = w.github.fetch_failed_run(repo, run_id, attempt)
-    if not hasattr(item, "jobs"):
+    item = _gh(w).fetch_failed_run(repo, run_id, attempt)
+    if isinstance(item, Skipped):
         raise UsageError(f"{repo} run {run_id}: {item.reason}")
     analyzer = wiring.analyzer()
     diagnoses: list[tuple[str, Diagnosis | None, str]] = []
@@ -401,7 +415,7 @@ def _print_finding(f: Finding, detailed: bool) -> None:
 
 def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str) -> int:
     repo = _single_repo(w)
-    result = w.github.wait_for_commit(repo, sha, timeout)
+    result = _gh(w).wait_for_commit(repo, sha, timeout)
     report = _cycle(w, level).run_once()
     if fmt == "json":
         click.echo(

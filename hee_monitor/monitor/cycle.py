@@ -159,6 +159,7 @@ class MonitorCycle:
         if not outcomes:
             state, recovered = self._quiet_recovery(state)
             recoveries += recovered
+        self._flush_alerts(state)
         return CycleReport(
             started,
             self.clock.now(),
@@ -305,8 +306,7 @@ class MonitorCycle:
             outcome, reason = "muted", "no notifier configured"
         else:
             try:
-                self.notifier.notify(alert, now)
-                outcome, reason = "sent", ""
+                outcome, reason = self.notifier.notify(alert, now), ""
             except Exception as exc:  # a channel failing must not stop the cycle
                 outcome, reason = "failed", f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
         self.audit.record_alert(alert, outcome, now=now, reason=reason)
@@ -322,6 +322,14 @@ class MonitorCycle:
             return False
         self.audit.record_rerun(run.repo, run.run_id, run.head_sha, fingerprints, now=now)
         return True
+
+    def _flush_alerts(self, state: HealthState) -> None:
+        if self.notifier is None or state is HealthState.MAINTENANCE:
+            return
+        try:
+            self.notifier.flush(self.clock.now())
+        except Exception as exc:  # delivery trouble is retried next cycle
+            log.warning("alert flush failed: %s", getattr(exc, "message", exc))
 
     # -- recovery --------------------------------------------------------------------------
 
@@ -396,6 +404,15 @@ class MonitorCycle:
             _append_history(p, _history_entry(now, "", None, decision))
 
         self.capsule.update(mutate, now=now)
+        if (
+            self.notifier is not None
+            and decision.to_state is HealthState.OPERATIONAL
+            and state is not HealthState.OPERATIONAL
+        ):
+            try:
+                self.notifier.recovered(repo, now)
+            except Exception as exc:
+                log.warning("resolved notices failed: %s", getattr(exc, "message", exc))
         return decision.to_state, decision
 
 

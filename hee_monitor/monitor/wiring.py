@@ -6,13 +6,12 @@ so that a build without one of them still monitors (and says what is missing).
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hee_monitor.clock import Clock
 from hee_monitor.config import Config
@@ -22,6 +21,8 @@ from hee_monitor.monitor.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Source
 from hee_monitor.policy import POLICIES
+from hee_monitor.sources.github import GitHubSource
+from hee_monitor.state.store import read_state
 from hee_monitor.store.audit import AuditStore
 
 if TYPE_CHECKING:
@@ -36,30 +37,16 @@ class Wiring:
     audit: AuditStore
     capsule: Capsule
     clock: Clock
-    github: Any = None  # the GitHub source, when repositories are watched
+    github: GitHubSource | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
-
-
-def _optional(module: str, attr: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 def github_source(
     config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
-) -> Any:
-    """The GitHub source for ``repos``, its processed-runs register backed by ``audit``."""
-    cls = _optional("hee_monitor.sources.github", "GitHubSource")
-    if cls is None:
-        raise ConfigError(
-            "this build has no GitHub source (hee_monitor.sources.github)",
-            hint="install the full hee-monitor package, or use --mode pre-commit on local logs",
-        )
-    return cls(
+) -> GitHubSource:
+    """The GitHub source for ``repos``, its processed-runs register backed by ``audit``:
+    the source hands out a run until the cycle has recorded it, across restarts."""
+    return GitHubSource(
         list(repos),
         token=config.token,
         api_url=config.api_url,
@@ -142,6 +129,15 @@ def build(
             )
         wiring.github = github_source(config, watched, audit, clock, lookback_hours)
     return wiring
+
+
+def notifier(w: Wiring) -> Notifier:
+    """The alert router on the audit store's database, configured by [alerts]."""
+    from hee_monitor.alerts import AlertRouter
+    from hee_monitor.monitor.notify import RouterNotifier
+
+    router = AlertRouter.from_config(w.config.section("alerts"), w.audit.engine, w.clock)
+    return RouterNotifier(router, lambda: read_state(w.capsule.load()).state)
 
 
 def cycle(

@@ -36,10 +36,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hee_monitor.errors import StoreError
+from hee_monitor.fixes.records import fix_attempts
 from hee_monitor.models import Alert, Diagnosis, FailedJob, FailedRun
 from hee_monitor.policy.interface import Decision
 from hee_monitor.state.machine import Transition
 from hee_monitor.store.db import metadata, open_engine
+
+#: outcomes of the fix engine's attempts that count as a failed try of a strategy
+FAILED_FIX_OUTCOMES = ("rolled-back", "crashed")
 
 processed_runs = Table(
     "audit_processed_runs",
@@ -603,7 +607,20 @@ class AuditStore:
         return int(count)
 
     def failed_fix_attempts(self, fingerprint: str, strategy: str) -> int:
+        """Failed tries of ``strategy`` on ``fingerprint``: the fix engine's attempts that
+        were rolled back or crashed, plus fixes recorded here as failed."""
         with self._tx() as conn:
+            engine_failures = conn.execute(
+                select(func.count())
+                .select_from(fix_attempts)
+                .where(
+                    and_(
+                        fix_attempts.c.fingerprint == fingerprint,
+                        fix_attempts.c.strategy == strategy,
+                        fix_attempts.c.outcome.in_(FAILED_FIX_OUTCOMES),
+                    )
+                )
+            ).scalar_one()
             count = conn.execute(
                 select(func.count())
                 .select_from(fixes)
@@ -615,7 +632,7 @@ class AuditStore:
                     )
                 )
             ).scalar_one()
-        return int(count)
+        return int(count) + int(engine_failures)
 
     def is_flaky(self, fingerprints: Sequence[str]) -> bool:
         if not fingerprints:
@@ -720,6 +737,9 @@ class AuditStore:
                     *where(fixes, "finished_at")
                 )
             ).all()
+            engine_fixes = conn.execute(
+                select(fix_attempts.c.outcome).where(fix_attempts.c.outcome.is_not(None))
+            ).all()
             decision_actions = conn.execute(
                 select(decisions.c.actions).where(*where(decisions, "decided_at"))
             ).all()
@@ -739,7 +759,10 @@ class AuditStore:
         actions: Counter[str] = Counter()
         for (raw,) in decision_actions:
             actions.update(json.loads(raw))
-        fixes_total = len(fix_rows)
+        fixes_total = len(fix_rows) + len(engine_fixes)
+        fixes_ok = sum(1 for f in fix_rows if f.success) + sum(
+            1 for (outcome,) in engine_fixes if outcome == "applied"
+        )
         return Metrics(
             runs_processed=runs.get("processed", 0),
             runs_skipped=int(skipped),
@@ -754,11 +777,7 @@ class AuditStore:
             remediation_seconds=_summary(
                 [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
             ),
-            fix_success_rate=(
-                round(sum(1 for f in fix_rows if f.success) / fixes_total, 4)
-                if fixes_total
-                else None
-            ),
+            fix_success_rate=(round(fixes_ok / fixes_total, 4) if fixes_total else None),
             fixes=fixes_total,
             by_category=dict(sorted(Counter(f.category for f in found).items())),
             by_pattern=dict(sorted(Counter(f.pattern_id for f in found).items())),

@@ -242,13 +242,14 @@ def test_quiet_window_recovers_a_degraded_pipeline(tmp_path: Path) -> None:
     report = env.cycle.run_once()
     assert report.state_after is HealthState.OPERATIONAL and env.state == "operational"
     assert env.capsule.payload["open_incidents"] == []
+    assert env.notifier.recoveries == ["octo/app"] and env.notifier.flushes == 3
 
 
 def test_a_notifier_that_raises_is_recorded_as_failed(tmp_path: Path) -> None:
     env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
 
-    class Broken:
-        def notify(self, alert: object, now: datetime) -> None:
+    class Broken(RecordingNotifier):
+        def notify(self, alert: object, now: datetime) -> str:
             raise ConnectionError("smtp down")
 
     env.cycle.notifier = Broken()
