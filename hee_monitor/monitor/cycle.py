@@ -186,7 +186,11 @@ class MonitorCycle:
 
     def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:
         jobs = [self._analyse(run, job) for job in run.jobs]
-        found = _unique([f for j in jobs if j.diagnosis for f in j.diagnosis.failures])
+        # The policy reasons from each job's root cause: secondary findings (a generic
+        # "error:" line under a network timeout) must not turn a transient run into a mixed one.
+        found = _unique(
+            [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
+        )
         unexplained = sum(1 for j in jobs if j.diagnosis is None or j.diagnosis.unexplained)
         settings = self.settings_for(run.repo)
         fingerprints = [f.fingerprint for f in found]
@@ -471,8 +475,8 @@ def _record_in_capsule(
     monitoring["last_run_id"] = str(run.run_id)
     monitoring.setdefault("current_status", decision.to_state.value)
     _append_history(payload, _history_entry(now, run.key, found[0] if found else None, decision))
-    if Action.LABEL_FLAKY in decision.actions:
-        return  # flaky failures are not incidents
+    if not {Action.ALERT, Action.ESCALATE} & set(decision.actions):
+        return  # flaky failures and pending re-runs are not incidents (yet)
     incidents = payload.setdefault("open_incidents", [])
     by_fp = {i.get("fingerprint"): i for i in incidents}
     for f in found:
