@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hee_monitor.capsule.envelope import format_time
+from hee_monitor.capsule.envelope import format_time, parse_time
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
@@ -125,6 +125,7 @@ class MonitorCycle:
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
+        self._reconcile_capsule()
         state = read_state(self.capsule.load()).state
         before = state
         outcomes: list[RunOutcome] = []
@@ -169,6 +170,53 @@ class MonitorCycle:
             tuple(skips),
             tuple(recoveries),
         )
+
+    def _reconcile_capsule(self) -> None:
+        """Bring into the capsule what the audit store recorded but a crash kept out of it.
+
+        A run's records are committed before the capsule is written; a crash in between
+        leaves the capsule one decision (and maybe one state change) behind.
+        """
+        payload = self.capsule.load()
+        history = payload.get("decision_history", [])
+        known = {e.get("run_key") for e in history}
+        # what a crash kept out is newer than the capsule's last entry (or its creation)
+        last = history[-1]["timestamp"] if history else payload.get("created")
+        since = parse_time(str(last)) if last else None
+        missing = [
+            row
+            for row in reversed(self.audit.query(since=since, limit=HISTORY_LIMIT))
+            if row["event"] == Event.FAILED_RUN.value and row["run_key"] not in known
+        ]
+        if not missing:
+            return
+        latest = self.audit.latest_transition()
+        snapshot = read_state(payload)
+        status_since = parse_time(snapshot.since) if snapshot.since else None
+
+        def mutate(p: dict[str, Any]) -> None:
+            for row in missing:
+                entry = {
+                    "timestamp": format_time(parse_time(row["decided_at"])),
+                    "run_key": row["run_key"],
+                    "action": row["actions"][0],
+                    "actions": row["actions"],
+                    "trigger": row["triggers"][-1] if row["triggers"] else None,
+                    "from_state": row["from_state"],
+                    "to_state": row["to_state"],
+                    "reasons": row["reasons"],
+                }
+                if row["fingerprint"]:
+                    entry["fingerprint"] = row["fingerprint"]
+                    entry["pattern_id"] = row["pattern_id"]
+                _append_history(p, entry)
+            if latest is not None and (status_since is None or latest[1] > status_since):
+                monitoring = p.setdefault("monitoring_state", {})
+                monitoring["current_status"] = latest[0]
+                monitoring["status_since"] = format_time(latest[1])
+
+        log.warning("capsule was %d decision(s) behind the audit store; caught up", len(missing))
+        self.capsule.update(mutate, now=self.clock.now())
 
     # -- one failed run --------------------------------------------------------------------
 

@@ -693,6 +693,20 @@ class AuditStore:
             for r in rows
         ]
 
+    def latest_transition(self) -> tuple[str, datetime] | None:
+        """The state the newest recorded transition led to, and when."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(transitions.c.to_state, transitions.c.at)
+                .order_by(transitions.c.at.desc(), transitions.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        at = _aware(row.at)
+        assert at is not None
+        return str(row.to_state), at
+
     def count(self, table: Table) -> int:
         with self._tx() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -265,3 +265,22 @@ def test_recurring_fingerprint_escalates(tmp_path: Path, n: int) -> None:
     last = report.runs[-1].decision
     assert last is not None and Action.ESCALATE in last.actions
     assert env.notifier.alerts[-1].kind == "escalation"
+
+
+def test_capsule_catches_up_with_decisions_a_crash_kept_out(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1), run(2)], {"test": (finding("PY-TEST"),)})
+
+    class CrashingCapsule(MemoryCapsule):
+        def update(self, mutator, *, now):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt  # the process dies after the audit commit
+
+    real = env.capsule
+    env.cycle.capsule = CrashingCapsule(real.payload)
+    with pytest.raises(KeyboardInterrupt):
+        env.cycle.run_once()
+    env.cycle.capsule = real
+    env.cycle.run_once()
+    keys = [e["run_key"] for e in real.payload["decision_history"]]
+    assert keys == ["octo/app#1.1", "octo/app#2.1"]
+    assert env.state == "degraded"
+    assert env.audit.count(processed_runs) == 2
