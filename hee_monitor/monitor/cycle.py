@@ -12,6 +12,7 @@ is fixed, re-run or alerted; alerts are recorded as muted.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,10 @@ class MonitorCycle:
     alert_level: Severity = Severity.LOW
     #: called with each run key as it is processed (progress display)
     on_run: Callable[[str], None] | None = None
+    #: repository → branches watched (empty: all) and pattern ids enabled (empty: all)
+    scope_for: Callable[[str], tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default=lambda _repo: ((), ())
+    )
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -145,6 +150,10 @@ class MonitorCycle:
                         skips.append(item)
                         continue
                     if self.audit.seen(item.key):
+                        continue
+                    branches, _ = self.scope_for(item.repo)
+                    if branches and item.branch not in branches:
+                        self.audit.mark(item.key, now=self.clock.now())  # not watched: done
                         continue
                     if self.on_run:
                         self.on_run(item.key)
@@ -236,6 +245,9 @@ class MonitorCycle:
         jobs = [self._analyse(run, job) for job in run.jobs]
         # The policy reasons from each job's root cause: secondary findings (a generic
         # "error:" line under a network timeout) must not turn a transient run into a mixed one.
+        _, enabled = self.scope_for(run.repo)
+        if enabled:
+            jobs = [_only(j, enabled) for j in jobs]
         found = _unique(
             [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
         )
@@ -466,6 +478,16 @@ class MonitorCycle:
             except Exception as exc:
                 log.warning("resolved notices failed: %s", getattr(exc, "message", exc))
         return decision.to_state, decision
+
+
+def _only(record: JobRecord, enabled: tuple[str, ...]) -> JobRecord:
+    """The job's diagnosis keeping only the repository's enabled patterns."""
+    if record.diagnosis is None:
+        return record
+    kept = tuple(f for f in record.diagnosis.failures if f.pattern_id in enabled)
+    return dataclasses.replace(
+        record, diagnosis=dataclasses.replace(record.diagnosis, failures=kept)
+    )
 
 
 def _unique(found: list[Finding]) -> list[Finding]:

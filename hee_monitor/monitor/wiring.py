@@ -162,6 +162,7 @@ def cycle(
         notifier=notifier,
         run_control=run_control,
         settings_for=config.policy_for,
+        scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
     )
