@@ -139,6 +139,8 @@ class MonitorCycle:
 
         state, recovered = self._check_reruns(state)
         recoveries += recovered
+        state, recovered = self._check_fixes(state)
+        recoveries += recovered
         for source in self.sources:
             try:
                 for item in source.poll():
@@ -423,6 +425,20 @@ class MonitorCycle:
                 Event.RERUN_PASSED, pending.repo, state, now, closes=pending.fingerprints
             )
             decisions.append(decision)
+        return state, decisions
+
+    def _check_fixes(self, state: HealthState) -> tuple[HealthState, list[Decision]]:
+        """Fixes the fix engine applied since the last cycle: each may recover the pipeline
+        (auto_fix_successful) and closes the incident of its fingerprint."""
+        decisions: list[Decision] = []
+        applied = self.audit.new_applied_fixes()
+        now = self.clock.now()
+        for _attempt, repo, fingerprint in applied:
+            state, decision = self._recover(
+                Event.FIX_SUCCEEDED, repo, state, now, closes=(fingerprint,)
+            )
+            decisions.append(decision)
+        self.audit.mark_fixes_seen([a for a, _, _ in applied], now=now)
         return state, decisions
 
     def _quiet_recovery(self, state: HealthState) -> tuple[HealthState, list[Decision]]:

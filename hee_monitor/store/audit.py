@@ -177,6 +177,13 @@ skips = Table(
     Column("at", DateTime, nullable=False, index=True),
 )
 
+fixes_seen = Table(
+    "audit_fix_attempts_seen",
+    metadata,
+    Column("attempt_id", Integer, primary_key=True),
+    Column("seen_at", DateTime, nullable=False),
+)
+
 flaky = Table(
     "audit_flaky_fingerprints",
     metadata,
@@ -692,6 +699,27 @@ class AuditStore:
             }
             for r in rows
         ]
+
+    def new_applied_fixes(self) -> list[tuple[int, str, str]]:
+        """Fix-engine attempts that were applied and not yet taken into account by the
+        monitor: (attempt id, repository, fingerprint)."""
+        seen = select(fixes_seen.c.attempt_id)
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(fix_attempts.c.id, fix_attempts.c.repository, fix_attempts.c.fingerprint)
+                .where(and_(fix_attempts.c.outcome == "applied", fix_attempts.c.id.not_in(seen)))
+                .order_by(fix_attempts.c.id)
+            ).all()
+        return [(int(r[0]), str(r[1] or ""), str(r[2])) for r in rows]
+
+    def mark_fixes_seen(self, attempt_ids: Sequence[int], *, now: datetime) -> None:
+        if not attempt_ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                insert(fixes_seen),
+                [{"attempt_id": i, "seen_at": _naive(now)} for i in attempt_ids],
+            )
 
     def latest_transition(self) -> tuple[str, datetime] | None:
         """The state the newest recorded transition led to, and when."""

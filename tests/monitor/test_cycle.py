@@ -294,3 +294,26 @@ def test_repository_scope_branches_and_enabled_patterns(tmp_path: Path) -> None:
     assert [r.key for r in report.runs] == ["octo/app#1.1"]
     assert env.audit.seen("octo/app#9.1")  # not watched, not retried
     assert env.capsule.payload["open_incidents"][0]["pattern_id"] == "PY-TEST"
+
+
+def test_a_fix_the_engine_applied_recovers_and_closes_its_incident(tmp_path: Path) -> None:
+    from hee_monitor.fixes.records import finish_attempt, start_attempt
+
+    env = Env(tmp_path, [run(1)], {"test": (finding("RUFF"),)})
+    env.cycle.run_once()
+    assert env.state == "degraded"
+    attempt = start_attempt(
+        env.audit.engine,
+        fingerprint="fp-RUFF",
+        pattern_id="RUFF",
+        strategy="ruff-fix",
+        repository="octo/app",
+        run_id="1",
+        started=START,
+    )
+    finish_attempt(env.audit.engine, attempt, "applied", "")
+    env.source.items = []
+    report = env.cycle.run_once()
+    assert [d.triggers for d in report.recoveries] == [("auto_fix_successful",)]
+    assert env.state == "operational" and env.capsule.payload["open_incidents"] == []
+    assert env.cycle.run_once().recoveries == ()  # taken into account once
