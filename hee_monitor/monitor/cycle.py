@@ -13,6 +13,7 @@ is fixed, re-run or alerted; alerts are recorded as muted.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ class MonitorCycle:
                     if self.audit.seen(item.key):
                         continue
                     branches, _ = self.scope_for(item.repo)
-                    if branches and item.branch not in branches:
+                    if branches and not any(
+                        fnmatch.fnmatchcase(item.branch or "", b) for b in branches
+                    ):
                         self.audit.mark(item.key, now=self.clock.now())  # not watched: done
                         continue
                     if self.on_run:

@@ -289,7 +289,7 @@ def test_capsule_catches_up_with_decisions_a_crash_kept_out(tmp_path: Path) -> N
 def test_repository_scope_branches_and_enabled_patterns(tmp_path: Path) -> None:
     other = FailedRun("octo/app", 9, 1, "CI", "abc", "feature/x", "push", "failure", (job("test"),))
     env = Env(tmp_path, [other, run(1)], {"test": (finding("GEN-ERROR"), finding("PY-TEST"))})
-    env.cycle.scope_for = lambda _repo: (("main",), ("PY-TEST",))
+    env.cycle.scope_for = lambda _repo: (("ma*", "release/*"), ("PY-TEST",))
     report = env.cycle.run_once()
     assert [r.key for r in report.runs] == ["octo/app#1.1"]
     assert env.audit.seen("octo/app#9.1")  # not watched, not retried
