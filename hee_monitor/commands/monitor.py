@@ -495,3 +495,11 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
         total = sum(len(found) for _, found in results)
         click.echo(f"{total} finding(s), {len(critical)} critical in {len(results)} file(s)")
     return 1 if critical else 0
+
+
+def pre_commit_hook() -> None:
+    """Entry point of the ``hee-ci-monitoring`` pre-commit hook: the files pre-commit passes
+    (logs; ``.xml`` files are JUnit reports) are diagnosed; a critical finding fails it."""
+    from hee_monitor.cli import run
+
+    sys.exit(run(["monitor", "--mode", "pre-commit", *sys.argv[1:]]))

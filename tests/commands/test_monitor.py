@@ -123,3 +123,17 @@ def test_summary_markdown_lists_runs_and_fix_required() -> None:
         "alert, auto_fix | degraded |" in md
     )
     assert "fix_required: `true`" in md
+
+
+def test_pre_commit_hook_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hee_monitor.commands.monitor import pre_commit_hook
+
+    report = tmp_path / "report.xml"
+    report.write_text(JUNIT)
+    monkeypatch.setattr("sys.argv", ["hee-ci-monitor-hook", str(report)])
+    with pytest.raises(SystemExit) as info:
+        pre_commit_hook()
+    assert info.value.code == 0
+    assert "1 finding(s), 0 critical in 1 file(s)" in capsys.readouterr().out
