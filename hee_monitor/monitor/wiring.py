@@ -13,6 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# imported for its tables too: they are declared on the shared metadata before the audit
+# store is opened (and created), so the router finds them
+from hee_monitor.alerts import AlertRouter
 from hee_monitor.clock import Clock
 from hee_monitor.config import Config
 from hee_monitor.errors import ConfigError
@@ -133,7 +136,6 @@ def build(
 
 def notifier(w: Wiring) -> Notifier:
     """The alert router on the audit store's database, configured by [alerts]."""
-    from hee_monitor.alerts import AlertRouter
     from hee_monitor.monitor.notify import RouterNotifier
 
     router = AlertRouter.from_config(w.config.section("alerts"), w.audit.engine, w.clock)
