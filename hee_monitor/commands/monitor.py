@@ -282,6 +282,7 @@ def _continuous(
 ) -> int:
     stop = threading.Event()
     cycle = _cycle(w, level)
+    cycle.should_stop = stop.is_set  # finish the current run, not the whole backlog
     cycles = 0
     with _stop_on_signals(stop):
         while not stop.is_set():

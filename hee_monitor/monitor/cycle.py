@@ -128,6 +128,8 @@ class MonitorCycle:
     scope_for: Callable[[str], tuple[tuple[str, ...], tuple[str, ...]]] = field(
         default=lambda _repo: ((), ())
     )
+    #: asked between runs: True ends the cycle after the current run (SIGTERM)
+    should_stop: Callable[[], bool] = field(default=lambda: False)
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -143,6 +145,8 @@ class MonitorCycle:
         state, recovered = self._check_fixes(state)
         recoveries += recovered
         for source in self.sources:
+            if self.should_stop():
+                break
             try:
                 for item in source.poll():
                     if isinstance(item, Skipped):
@@ -168,6 +172,8 @@ class MonitorCycle:
                     outcomes.append(outcome)
                     if outcome.decision is not None:
                         state = outcome.decision.to_state
+                    if self.should_stop():
+                        break
             except HeeError as exc:
                 log.warning("source failed: %s", exc.message)
                 skips.append(Skipped(getattr(source, "kind", type(source).__name__), exc.message))

@@ -317,3 +317,12 @@ def test_a_fix_the_engine_applied_recovers_and_closes_its_incident(tmp_path: Pat
     assert [d.triggers for d in report.recoveries] == [("auto_fix_successful",)]
     assert env.state == "operational" and env.capsule.payload["open_incidents"] == []
     assert env.cycle.run_once().recoveries == ()  # taken into account once
+
+
+def test_a_stop_request_ends_the_cycle_after_the_current_run(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1), run(2), run(3)], {"test": (finding("PY-TEST"),)})
+    env.cycle.should_stop = lambda: len(env.analyzer.calls) >= 1
+    report = env.cycle.run_once()
+    assert [r.key for r in report.runs] == ["octo/app#1.1"]
+    env.cycle.should_stop = lambda: False
+    assert [r.key for r in env.cycle.run_once().runs] == ["octo/app#2.1", "octo/app#3.1"]
