@@ -26,7 +26,7 @@ import jsonschema
 import ollama
 from sqlalchemy.engine import Engine
 
-from hee_monitor.analysis.interface import ExcerptLine, FallbackResult, LogExcerpt
+from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
 from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.clock import Clock, SystemClock
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2"
 DEFAULT_TIMEOUT = 30.0
-#: the excerpt bound the analyzer promises; enforced again here
+#: the excerpt bound the analyzer promises (lines; bytes of log text without the line
+#: numbers the prompt adds); enforced again here
 MAX_EXCERPT_LINES = 200
 MAX_EXCERPT_BYTES = 16 * 1024
 #: one minified line must not eat the whole budget
@@ -177,8 +178,8 @@ def build_prompt(excerpt: LogExcerpt, extra_secrets: Iterable[str] = ()) -> Prom
     kept: list[tuple[int, str]] = []
     budget = MAX_EXCERPT_BYTES
     for line, text in zip(reversed(lines), reversed(texts), strict=True):
-        rendered = f"{line.number}: {text}\n"
-        size = len(rendered.encode("utf-8"))
+        # the bound is on the log text, as the analyzer counts it; numbering comes on top
+        size = len(text.encode("utf-8")) + 1
         if len(kept) >= MAX_EXCERPT_LINES or size > budget:
             break
         budget -= size
@@ -433,28 +434,6 @@ def _fingerprint(category: Category, evidence: Sequence[Evidence], log_fingerpri
     basis = "\n".join(_VOLATILE.sub("#", e.text) for e in evidence) or log_fingerprint
     digest = hashlib.sha256(f"llm\0{category.value}\0{basis}".encode()).hexdigest()
     return digest[:16]
-
-
-def excerpt_from_lines(log_name: str, lines: Sequence[str]) -> LogExcerpt:
-    """A bounded excerpt of a whole log: its last lines within the bound.
-
-    A stand-in for the analyzer's excerpt builder, for ``patterns suggest`` on plain files
-    and for the prompt-size benchmark; it keeps the tail, where CI logs say why they failed.
-    """
-    tail: list[ExcerptLine] = []
-    budget = MAX_EXCERPT_BYTES
-    for number in range(len(lines), 0, -1):
-        text = _clip(lines[number - 1].rstrip("\r\n"))
-        size = len(text.encode("utf-8")) + len(str(number)) + 3
-        if len(tail) >= MAX_EXCERPT_LINES or size > budget:
-            break
-        budget -= size
-        tail.append(ExcerptLine(number, text))
-    tail.reverse()
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "replace")).hexdigest()
-    return LogExcerpt(
-        log=log_name, total_lines=len(lines), lines=tuple(tail), log_fingerprint=digest
-    )
 
 
 #: fallback classifier implementations by name (``[llm] backend``); Ollama is the only one

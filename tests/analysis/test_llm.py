@@ -18,7 +18,6 @@ from hee_monitor.analysis.llm import (
     OllamaClassifier,
     build_classifier,
     build_prompt,
-    excerpt_from_lines,
 )
 from hee_monitor.analysis.llm_cache import JsonDirCache, SqlCache
 from hee_monitor.clock import FakeClock
@@ -255,18 +254,11 @@ def test_the_prompt_stays_within_the_bound_and_keeps_the_end() -> None:
     user = prompt.messages[1]["content"]
     shown = user.splitlines()[1:]
     assert len(shown) <= MAX_EXCERPT_LINES
-    assert len("".join(s + "\n" for s in shown).encode()) <= MAX_EXCERPT_BYTES
+    text_bytes = sum(len(s.split(": ", 1)[1].encode()) + 1 for s in shown)
+    assert text_bytes <= MAX_EXCERPT_BYTES
     assert shown[-1].startswith("5000: ")
     assert prompt.omitted_lines == 5000 - len(shown)
     assert "earlier lines omitted" in user
-
-
-def test_excerpt_from_lines_is_bounded_and_keeps_the_tail() -> None:
-    lines = ["é" * 3000] + [f"step {i}" for i in range(1000)]
-    excerpt = excerpt_from_lines("big.log", lines)
-    assert len(excerpt.lines) == MAX_EXCERPT_LINES
-    assert excerpt.lines[-1] == ExcerptLine(1001, "step 999")
-    assert excerpt.total_lines == 1001
 
 
 def test_settings_defaults_environment_and_errors() -> None:
