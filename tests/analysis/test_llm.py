@@ -296,3 +296,21 @@ def test_the_fake_speaks_the_api_the_client_expects(fake: FakeOllama) -> None:
         client.chat("nope", [{"role": "user", "content": "x"}])
     assert err.value.status_code == 404 and err.value.error == "model 'nope' not found"
     assert fake.chat_requests[0].json["stream"] is True
+
+
+def test_the_analyzer_asks_the_model_for_a_log_no_pattern_explains(fake: FakeOllama) -> None:
+    from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.patterns import PatternDatabase
+
+    log_lines = [f"2026-01-05T10:00:0{i}.0000000Z {line}" for i, line in enumerate(LOG_LINES)]
+    fake.script(Answer({**GOOD, "evidence_lines": [5, 6, 400]}))
+    analyzer = Analyzer(PatternDatabase(), fallback=_classifier(fake))
+    diagnosis = analyzer.analyze_text("\n".join(log_lines) + "\n", name="acme/web#77 build")
+    root = diagnosis.root_cause
+    assert root is not None and root.source == "llm:llama3.2"
+    # evidence points at the original log's lines, timestamps stripped by the analyzer
+    assert [(e.start_line, e.end_line) for e in root.evidence] == [(5, 6)]
+    assert root.evidence[0].text.splitlines() == LOG_LINES[4:6]
+    assert any("dropped 1 evidence line number(s)" in n for n in diagnosis.notes)
+    (request,) = fake.chat_requests
+    assert all(secret not in request.raw.decode() for secret in SECRETS)
