@@ -23,6 +23,7 @@ from hee_monitor.errors import HeeError
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "coverage": "coverage",
+    "llm": "llm",
     "patterns": "patterns",
     "suggest-patterns": "suggest",
 }

@@ -206,6 +206,24 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + " …"
 
 
+@dataclass(frozen=True)
+class LlmStatus:
+    host: str
+    model: str
+    reachable: bool
+    models: tuple[str, ...]
+    problem: str | None = None
+
+    @property
+    def model_present(self) -> bool:
+        wanted = {self.model, f"{self.model}:latest"}
+        return any(m in wanted for m in self.models)
+
+    @property
+    def ready(self) -> bool:
+        return self.reachable and self.model_present
+
+
 class _Unavailable(Exception):
     """Internal: why the model gave no usable answer (becomes the result's note)."""
 
@@ -292,6 +310,25 @@ class OllamaClassifier:
                 )
             )
         return result
+
+    def check(self) -> LlmStatus:
+        """Is the server reachable and the model pulled? (``hee-monitor llm check``)"""
+        host = self._safe(self.host)
+        try:
+            listed = self._client_or_new().list()
+        except httpx.TimeoutException:
+            return LlmStatus(host, self.model, False, (), f"no answer within {self.timeout:g} s")
+        except ConnectionError:
+            return LlmStatus(host, self.model, False, (), f"cannot connect to Ollama at {host}")
+        except ollama.ResponseError as exc:
+            detail = self._safe(str(exc.error))[:200]
+            return LlmStatus(host, self.model, False, (), f"HTTP {exc.status_code}: {detail}")
+        except Exception as exc:  # a broken reply is a status, not a crash
+            return LlmStatus(
+                host, self.model, False, (), f"unexpected reply ({type(exc).__name__})"
+            )
+        models = tuple(sorted(m.model for m in listed.models if m.model))
+        return LlmStatus(host, self.model, True, models)
 
     def _client_or_new(self) -> ollama.Client:
         if self._client is None:
