@@ -275,7 +275,7 @@ class OllamaClassifier:
             return FallbackResult(findings=(), note="LLM fallback skipped: the excerpt is empty")
         key = cache_key(self.model, PROMPT_VERSION, excerpt.log_fingerprint)
         cached = self._cache.get(key) if self._cache is not None else None
-        if cached is not None:
+        if cached is not None and not _schema_errors(cached.answer):
             log.info("LLM answer for %s taken from the cache", self._safe(excerpt.log))
             shown = {int(e["number"]): str(e["text"]) for e in cached.evidence}
             return self._result(excerpt, cached.answer, shown, from_cache=True)
@@ -371,9 +371,7 @@ class OllamaClassifier:
             answer = json.loads(content)
         except ValueError:
             raise _Unavailable(f"the model's answer is not JSON ({len(content)} chars)") from None
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(answer), key=lambda e: e.path
-        )
+        errors = _schema_errors(answer)
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.absolute_path) or "the top level"
@@ -438,6 +436,11 @@ class OllamaClassifier:
                 "the excerpt"
             )
         return FallbackResult(findings=(finding,), note="; ".join(parts))
+
+
+def _schema_errors(answer: Any) -> list[jsonschema.ValidationError]:
+    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+    return sorted(validator.iter_errors(answer), key=lambda e: list(e.absolute_path))
 
 
 def _wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -208,11 +208,17 @@ def test_failures_are_not_cached(fake: FakeOllama, tmp_path: Path) -> None:
     assert len(fake.chat_requests) == 2
 
 
-def test_a_broken_cache_file_is_a_miss(fake: FakeOllama, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["unreadable", "edited"])
+def test_a_broken_cache_entry_is_a_miss(fake: FakeOllama, tmp_path: Path, damage: str) -> None:
     fake.script(Answer(GOOD))
     _classifier(fake, cache=tmp_path).classify(_excerpt())
     for path in tmp_path.glob("*.json"):
-        path.write_text("{broken", encoding="utf-8")
+        if damage == "unreadable":
+            path.write_text("{broken", encoding="utf-8")
+        else:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            del record["answer"]["severity"]
+            path.write_text(json.dumps(record), encoding="utf-8")
     assert _classifier(fake, cache=tmp_path).classify(_excerpt()).findings
     assert len(fake.chat_requests) == 2
 
