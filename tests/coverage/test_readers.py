@@ -213,6 +213,19 @@ JSON_DOCS = st.recursive(
                     "start_line",
                     "a.py",
                     "",
+                    # istanbul coverage-final.json
+                    "statementMap",
+                    "s",
+                    "fnMap",
+                    "f",
+                    "branchMap",
+                    "b",
+                    "loc",
+                    "decl",
+                    "start",
+                    "end",
+                    "line",
+                    "name",
                 ]
             ),
             children,
@@ -231,6 +244,7 @@ JSON_DOCS = st.recursive(
         st.lists(LCOV_LINES, max_size=20).map(lambda ls: "\n".join(ls).encode()),
         st.lists(XML_PIECES, max_size=20).map(lambda ps: "".join(ps).encode()),
         JSON_DOCS.map(lambda d: json.dumps({"files": d} if isinstance(d, dict) else d).encode()),
+        JSON_DOCS.map(lambda d: json.dumps({"x.js": d}).encode()),
         st.binary(max_size=64),
     )
 )
@@ -245,3 +259,17 @@ def test_any_input_gives_data_or_a_coverage_error(tmp_path: Path, content: bytes
     for f in data.files:
         assert 0 <= f.lines_covered <= f.lines_total
         assert 0 <= f.branches_covered <= f.branches_total
+
+
+def test_istanbul_coverage_final_json() -> None:
+    data = read_report(FIXTURES / "coverage-final.json")
+    assert data.format == "istanbul-json"
+    (fmt,) = data.files
+    assert fmt.path.endswith("src/format.js")
+    assert (fmt.lines_covered, fmt.lines_total) == (4, 7)
+    assert (fmt.branches_covered, fmt.branches_total) == (1, 4)
+    names = {f.name: f for f in fmt.functions}
+    assert names["formatPrice"].lines == (2, 3, 4) and names["formatPrice"].uncovered_lines == (4,)
+    assert not names["(anonymous_1)"].covered
+    assert names["parseAmount"].uncovered_lines == (12,)
+    assert (data.functions_covered, data.functions_total) == (2, 3)
