@@ -179,7 +179,12 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
     """Put the work tree back exactly as it was when ``snapshot`` was taken."""
     started = time.monotonic()
     repo = git.toplevel()
-    _, diff = changed_paths(git, snapshot)
+    # one scratch index for the scan before and the check after: the second scan re-reads
+    # only what the restore rewrote
+    scratch = snapshot.directory / "index.restore"
+    shutil.copyfile(snapshot.index, scratch)
+    now_tree = git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
+    diff = [] if now_tree == snapshot.tree else git.diff_trees(snapshot.tree, now_tree)
     deleted, restored = [], []
     for status, name in diff:
         if status == "A":
@@ -215,7 +220,9 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
         )
         restored = to_restore
     modes_reset = _reset_modes(repo, snapshot)
-    _, leftover = changed_paths(git, snapshot)
+    after = git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
+    scratch.unlink(missing_ok=True)
+    leftover = [] if after == snapshot.tree else git.diff_trees(snapshot.tree, after)
     if leftover:
         raise FixError(
             f"restore left {len(leftover)} path(s) different from the backup: "
@@ -229,16 +236,18 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
 
 
 def _reset_modes(repo: Path, snapshot: Snapshot) -> list[str]:
-    modes: dict[str, int] = json.loads(snapshot.manifest.read_text())["modes"]
+    modes: dict[str, int] = json.loads(snapshot.manifest.read_bytes())["modes"]
     reset = []
+    prefix = str(repo) + os.sep
+    lstat, imode, is_link = os.lstat, stat.S_IMODE, stat.S_ISLNK
+    # plain strings and bound names: this loop runs once per file of the repository
     for name, mode in modes.items():
-        path = repo / name
         try:
-            st = os.lstat(path)
+            st_mode = lstat(prefix + name).st_mode
         except FileNotFoundError:
             continue
-        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
-            os.chmod(path, mode)
+        if imode(st_mode) != mode and not is_link(st_mode):
+            os.chmod(prefix + name, mode)
             reset.append(name)
     return reset
 

@@ -436,6 +436,7 @@ class FixEngine:
             tuple(files),
             tuple(results),
             risk=a.risk,
+            plan=a.plan,
         )
 
     def _commit_on_branch(
@@ -491,6 +492,7 @@ class FixEngine:
             pull_request=pr_url,
             risk=a.risk,
             notes=tuple(a.notes),
+            plan=a.plan,
         )
 
     def _commit(
