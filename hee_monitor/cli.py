@@ -22,7 +22,17 @@ from hee_monitor.errors import HeeError
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
+    "coverage": "coverage",
+    "audit": "audit",
+    "config": "config",
+    "metrics": "metrics",
+    "monitor": "monitor",
     "patterns": "patterns",
+    "state": "state",
+    "capsule": "capsule",
+    "serve": "serve",
+    "silence": "silence",
+    "suggest-patterns": "suggest",
     "fix": "fix",
     "approvals": "approvals",
 }

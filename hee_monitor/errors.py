@@ -75,3 +75,9 @@ class AlertError(HeeError):
 
 class ClassifierError(HeeError):
     """The local LLM classifier failed."""
+
+
+class CoverageError(HeeError):
+    """A coverage report or coverage targets file is unreadable or malformed."""
+
+    exit_code = 2
