@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -79,25 +78,14 @@ def _store(url: str | None, mode: Mode, dry_run: bool = False) -> Engine:
     return open_engine(DEFAULT_DATABASE)
 
 
-def _pull_requests(repository: str | None, api_url: str | None) -> Any:
+def _github(repository: str | None, api_url: str | None) -> Any:
+    """The GitHub source, for the pull request and re-runs; None without a repo or token."""
     token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not repository or not token:
         return None
-    from hee_monitor.fixes.pull_request import DEFAULT_API_URL, GitHubPullRequests
+    from hee_monitor.sources.github import GitHubSource
 
-    return GitHubPullRequests(token, api_url or DEFAULT_API_URL)
-
-
-def _rerun(repository: str | None, api_url: str | None) -> Any:
-    token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
-    if not repository or not token:
-        return None
-    try:
-        # the GitHub source ships separately; without it, re-runs are skipped with a reason
-        source = importlib.import_module("hee_monitor.sources.github")
-    except ImportError:
-        return None
-    return source.GitHubSource([repository], token=token, api_url=api_url)
+    return GitHubSource([repository], token=token, api_url=api_url)
 
 
 def render(outcome: FixOutcome, detailed: bool) -> str:
@@ -230,6 +218,7 @@ def build_engine(
     if capsule is not None:
         capsule.payload()  # a bad capsule is an input error before anything runs
     config = load_config(repo_path, config_file)
+    github = None if dry_run else _github(repository, api_url)
     options = EngineOptions(
         mode=the_mode,
         dry_run=dry_run,
@@ -249,8 +238,8 @@ def build_engine(
         config=config,
         capsule=capsule,
         options=options,
-        pull_requests=None if dry_run or not push else _pull_requests(repository, api_url),
-        rerun=None if dry_run else _rerun(repository, api_url),
+        pull_requests=None if dry_run or not push else github,
+        rerun=None if dry_run else github,
     )
 
 
