@@ -25,7 +25,7 @@ Mutator = Callable[[dict[str, Any]], None]
 class CapsuleAccess(Protocol):
     def payload(self) -> dict[str, Any]: ...
 
-    def update(self, mutator: Mutator, now: datetime) -> None: ...
+    def update(self, mutator: Mutator, *, now: datetime) -> Any: ...
 
 
 class InMemoryCapsule:
@@ -37,7 +37,7 @@ class InMemoryCapsule:
     def payload(self) -> dict[str, Any]:
         return copy.deepcopy(self.data)
 
-    def update(self, mutator: Mutator, now: datetime) -> None:
+    def update(self, mutator: Mutator, *, now: datetime) -> None:
         mutator(self.data)
         self.data["version"] = int(self.data.get("version", 0)) + 1
 
@@ -65,7 +65,7 @@ class JsonCapsuleFile:
         signed = data.get("signed")
         return signed if isinstance(signed, dict) else data
 
-    def update(self, mutator: Mutator, now: datetime) -> None:
+    def update(self, mutator: Mutator, *, now: datetime) -> None:
         data = self._read()
         if "signed" in data and data.get("signatures"):
             raise CapsuleError(

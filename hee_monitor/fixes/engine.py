@@ -16,6 +16,7 @@ A process killed anywhere between backup and settlement leaves its journal behin
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import os
 import re
@@ -176,8 +177,26 @@ class FixEngine:
         )
 
     def run(self, findings: Sequence[Finding]) -> list[FixOutcome]:
-        """Fix each finding in turn (most likely root cause first), one outcome each."""
-        return [self.execute_fix(f) for f in findings]
+        """Fix each finding in turn (most likely root cause first), one outcome each.
+
+        Two findings with the same strategy and details get one fix: the second would only
+        redo the first (the same tool over the same tree)."""
+        outcomes: list[FixOutcome] = []
+        done: dict[tuple[str, str], str] = {}
+        for finding in findings:
+            key = (finding.fix_strategy or "", json.dumps(finding.details, sort_keys=True))
+            if finding.fix_strategy and key in done:
+                outcomes.append(
+                    self._skip_factory(finding)(
+                        f"the same fix ({finding.fix_strategy}) was already tried for {done[key]}"
+                    )
+                )
+                continue
+            outcome = self.execute_fix(finding)
+            if isinstance(outcome, FixApplied | FixRolledBack | FixPlanned | ApprovalRequested):
+                done[key] = finding.pattern_id
+            outcomes.append(outcome)
+        return outcomes
 
     def execute_fix(
         self, finding: Finding, *, approval: ApprovalRequest | None = None
@@ -706,7 +725,7 @@ class FixEngine:
             payload.setdefault("auto_fix_history", []).append(entry)
 
         try:
-            self.capsule.update(mutate, now)
+            self.capsule.update(mutate, now=now)
         except CapsuleError as exc:
             # the fix itself is settled; losing the history line must not undo it
             log.warning("the fix outcome was not recorded in the capsule: %s", exc.message)

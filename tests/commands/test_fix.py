@@ -130,3 +130,25 @@ def test_fix_recover_reports_nothing_to_do(work: Repo, tmp_path: Path) -> None:
     work.commit()
     assert run(["fix", "recover", "--repo-path", str(work.path), "--database",
                 f"sqlite:///{tmp_path / 'a.db'}"]) == 0  # fmt: skip
+
+
+def test_a_log_is_analysed_on_the_spot_and_one_fix_serves_its_findings(
+    work: Repo, tmp_path: Path
+) -> None:
+    work.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
+    work.write("b.py", "import re\n")
+    work.commit("init")
+    log = tmp_path / "job.log"
+    log.write_text(
+        "Run ruff check .\n"
+        "app.py:1:8: F401 [*] `os` imported but unused\n"
+        "b.py:1:8: F401 [*] `re` imported but unused\n"
+        "Found 2 errors.\n"
+        "Error: Process completed with exit code 1.\n"
+    )
+    proc = _run(work, "--log", str(log), "--no-push", "--run-id", "8", "--report", "detailed",
+                "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "with ruff-fix on branch hee/fix/" in proc.stdout
+    assert "files: app.py, b.py" in proc.stdout
+    assert proc.stdout.count("FIXED") == 1
