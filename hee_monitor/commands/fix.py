@@ -51,6 +51,21 @@ def _findings(
     )
 
 
+def service_settings(repository: str | None) -> dict[str, Any]:
+    """What the service configuration (hee-monitor.toml: ``[policy]``, ``[repos."o/n"]``,
+    ``[fix]``) says about fixing this repository; the repository's own file comes on top."""
+    from hee_monitor.config import load_config as load_service_config
+
+    service = load_service_config()
+    policy = service.policy_for(repository or "")
+    return {
+        "risk_threshold": policy.risk_threshold,
+        "protected": policy.protected,
+        "max_attempts": policy.max_fix_failures,
+        **service.section("fix"),
+    }
+
+
 def _runnable(engine: FixEngine, findings: list[Finding], *, explicit: bool) -> list[Finding]:
     """A local sweep tries only the strategies whose tools and files are here."""
     if explicit or not all(f.source == "local" for f in findings):
@@ -217,7 +232,7 @@ def build_engine(
     capsule: CapsuleAccess | None = JsonCapsuleFile(state_capsule) if state_capsule else None
     if capsule is not None:
         capsule.payload()  # a bad capsule is an input error before anything runs
-    config = load_config(repo_path, config_file)
+    config = load_config(repo_path, config_file, base=service_settings(repository))
     github = None if dry_run else _github(repository, api_url)
     options = EngineOptions(
         mode=the_mode,

@@ -152,3 +152,19 @@ def test_a_log_is_analysed_on_the_spot_and_one_fix_serves_its_findings(
     assert "with ruff-fix on branch hee/fix/" in proc.stdout
     assert "files: app.py, b.py" in proc.stdout
     assert proc.stdout.count("FIXED") == 1
+
+
+def test_a_repository_protected_in_the_service_configuration_is_never_changed(
+    work: Repo, tmp_path: Path
+) -> None:
+    diagnosis = _lint_repo(work, tmp_path)
+    config = tmp_path / "hee-monitor.toml"
+    config.write_text('[github]\nrepos = ["octo/app"]\n\n[repos."octo/app"]\nprotected = true\n')
+    before = tree_state(work.path)
+    work.env["HEE_CONFIG"] = str(config)
+    proc = _run(work, "--diagnosis", str(diagnosis), "--repo", "octo/app", "--no-push",
+                "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "SKIPPED PY-RUFF-LINT (ruff-fix): the repository is protected" in proc.stdout
+    assert tree_state(work.path) == before
+    assert "hee/fix" not in work.refs()
