@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from hee_monitor.clock import SystemClock
 from hee_monitor.errors import UsageError
-from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile
+from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile, SignedCapsule
 from hee_monitor.fixes.config import load_config
 from hee_monitor.fixes.engine import EngineOptions, FixEngine, Mode
 from hee_monitor.fixes.inputs import analyze_log, load_diagnosis, sweep_findings
@@ -49,6 +49,23 @@ def _findings(
         hint="hee-monitor analyze --format json LOG > d.json, then --diagnosis d.json "
         "(or set HEE_DIAGNOSIS)",
     )
+
+
+def _capsule(path: Path | None) -> CapsuleAccess | None:
+    """A signed capsule (the store's current.json, with HEE_SIGNING_KEY set) is updated
+    through the capsule store, which re-signs it; a plain payload file directly."""
+    if path is None:
+        return None
+    if path.name == "current.json" and os.environ.get("HEE_SIGNING_KEY"):
+        from hee_monitor.capsule.keys import load_signer, load_trusted_keys
+        from hee_monitor.capsule.sealing import load_encryption_key
+        from hee_monitor.capsule.store import CapsuleStore
+
+        signer = load_signer()
+        trusted = load_trusted_keys((), fallback=signer)
+        store = CapsuleStore(path.parent, signer, trusted, load_encryption_key())
+        return SignedCapsule(store)
+    return JsonCapsuleFile(path)
 
 
 def service_settings(repository: str | None) -> dict[str, Any]:
@@ -229,7 +246,7 @@ def build_engine(
     push: bool,
 ) -> FixEngine:
     the_mode = Mode(mode)
-    capsule: CapsuleAccess | None = JsonCapsuleFile(state_capsule) if state_capsule else None
+    capsule = _capsule(state_capsule)
     if capsule is not None:
         capsule.payload()  # a bad capsule is an input error before anything runs
     config = load_config(repo_path, config_file, base=service_settings(repository))

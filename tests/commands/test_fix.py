@@ -168,3 +168,21 @@ def test_a_repository_protected_in_the_service_configuration_is_never_changed(
     assert "SKIPPED PY-RUFF-LINT (ruff-fix): the repository is protected" in proc.stdout
     assert tree_state(work.path) == before
     assert "hee/fix" not in work.refs()
+
+
+def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_path: Path) -> None:
+    from hee_monitor.capsule import CapsuleStore, Signer, TrustedKeys
+
+    signer = Signer.generate()
+    state = tmp_path / "state"
+    capsules = CapsuleStore(state, signer, TrustedKeys.of([signer.public_key]), None)
+    capsules.initialise("octo/app")
+    diagnosis = _lint_repo(work, tmp_path)
+    work.env["HEE_SIGNING_KEY"] = signer.private_pem().decode()
+    proc = _run(work, "--diagnosis", str(diagnosis), "--state-capsule", str(state / "current.json"),
+                "--no-push", "--run-id", "5", "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    live = capsules.load()
+    assert live.version == 2
+    assert [h["branch"] for h in live.payload["auto_fix_history"]] == ["hee/fix/PY-RUFF-LINT-5"]
+    assert signer.private_pem().decode() not in proc.stdout + proc.stderr
