@@ -179,8 +179,9 @@ def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_p
     capsules.initialise("octo/app")
     diagnosis = _lint_repo(work, tmp_path)
     work.env["HEE_SIGNING_KEY"] = signer.private_pem().decode()
-    proc = _run(work, "--diagnosis", str(diagnosis), "--state-capsule", str(state / "current.json"),
-                "--no-push", "--run-id", "5", "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    current = str(state / "current.json")
+    proc = _run(work, "--diagnosis", str(diagnosis), "--state-capsule", current, "--no-push",
+                "--run-id", "5", "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     live = capsules.load()
     assert live.version == 2
