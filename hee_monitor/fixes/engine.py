@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from hee_monitor.analysis.redact import redact
 from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import CapsuleError, FixError, HeeError
 from hee_monitor.fixes import backup, records
@@ -580,8 +581,12 @@ class FixEngine:
                 self.options.repository,
                 branch,
                 base,
-                f"Fix {a.finding.pattern_id}: {a.finding.title}",
-                pull_request_body(a.finding, a.plan, a.risk, results, before),
+                redact(f"Fix {a.finding.pattern_id}: {a.finding.title}", self._secrets()),
+                # evidence and tool output come from logs: no token reaches GitHub in a body
+                redact(
+                    pull_request_body(a.finding, a.plan, a.risk, results, before),
+                    self._secrets(),
+                ),
             )
         except HeeError as exc:
             a.notes.append(f"the pull request could not be opened: {exc.message}")
@@ -684,6 +689,10 @@ class FixEngine:
                 except ValueError:
                     continue
         return tuple(sorted(own))
+
+    def _secrets(self) -> list[str]:
+        names = ("GITHUB_TOKEN", "HEE_GITHUB_TOKEN", "GH_TOKEN", "HEE_SIGNING_KEY")
+        return [self.env[n] for n in names if self.env.get(n)]
 
     def _payload(self) -> dict[str, Any] | None:
         return self.capsule.payload() if self.capsule is not None else None

@@ -3,6 +3,7 @@ GitHub source against the loopback fake of the REST API, with the right head and
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from hee_monitor.clock import FakeClock
 from hee_monitor.fixes.engine import EngineOptions, FixEngine
 from hee_monitor.fixes.outcomes import FixApplied
+from hee_monitor.models import Evidence
 from hee_monitor.sources.github import GitHubSource
 from tests.fakes.github import GitHubFake
 from tests.fixes.conftest import Repo, make_finding
@@ -48,6 +50,7 @@ def test_the_pull_request_reaches_github_with_head_base_and_evidence(
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
     repo.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
     repo.commit("init")
+    repo.env["GITHUB_TOKEN"] = "ghp_" + "a1" * 18
     repo.git("remote", "add", "origin", str(origin))
     repo.git("push", "-q", "origin", "main")
 
@@ -56,7 +59,11 @@ def test_the_pull_request_reaches_github_with_head_base_and_evidence(
         repo.path, store=store, clock=clock, env=repo.env, pull_requests=source,
         options=EngineOptions(repository="octo/app", run_id="123"),
     )  # fmt: skip
-    outcome = engine.execute_fix(make_finding("ruff-fix"))
+    leaky = dataclasses.replace(
+        make_finding("ruff-fix"),
+        evidence=(Evidence(3, 3, f"curl -H 'Authorization: token {repo.env['GITHUB_TOKEN']}'"),),
+    )
+    outcome = engine.execute_fix(leaky)
 
     assert isinstance(outcome, FixApplied), outcome
     assert outcome.notes == ()
@@ -66,6 +73,8 @@ def test_the_pull_request_reaches_github_with_head_base_and_evidence(
     assert pull["title"] == "Fix PY-RUFF-LINT: ruff found lint errors"
     assert "## Validation" in pull["body"] and "passed: `ruff check`" in pull["body"]
     assert outcome.pull_request == pull["html_url"]
+    assert repo.env["GITHUB_TOKEN"] not in pull["body"]
+    assert "[REDACTED" in pull["body"]
     # the pushed branch holds the fix; main on the remote did not move
     pushed = repo.git("--git-dir", str(origin), "show", "hee/fix/PY-RUFF-LINT-123:app.py")
     assert "import os" not in pushed
