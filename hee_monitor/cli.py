@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "suggest-patterns": "suggest",
     "fix": "fix",
     "approvals": "approvals",
+    "report": "report",
 }
 
 
