@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hee_monitor.errors import StoreError
+from hee_monitor.fixes.records import fix_approvals
+from hee_monitor.store.audit import alerts, findings, transitions
 
 #: how many patterns get their own series in "failures by pattern"; the rest are "other"
 TOP_PATTERNS = 6
@@ -323,8 +325,6 @@ class AuditData:
 
 def read_audit(engine: Engine, repository: str | None) -> AuditData:
     """The rows the report draws from the audit store (read only)."""
-    from hee_monitor.fixes.records import fix_approvals
-    from hee_monitor.store.audit import alerts, findings, transitions
 
     def scoped(query: Any, table: Any) -> Any:
         return query.where(table.c.repo == repository) if repository else query
