@@ -121,7 +121,12 @@ class _AppriseLogScrubber(logging.Filter):
         self.scrub = Scrubber()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.scrub(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # A malformed record: drop it rather than risk passing its raw arguments on.
+            return False
+        record.msg = self.scrub(message)
         record.args = None
         return True
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, Text, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +47,8 @@ groups_table = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("detected_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
+    #: set when dedupe held the group back: new alerts do not bring it forward
+    Column("hold_until", UTCDateTime, nullable=True),
 )
 
 notifications_table = Table(
@@ -66,6 +80,12 @@ class Group:
     first_seen: datetime
     detected_at: datetime
     due_at: datetime
+    hold_until: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        """Held back by dedupe (people were told within the repeat interval)."""
+        return self.hold_until is not None and self.due_at <= self.hold_until
 
     def as_alert(self) -> Alert:
         return Alert(
@@ -82,6 +102,20 @@ class Group:
         )
 
 
+def _add_hold_until(engine: Engine) -> None:
+    """Stores created before ``hold_until`` existed get the column (nullable, so no
+    data changes); ``create_all`` only creates missing tables, never missing columns."""
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns(groups_table.name)}
+        if columns and "hold_until" not in columns:
+            with transaction(engine, "upgrade the alert groups table") as conn:
+                conn.execute(
+                    text(f"ALTER TABLE {groups_table.name} ADD COLUMN hold_until TIMESTAMP")
+                )
+    except SQLAlchemyError as exc:
+        raise store_error("upgrade the alert groups table", exc) from None
+
+
 def _group(r: object) -> Group:
     m = dict(r)  # type: ignore[call-overload]
     m["severity"] = Severity(m["severity"])
@@ -91,6 +125,7 @@ def _group(r: object) -> Group:
 class GroupStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        _add_hold_until(engine)
 
     def add(self, alert: Alert, *, now: datetime, wait: timedelta) -> Group:
         """Put ``alert`` into its open group (creating it); returns the group after."""
@@ -114,15 +149,23 @@ class GroupStore:
                     "first_seen": now,
                     "detected_at": detected,
                     "due_at": now + wait,
+                    "hold_until": None,
                 }
                 conn.execute(groups_table.insert().values(**values))
                 return _group(values)
             group = _group(row)
             raised = alert.severity.rank > group.severity.rank
+            # A group held back by dedupe stays held (so a burst costs no dedupe lookups)
+            # unless the severity rose, which is news at once.
+            hold = None if raised else group.hold_until
+            due = min(group.due_at, now + wait)
+            if hold is not None:
+                due = max(due, hold)
             values = {
                 "count": group.count + alert.count,
                 "detected_at": min(group.detected_at, detected),
-                "due_at": min(group.due_at, now + wait),
+                "due_at": due,
+                "hold_until": hold,
                 # The latest words describe the failure best, unless a milder alert would
                 # overwrite a more severe one.
                 "title": alert.title if alert.severity.rank >= group.severity.rank else group.title,
@@ -156,7 +199,7 @@ class GroupStore:
                     (groups_table.c.repo == group.repo)
                     & (groups_table.c.fingerprint == group.fingerprint)
                 )
-                .values(due_at=until)
+                .values(due_at=until, hold_until=until)
             )
 
     def close(self, repo: str, fingerprint: str) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from hee_monitor.alerts.channels import Message, Notifier, SendResult, build_notifiers
-from hee_monitor.alerts.dedupe import dedupe
+from hee_monitor.alerts.dedupe import DedupeReason, dedupe
 from hee_monitor.alerts.grouping import Group, GroupStore, NotificationLog
 from hee_monitor.alerts.matrix import (
     LOG_ACTIONS,
@@ -409,7 +409,12 @@ class AlertRouter:
         actions = tuple(a for a in row.actions if a not in LOG_ACTIONS)
         group = self._group.run(alert, now)
         if group.due_at > now:
-            return RoutingResult(AlertGrouped(group.count, group.due_at), actions, notes=notes)
+            waiting: Outcome = (
+                AlertDeduped(DedupeReason.WITHIN_REPEAT.value, group.due_at)
+                if group.held
+                else AlertGrouped(group.count, group.due_at)
+            )
+            return RoutingResult(waiting, actions, notes=notes)
         outcome = self._dedupe.run(group, now)
         deliveries = tuple(
             d
@@ -417,6 +422,13 @@ class AlertRouter:
             if (d.repo, d.fingerprint) == (alert.repo, alert.fingerprint)
         )
         return RoutingResult(outcome, actions, deliveries, notes)
+
+    def notify(
+        self, alert: Alert, now: datetime, *, state: HealthState = HealthState.OPERATIONAL
+    ) -> RoutingResult:
+        """:meth:`submit` under the monitor's ``Notifier`` port (``notify(alert, now)``),
+        for a caller that has already muted alerts during maintenance itself."""
+        return self.submit(alert, state=state, now=now)
 
     def flush(self, now: datetime) -> list[DeliveryResult]:
         """Send what is due at ``now``: groups whose wait is over, outbox rows due a retry."""

@@ -443,6 +443,13 @@ class GitHubFake:
         """Wait this long before answering each request."""
         self._delay = seconds
 
+    def clear_trouble(self) -> None:
+        """Drop pending scripted failures, secondary limits and the delay."""
+        with self._lock:
+            self._fail.clear()
+            self._secondary.clear()
+            self._delay = 0.0
+
     @property
     def rate_remaining(self) -> int:
         return self._limit - self._used

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from hee_monitor.alerts.grouping import GroupStore, NotificationLog
+from hee_monitor.alerts.grouping import GroupStore, NotificationLog, groups_table
 from hee_monitor.models import Alert, Severity
+from hee_monitor.store.db import open_engine
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -59,3 +62,30 @@ def test_notification_log_keeps_the_last_notice(engine: Engine) -> None:
         ("email",),
         "t",
     )
+
+
+def test_a_group_held_by_dedupe_stays_held_unless_severity_rises(engine: Engine) -> None:
+    groups = GroupStore(engine)
+    group = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    hold = T0 + timedelta(hours=4)
+    groups.postpone(group, hold)
+    again = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    assert (again.due_at, again.held, again.count) == (hold, True, 2)
+    raised = groups.add(_alert(Severity.CRITICAL, "x"), now=T0, wait=timedelta(0))
+    assert (raised.due_at, raised.held) == (T0, False)
+
+
+def test_a_store_from_before_hold_until_is_upgraded_in_place(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    with old.begin() as conn:
+        columns = ", ".join(
+            f"{c.name} {'TEXT' if c.name != 'count' else 'INTEGER'}"
+            for c in groups_table.columns
+            if c.name != "hold_until"
+        )
+        conn.execute(text(f"CREATE TABLE alert_groups ({columns})"))
+    groups = GroupStore(open_engine(url))
+    group = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    groups.postpone(group, T0 + timedelta(hours=1))
+    assert groups.open()[0].hold_until == T0 + timedelta(hours=1)

@@ -72,6 +72,17 @@ def test_critical_goes_at_once_to_every_channel_with_its_actions(
     assert len(webhook.posts_to("/slack/")) == 1 and len(webhook.posts_to("/jsonrpc/sms")) == 1
 
 
+def test_router_fits_the_monitors_notifier_port(
+    engine: Engine, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
+) -> None:
+    from hee_monitor.monitor.ports import Notifier
+
+    r: Notifier = router(engine, clock, smtp, webhook)
+    result = r.notify(alert(Severity.CRITICAL), clock.now())
+    assert isinstance(result.outcome, AlertQueued)  # type: ignore[attr-defined]
+    assert len(smtp.received) == 1
+
+
 def test_high_is_batched_for_five_minutes_into_one_alert_with_a_count(
     engine: Engine, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
 ) -> None:

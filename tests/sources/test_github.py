@@ -176,7 +176,7 @@ def test_exhausted_retries_skip_the_repository(fake: GitHubFake, make_source: Ma
 
     assert isinstance(item, Skipped) and item.repo == "octo/app"
     assert "retries used up" in item.reason
-    fake._fail.clear()
+    fake.clear_trouble()
     assert len(failed_runs(list(source.poll()))) == 1  # the next cycle picks it up
 
 
