@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "suggest-patterns": "suggest",
     "fix": "fix",
     "approvals": "approvals",
+    "report": "report",
 }
 
 
