@@ -239,9 +239,9 @@ def main() -> None:
         hee_rss = max(r[1] for r in hee_runs) / 1024
         empty = tmp / "empty.log"
         empty.write_bytes(b"")
-        start_s = statistics.median(
-            timed([*hee[:-1], str(empty)], env=env)[0] for _ in range(args.runs)
-        )
+        start_runs = [timed([*hee[:-1], str(empty)], env=env) for _ in range(args.runs)]
+        start_s = statistics.median(r[0] for r in start_runs)
+        start_cpu = statistics.median(r[2] for r in start_runs)
         print(
             f"grep -E -c -f ({grep_count} regexes):  wall {grep_s:.3f} s  cpu {grep_cpu:.3f} s  "
             f"({mb / grep_s:.0f} MB/s)  [baseline]"
@@ -250,11 +250,17 @@ def main() -> None:
             f"hee-monitor analyze (whole process): wall {hee_s:.3f} s  cpu {hee_cpu:.3f} s  "
             f"({mb / hee_s:.0f} MB/s)  peak RSS {hee_rss:.0f} MB"
         )
-        print(f"  of which start-up (same command on an empty log): wall {start_s:.3f} s")
-        ratio = hee_s / grep_s
         print(
-            f"ratio hee-monitor / grep: wall {ratio:.2f}x  cpu {hee_cpu / grep_cpu:.2f}x   "
-            f"(target <= 0.5x: {'met' if ratio <= 0.5 else 'NOT met'})"
+            f"  of which start-up (same command on an empty log): wall {start_s:.3f} s  "
+            f"cpu {start_cpu:.3f} s"
+        )
+        ratio = hee_s / grep_s
+        cpu_ratio = hee_cpu / grep_cpu
+        # on a shared machine wall time is noisy; CPU time (user + sys) is the steadier one
+        print(
+            f"ratio hee-monitor / grep: wall {ratio:.2f}x  cpu {cpu_ratio:.2f}x   "
+            f"(target <= 0.5x: wall {'met' if ratio <= 0.5 else 'NOT met'}, "
+            f"cpu {'met' if cpu_ratio <= 0.5 else 'NOT met'})"
         )
 
         analyzer = Analyzer(database)

@@ -90,3 +90,22 @@ def test_composite_scanner_falls_back_to_re_for_rejected_regexes() -> None:
     scanner = CompositeScanner([RegexSpec(0, "(?<=a)b"), RegexSpec(1, "c")], "hyperscan")
     assert [spec.id for spec, _ in scanner.rejected] == [0]
     assert sorted(sid for sid, _ in scanner.scan(b"ab c\n")) == [0, 1]
+
+
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+def test_hyperscan_selects_every_line_re_selects_on_the_shipped_database() -> None:
+    from hee_monitor.analysis.patterns import load_database
+
+    specs = [RegexSpec(0, rx, p.ignore_case) for p in load_database() for rx in p.regex]
+    specs = [RegexSpec(i, s.regex, s.caseless) for i, s in enumerate(specs)]
+    # lines the per-line-start-form database silently missed
+    data = (
+        b"npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found\n"
+        b"1 out of 2041 tests failed (45.46s)\r\n"
+        b"1) Composer\\Test\\InstallerTest::testIntegration with data set\n"
+        b"2024-01-01T00:00:00.1234567Z \x1b[31mnpm ERR! code E404\x1b[0m\n"
+        b"\x1b[0m\x1b[31merror[E0425]\x1b[0m: cannot find value `x` in this scope\n"
+    )
+    expected = lines_hit("re", specs, data)
+    assert {line for _, line in expected} == {0, 1, 2, 3, 4}
+    assert expected <= lines_hit("hyperscan", specs, data)

@@ -141,8 +141,8 @@ def test_logs_without_a_specific_line_are_not_proposed(
 
 
 def test_the_same_regex_is_proposed_once_with_both_examples() -> None:
-    a = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found"])
-    b = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/b - Not found"])
+    a = _entry(["pnpr ERR! E404 missing tarball - GET https://pkgs.acme.example/a"])
+    b = _entry(["pnpr ERR! E404 missing tarball - GET https://pkgs.acme.example/b"])
     c = _entry(["only 1 2 3"])
     report = suggest_patterns([a, b, c])
     assert len(report.suggestions) == 1
@@ -164,14 +164,14 @@ def test_a_proposal_an_existing_pattern_already_covers_is_dropped(tmp_path: Path
                         "owner": "DEVOPS",
                         "risk": 2,
                         "priority": 95,
-                        "regex": r"npm ERR! 404",
-                        "examples": ["npm ERR! 404 Not Found - GET https://r.example/x"],
+                        "regex": r"pnpr ERR! E404",
+                        "examples": ["pnpr ERR! E404 missing tarball - GET https://r.example/x"],
                     }
                 ]
             }
         )
     )
-    entry = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found"])
+    entry = _entry(["pnpr ERR! E404 missing tarball - GET https://pkgs.acme.example/a"])
     assert len(suggest_patterns([entry]).suggestions) == 1
     report = suggest_patterns([entry], extra_patterns=[mine])
     assert report.suggestions == ()
