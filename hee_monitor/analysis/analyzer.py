@@ -69,52 +69,58 @@ _STEP_NAME = {
 
 
 class _Compiled:
-    """A pattern prepared for confirmation. Its Python regexes are compiled on first use:
-    most patterns never see a candidate line, and compiling hundreds of regexes up front
-    would dominate the start-up time."""
+    """A pattern prepared for confirmation. Its Python regexes are compiled on first use,
+    one by one: most patterns never see a candidate line, a candidate line is confirmed
+    with the regex whose scanner expression selected it, and compiling hundreds of regexes
+    up front would dominate the start-up time."""
 
     def __init__(self, pattern: Pattern, index: int) -> None:
         self.pattern = pattern
         self.index = index
-        self._ready = False
-        self._regexes: tuple[re.Pattern[str], ...] = ()
-        self._excludes: tuple[re.Pattern[str], ...] = ()
+        self._flags = re.IGNORECASE if pattern.ignore_case else 0
+        self._regexes: list[re.Pattern[str] | None] = [None] * len(pattern.regex)
+        self._excludes: tuple[re.Pattern[str], ...] | None = None
         self._end: re.Pattern[str] | None = None
+        self._end_ready = False
 
-    def _compile(self) -> None:
-        pattern = self.pattern
-        flags = re.IGNORECASE if pattern.ignore_case else 0
+    def _re(self, regex: str) -> re.Pattern[str]:
         try:
-            self._regexes = tuple(re.compile(rx, flags) for rx in pattern.regex)
-            self._excludes = tuple(re.compile(rx, flags) for rx in pattern.exclude)
-            self._end = re.compile(pattern.end, flags) if pattern.end else None
+            return re.compile(regex, self._flags)
         except re.error as exc:
             raise PatternError(
-                f"{pattern.where}: regex does not compile: {exc}",
+                f"{self.pattern.where}: regex does not compile: {exc}",
                 hint="run `hee-monitor patterns validate` on the file",
             ) from exc
-        self._ready = True
+
+    def regex(self, number: int) -> re.Pattern[str]:
+        """The pattern's ``number``-th regex, compiled."""
+        compiled = self._regexes[number]
+        if compiled is None:
+            compiled = self._regexes[number] = self._re(self.pattern.regex[number])
+        return compiled
 
     @property
     def regexes(self) -> tuple[re.Pattern[str], ...]:
-        if not self._ready:
-            self._compile()
-        return self._regexes
+        return tuple(self.regex(n) for n in range(len(self._regexes)))
 
     @property
     def excludes(self) -> tuple[re.Pattern[str], ...]:
-        if not self._ready:
-            self._compile()
+        if self._excludes is None:
+            self._excludes = tuple(self._re(rx) for rx in self.pattern.exclude)
         return self._excludes
 
     @property
     def end(self) -> re.Pattern[str] | None:
-        if not self._ready:
-            self._compile()
+        if not self._end_ready:
+            self._end = self._re(self.pattern.end) if self.pattern.end else None
+            self._end_ready = True
         return self._end
 
-    def confirms(self, text: str) -> bool:
-        if not any(rx.search(text) for rx in self.regexes):
+    def confirms(self, text: str, numbers: Iterable[int] | None = None) -> bool:
+        """Whether ``text`` matches one of the regexes (``numbers``: only those) and no
+        exclusion."""
+        chosen = range(len(self._regexes)) if numbers is None else numbers
+        if not any(self.regex(n).search(text) for n in chosen):
             return False
         return not any(rx.search(text) for rx in self.excludes)
 
@@ -148,15 +154,18 @@ class Analyzer:
         self._compiled: list[_Compiled] = []
         specs: list[RegexSpec] = []
         self._spec_target: list[int] = []  # spec id → pattern index, or -1-probe index
+        self._spec_regex: list[int] = []  # spec id → index in the pattern's regexes
         for index, pattern in enumerate(database):
             self._compiled.append(_Compiled(pattern, index))
-            for rx in pattern.regex:
+            for number, rx in enumerate(pattern.regex):
                 specs.append(RegexSpec(len(specs), rx, pattern.ignore_case))
                 self._spec_target.append(index)
+                self._spec_regex.append(number)
         self._probe_names: list[str] = []
         for name, rx in _PROBES:
             specs.append(RegexSpec(len(specs), rx, False))
             self._spec_target.append(-1 - len(self._probe_names))
+            self._spec_regex.append(0)
             self._probe_names.append(name)
         try:
             self._scanner = CompositeScanner(specs, engine)
@@ -286,21 +295,29 @@ class Analyzer:
         window: LineWindow,
     ) -> None:
         data = block.data
-        located: list[tuple[int, int, int, int]] = []  # line, probe-first order, spec, pos
-        seen: set[tuple[int, int]] = set()
+        # line, probe-first order, target, position, regexes of the target that selected it
+        located: list[tuple[int, int, int, int, list[int]]] = []
+        seen: dict[tuple[int, int], list[int]] = {}
+        spec_target = self._spec_target
+        spec_regex = self._spec_regex
         for sid, pos, newlines in hits:
-            target = self._spec_target[sid]
+            target = spec_target[sid]
             key = (target, newlines)
-            if key in seen:
+            numbers = seen.get(key)
+            if numbers is not None:
+                if spec_regex[sid] not in numbers:
+                    numbers.append(spec_regex[sid])
                 continue
-            seen.add(key)
             if target >= 0:
                 state = states.get(target)
                 if state is not None and len(state.occurrences) >= MAX_EVIDENCE:
                     continue
-            located.append((block.first_line + newlines, 0 if target < 0 else 1, target, pos))
-        located.sort()
-        for line, _, target, pos in located:
+            numbers = seen[key] = [spec_regex[sid]]
+            located.append(
+                (block.first_line + newlines, 0 if target < 0 else 1, target, pos, numbers)
+            )
+        located.sort(key=lambda item: item[:3])
+        for line, _, target, pos, numbers in located:
             start = data.rfind(b"\n", 0, pos) + 1
             stop = data.find(b"\n", pos)
             raw = data[start : stop if stop >= 0 else len(data)]
@@ -314,7 +331,9 @@ class Analyzer:
             if len(state.occurrences) >= MAX_EVIDENCE:
                 continue
             text = normalise_line(raw)
-            if compiled.confirms(text):
+            # the scanner selects a superset of each regex's lines: the regexes that
+            # selected this line are the only ones that can match it
+            if compiled.confirms(text, numbers):
                 window.anchor(line, start)
                 occ = Occurrence(line, text, run.step)
                 state.occurrences.append(occ)
