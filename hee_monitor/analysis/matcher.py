@@ -133,39 +133,56 @@ def hyperscan_expressions(regex: str) -> list[bytes]:
     return [tolerant(regex, _HS_LINE_START).encode("utf-8")]
 
 
+def _source_digest() -> str:
+    """A digest of this module's source: the rewriting rules are part of a compiled
+    database's identity."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 class _HyperscanScanner:
     def __init__(self, specs: Sequence[RegexSpec]) -> None:
         import hyperscan
 
         self._hs = hyperscan
-        flags = [
-            hyperscan.HS_FLAG_MULTILINE
-            | hyperscan.HS_FLAG_ALLOWEMPTY
-            | (hyperscan.HS_FLAG_CASELESS if s.caseless else 0)
-            for s in specs
-        ]
-        exprs: list[bytes] = []
-        ids: list[int] = []
-        expr_flags: list[int] = []
-        for spec, flag in zip(specs, flags, strict=True):
-            for expr in hyperscan_expressions(spec.regex):
-                exprs.append(expr)
-                ids.append(spec.id)
-                expr_flags.append(flag)
-        flags = expr_flags
+        # the cache key needs no rewriting: the specs and this module's source decide
+        # the expressions, so a warm start skips tolerant() for every regex
         key = hashlib.sha256(
-            repr((getattr(hyperscan, "__version__", ""), exprs, ids, flags)).encode(
-                "utf-8", "replace"
-            )
+            repr(
+                (
+                    getattr(hyperscan, "__version__", ""),
+                    _source_digest(),
+                    [(s.id, s.regex, s.caseless) for s in specs],
+                )
+            ).encode("utf-8", "replace")
         ).hexdigest()[:24]
         self._db = self._cached(key)
         if self._db is None:
-            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            if exprs:
-                db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
-            self._db = db
-            self._store(key, db)
-        self._empty = not exprs
+            self._db = self._compile(specs)
+            self._store(key, self._db)
+        self._empty = not specs
+
+    def _compile(self, specs: Sequence[RegexSpec]) -> Any:
+        hyperscan = self._hs
+        exprs: list[bytes] = []
+        ids: list[int] = []
+        flags: list[int] = []
+        for spec in specs:
+            flag = (
+                hyperscan.HS_FLAG_MULTILINE
+                | hyperscan.HS_FLAG_ALLOWEMPTY
+                | (hyperscan.HS_FLAG_CASELESS if spec.caseless else 0)
+            )
+            for expr in hyperscan_expressions(spec.regex):
+                exprs.append(expr)
+                ids.append(spec.id)
+                flags.append(flag)
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        if exprs:
+            db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+        return db
 
     @staticmethod
     def _cache_dir() -> Path:
@@ -243,9 +260,12 @@ ENGINES: dict[str, Callable[[Sequence[RegexSpec]], Scanner]] = {
 }
 
 
+_ENGINE_MODULES = (("hyperscan", "hyperscan"), ("re2", "re2"), ("re", "re"))
+
+
 def available_engines() -> list[str]:
     names = []
-    for name, module in (("hyperscan", "hyperscan"), ("re2", "re2"), ("re", "re")):
+    for name, module in _ENGINE_MODULES:
         try:
             __import__(module)
         except ImportError:
@@ -258,7 +278,13 @@ def default_engine() -> str:
     chosen = os.environ.get("HEE_MONITOR_ENGINE")
     if chosen in ENGINES:
         return chosen
-    return available_engines()[0]
+    for name, module in _ENGINE_MODULES:  # import only up to the first that is installed
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        return name
+    return "re"
 
 
 def fast_engine_error(regex: str, *, ignore_case: bool = False) -> str | None:
