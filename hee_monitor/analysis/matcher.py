@@ -31,13 +31,15 @@ from typing import Any, Protocol
 _ANSI = r"(?:\x1b\[[0-9;]*[mK])"
 _TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?"
 _PREFIX = r"(?:^(?:" + _TIMESTAMP + r")?" + _ANSI + "*)"
-#: for hyperscan, ``^`` becomes "line start, or right after a timestamp or a colour code"
-#: (unanchored after those two): one expression per regex, a superset of the exact
-#: tolerant form that the confirm step narrows down. It compiles 3.5x and scans 3x faster
-#: than one expression per line-start form, and hyperscan 5.4 got neither that form nor
-#: one optional prefix group right on the shipped database (it silently missed
-#: ``^[0-9]+\) ...`` lines; see test_matcher.py)
-_HS_LINE_START = r"(?:^|\dZ ?|" + _ANSI + ")"
+#: for hyperscan, ``^`` becomes "line start, or right after a ``Z`` (the end of a
+#: timestamp, with its space) or an ``m`` / ``K`` (the end of a colour code)": one
+#: expression per regex, a superset of the raw lines the regex matches once normalised,
+#: that the confirm step narrows down (3% more candidate lines than spelling the
+#: timestamp and colour code out, for a scan about 10% faster). It
+#: compiles 3.5x and scans 3x faster than one expression per line-start form, and
+#: hyperscan 5.4 got neither that form nor one optional prefix group right on the
+#: shipped database (it silently missed ``^[0-9]+\) ...`` lines; see test_matcher.py)
+_HS_LINE_START = r"(?:^|Z ?|[mK])"
 _SUFFIX = r"(?:" + _ANSI + r"|\r)*$"
 
 
