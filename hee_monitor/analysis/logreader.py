@@ -114,7 +114,7 @@ def iter_raw_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> 
     line is cut after :data:`MAX_LINE_BYTES`; the rest of it up to its newline is skipped,
     so the numbering of later lines is unchanged.
     """
-    parts: list[bytes] = []  # pending data, joined once per block (few copies)
+    parts: list[bytes | memoryview] = []  # pending data, joined once per block (few copies)
     size = 0
     skipping = False
     first = True
@@ -137,9 +137,11 @@ def iter_raw_blocks(chunks: Iterable[bytes], block_bytes: int = BLOCK_BYTES) -> 
             continue
         cut = chunk.rfind(b"\n")
         if cut >= 0:
-            head = chunk[: cut + 1] if cut + 1 < len(chunk) else chunk
-            parts[-1] = head
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            if len(parts) == 1:
+                data = chunk[: cut + 1] if cut + 1 < len(chunk) else chunk
+            else:  # join the pending data with a view of the chunk's head: one copy
+                parts[-1] = memoryview(chunk)[: cut + 1]
+                data = b"".join(parts)
             rest = chunk[cut + 1 :]
             parts = [rest] if rest else []
             size = len(rest)
