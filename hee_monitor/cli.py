@@ -24,8 +24,18 @@ COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "coverage": "coverage",
     "llm": "llm",
+    "audit": "audit",
+    "config": "config",
+    "metrics": "metrics",
+    "monitor": "monitor",
     "patterns": "patterns",
+    "state": "state",
+    "capsule": "capsule",
+    "serve": "serve",
+    "silence": "silence",
     "suggest-patterns": "suggest",
+    "fix": "fix",
+    "approvals": "approvals",
 }
 
 

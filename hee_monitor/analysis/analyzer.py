@@ -358,7 +358,13 @@ class Analyzer:
             key = (-(pattern.priority + bonus), first.line, -pattern.severity.rank)
             ranked.append((key, finding))
         ranked.sort(key=lambda kv: kv[0])
-        return [f for _, f in ranked]
+        # confidence never rises down the ranking: the first finding is the most likely
+        out: list[Finding] = []
+        for _, finding in ranked:
+            if out and finding.confidence > out[-1].confidence:
+                finding = replace(finding, confidence=out[-1].confidence)
+            out.append(finding)
+        return out
 
 
 class _RunState:

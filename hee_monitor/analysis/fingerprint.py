@@ -26,8 +26,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "<uuid>",
     ),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    # hashes and ids: 7+ hex digits with at least one digit (commit shas, sha256:..., ids)
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{7,}\b"), "<hex>"),
+    # hashes and ids: 7+ hex digits with a digit and a letter (shas, sha256:..., ids);
+    # plain decimal numbers are left to the number rule so they mask the same at any size
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,}\b"), "<hex>"),
     # durations: 1.23s, 250ms, 2m3s, 1h 2m, (12.3 seconds)
     (
         re.compile(

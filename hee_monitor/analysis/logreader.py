@@ -53,7 +53,8 @@ def normalise_line(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    text = text.replace("\r", "").replace("\x00", "").replace("\ufeff", "")
+    # a CR inside a line (progress output, Travis fold markers) separates two texts
+    text = text.rstrip("\r").replace("\r", " ").replace("\x00", "").replace("\ufeff", "")
     if text[:1].isdigit():
         text = _TIMESTAMP.sub("", text, count=1)
     return text

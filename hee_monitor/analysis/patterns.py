@@ -339,18 +339,34 @@ def validate_files(
         try:
             root = _read_yaml(path)
         except PatternError as exc:
-            m = re.match(r".*?:(\d+): ", exc.message)
-            problems.append(Problem(path, int(m.group(1)) if m else 1, None, exc.message))
+            m = re.match(r".*?:(\d+): (.*)", exc.message, re.DOTALL)
+            line, message = (int(m.group(1)), m.group(2)) if m else (1, exc.message)
+            problems.append(Problem(path, line, None, message))
             continue
         if root is None:
             root = _Map()
         for error in sorted(validator.iter_errors(root), key=lambda e: list(e.absolute_path)):
-            pointer = "/" + "/".join(str(p) for p in error.absolute_path)
+            where = list(error.absolute_path)
+            pointer = "/" + "/".join(str(p) for p in where)
+            pid = _pattern_id_at(root, where)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                known = set(error.schema.get("properties", {}))
+                for key in sorted(k for k in error.instance if k not in known):
+                    problems.append(
+                        Problem(
+                            path,
+                            _line_of(root, [*where, key]),
+                            pid,
+                            f"schema: {pointer}: unknown field {key!r} "
+                            "(rule: additionalProperties)",
+                        )
+                    )
+                continue
             problems.append(
                 Problem(
                     path,
-                    _line_of(root, list(error.absolute_path)),
-                    _pattern_id_at(root, list(error.absolute_path)),
+                    _line_of(root, where),
+                    pid,
                     f"schema: {pointer}: {error.message} (rule: {error.validator})",
                 )
             )
@@ -393,7 +409,8 @@ def validate_files(
                 continue  # the schema errors above already say why
     if check_examples and good:
         problems.extend(_check_examples(good, shipped=shipped))
-    return problems
+    order = {path: n for n, path in enumerate(paths)}
+    return sorted(problems, key=lambda p: (order.get(p.file, 0), p.line))
 
 
 def _check_examples(patterns: list[Pattern], *, shipped: bool) -> list[Problem]:

@@ -1,0 +1,373 @@
+"""Measure how well the pattern database finds the failure reason in real CI logs.
+
+The data set is LogChunks-style: failed CI logs with one hand-labelled line range each
+(``labels.jsonl``: ``log``, ``start_line``, ``end_line``, ``chunk``). It is third-party data
+and is read at run time from the shared directory next to the repository (default
+``<repo>/../shared/ci-logs/logchunks-dev``; ``HEE_SHARED_DIR`` overrides ``<repo>/../shared``);
+nothing of it is copied into the project.
+
+Figures, per log, averaged over the logs of the selected split:
+
+* hit       -- the first 40 evidence lines (evidence ranges in ranking order, counting
+               lines) overlap the labelled range
+* top-1     -- the first evidence range of the first finding overlaps the label
+* precision -- share of those first-40 evidence lines that lie inside the label (0 when
+               there is no evidence)
+* recall    -- share of the labelled lines covered by the first-40 evidence lines
+* unexplained -- share of logs without any finding
+
+Baselines computed in the same run: "last 40 lines" of the log, and "lines containing
+error/fail" (first 40 such lines, case-insensitive). The passing-build proxy analyses each
+log's lines *before* the labelled chunk, minus a margin of 30 lines (output the build
+produced before it failed) and reports the share given a critical or high finding. It is a
+proxy: the data set has no passing builds, and a prefix may still hold an earlier real error.
+
+Line numbers: labels count lines the way ``str.splitlines`` does for ``\\r\\n``, ``\\r`` and
+``\\n`` (a lone carriage return -- a progress bar redraw -- starts a new line), verified on the
+data set: the first line of every ``chunk`` is found on its ``start_line``. Chunks sometimes
+hold blank lines where the log has ``\\r\\r\\n``; that is the same numbering. If the analyser
+numbers lines by ``\\n`` only (its ``Diagnosis.lines`` tells), label ranges are mapped onto
+that numbering through character offsets. One record has no line numbers and is skipped.
+
+The split is deterministic: a log belongs to ``dev`` when the first byte of the SHA-256 of
+its file name is even, otherwise to ``holdout``. Patterns are written looking at ``dev``
+logs only; the holdout figure shows how they generalise.
+
+    python benchmarks/diagnosis_eval.py --split all
+    python benchmarks/diagnosis_eval.py --split dev --per-log
+    python benchmarks/diagnosis_eval.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from hee_monitor.models import Diagnosis, Severity  # noqa: E402
+
+TOP_LINES = 40
+PREFIX_MARGIN = 30
+_LABEL_BREAK = re.compile(r"\r\n|\r|\n")
+_ERROR_FAIL = re.compile(r"error|fail", re.IGNORECASE)
+
+Analyze = Callable[[Path], Diagnosis]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("HEE_SHARED_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared"
+
+
+def dataset_dir() -> Path:
+    return shared_dir() / "ci-logs" / "logchunks-dev"
+
+
+def split_of(log_name: str) -> str:
+    return "dev" if hashlib.sha256(log_name.encode()).digest()[0] % 2 == 0 else "holdout"
+
+
+@dataclass(frozen=True)
+class Record:
+    log: str
+    start_line: int
+    end_line: int
+
+    @property
+    def split(self) -> str:
+        return split_of(self.log)
+
+
+def load_records(directory: Path) -> tuple[list[Record], int]:
+    """Labelled records with line numbers, and the count of records skipped (no lines)."""
+    records: list[Record] = []
+    skipped = 0
+    with (directory / "labels.jsonl").open(encoding="utf-8") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            item = json.loads(raw)
+            if item.get("start_line") is None or item.get("end_line") is None:
+                skipped += 1
+                continue
+            records.append(Record(item["log"], int(item["start_line"]), int(item["end_line"])))
+    return records, skipped
+
+
+class LineMap:
+    """Character offsets of line starts under both numberings of one log."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.label_starts = [0] + [m.end() for m in _LABEL_BREAK.finditer(text)]
+        self.nl_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.label_lines = _LABEL_BREAK.split(text)
+
+    def label_count(self) -> int:
+        return len(self.label_starts)
+
+    def nl_count(self) -> int:
+        return len(self.nl_starts)
+
+    def label_to_nl(self, line: int) -> int:
+        """1-based label line → 1-based ``\\n`` line holding its first character."""
+        offset = self.label_starts[min(line, len(self.label_starts)) - 1]
+        return bisect.bisect_right(self.nl_starts, offset)
+
+    def prefix_text(self, lines: int) -> str:
+        """The log up to and including label line ``lines``."""
+        if lines >= len(self.label_starts):
+            return self.text
+        return self.text[: self.label_starts[lines]]
+
+
+def _counts_match(reported: int, actual: int) -> bool:
+    # A trailing newline may or may not count as an extra empty line.
+    return abs(reported - actual) <= 1
+
+
+def label_range(record: Record, lmap: LineMap, diagnosis_lines: int) -> tuple[int, int]:
+    """The labelled range in the numbering the analyser used."""
+    if _counts_match(diagnosis_lines, lmap.label_count()) or not _counts_match(
+        diagnosis_lines, lmap.nl_count()
+    ):
+        return record.start_line, record.end_line
+    return lmap.label_to_nl(record.start_line), lmap.label_to_nl(record.end_line)
+
+
+def first_evidence_lines(ranges: Iterable[tuple[int, int]], limit: int = TOP_LINES) -> list[int]:
+    """Lines of the ranges in order, without repeats, the first ``limit`` of them."""
+    seen: set[int] = set()
+    out: list[int] = []
+    for start, end in ranges:
+        for line in range(start, end + 1):
+            if line not in seen:
+                seen.add(line)
+                out.append(line)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+@dataclass
+class Scores:
+    hit: float = 0.0
+    top1: float = 0.0
+    precision: float = 0.0
+    recall: float = 0.0
+    unexplained: float = 0.0
+
+
+def score(
+    lines: Sequence[int], first_range: tuple[int, int] | None, label: tuple[int, int]
+) -> Scores:
+    lo, hi = label
+    inside = [n for n in lines if lo <= n <= hi]
+    s = Scores()
+    s.hit = 1.0 if inside else 0.0
+    if first_range is not None:
+        s.top1 = 1.0 if first_range[0] <= hi and first_range[1] >= lo else 0.0
+    s.precision = len(inside) / len(lines) if lines else 0.0
+    s.recall = len(set(inside)) / (hi - lo + 1)
+    s.unexplained = 0.0 if lines else 1.0
+    return s
+
+
+def baseline_last(lmap: LineMap) -> list[tuple[int, int]]:
+    lines = lmap.label_lines
+    last = len(lines)
+    while last > 1 and not lines[last - 1].strip():
+        last -= 1
+    start = max(1, last - TOP_LINES + 1)
+    # Ranked from the end: the last line is the single most likely one.
+    return [(n, n) for n in range(last, start - 1, -1)]
+
+
+def baseline_error_fail(lmap: LineMap) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for number, text in enumerate(lmap.label_lines, start=1):
+        if _ERROR_FAIL.search(text):
+            out.append((number, number))
+            if len(out) >= TOP_LINES:
+                break
+    return out
+
+
+@dataclass
+class LogResult:
+    record: Record
+    ours: Scores
+    last: Scores
+    errfail: Scores
+    findings: list[str] = field(default_factory=list)
+    evidence: list[tuple[int, int]] = field(default_factory=list)
+    label: tuple[int, int] = (0, 0)
+    prefix_flagged: bool | None = None
+    prefix_finding: str | None = None
+    seconds: float = 0.0
+
+
+def diagnosis_ranges(diagnosis: Diagnosis) -> list[tuple[int, int]]:
+    return [(e.start_line, e.end_line) for f in diagnosis.failures for e in f.evidence]
+
+
+def evaluate_log(record: Record, directory: Path, analyze: Analyze, tmp: Path) -> LogResult:
+    path = directory / record.log
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lmap = LineMap(text)
+    started = time.perf_counter()
+    diagnosis = analyze(path)
+    seconds = time.perf_counter() - started
+    label = label_range(record, lmap, diagnosis.lines)
+    ranges = diagnosis_ranges(diagnosis)
+    first = None
+    if diagnosis.failures and diagnosis.failures[0].evidence:
+        ev = diagnosis.failures[0].evidence[0]
+        first = (ev.start_line, ev.end_line)
+    ours = score(first_evidence_lines(ranges), first, label)
+    raw_label = (record.start_line, record.end_line)
+    last_ranges = baseline_last(lmap)
+    last = score(
+        first_evidence_lines(last_ranges), last_ranges[0] if last_ranges else None, raw_label
+    )
+    ef_ranges = baseline_error_fail(lmap)
+    errfail = score(first_evidence_lines(ef_ranges), ef_ranges[0] if ef_ranges else None, raw_label)
+    result = LogResult(
+        record,
+        ours,
+        last,
+        errfail,
+        findings=[f.pattern_id for f in diagnosis.failures],
+        evidence=ranges,
+        label=label,
+        seconds=seconds,
+    )
+    prefix_lines = record.start_line - 1 - PREFIX_MARGIN
+    if prefix_lines >= 1:
+        prefix_path = tmp / record.log
+        prefix_path.write_bytes(lmap.prefix_text(prefix_lines).encode("utf-8"))
+        prefix_diag = analyze(prefix_path)
+        serious = [f for f in prefix_diag.failures if f.severity.at_least(Severity.HIGH)]
+        result.prefix_flagged = bool(serious)
+        result.prefix_finding = serious[0].pattern_id if serious else None
+    return result
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+METRICS = ("hit", "top1", "precision", "recall", "unexplained")
+TARGETS = {"hit": 0.90, "top1": 0.70, "precision": 0.40}
+
+
+def summarise(results: Sequence[LogResult]) -> dict[str, Any]:
+    out: dict[str, Any] = {"logs": len(results)}
+    for who in ("ours", "last", "errfail"):
+        out[who] = {
+            m: round(mean([getattr(getattr(r, who), m) for r in results]), 3) for m in METRICS
+        }
+    prefixes = [r for r in results if r.prefix_flagged is not None]
+    flagged = [r for r in prefixes if r.prefix_flagged]
+    out["prefix_logs"] = len(prefixes)
+    out["prefix_flagged_share"] = round(len(flagged) / len(prefixes), 3) if prefixes else 0.0
+    out["seconds_per_log"] = round(mean([r.seconds for r in results]), 4)
+    return out
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:5.2f}x" if b else "   n/a"
+
+
+def print_table(name: str, summary: dict[str, Any]) -> None:
+    ours, last, ef = summary["ours"], summary["last"], summary["errfail"]
+    print(f"\n== split {name}: {summary['logs']} labelled logs ==")
+    heads = ("patterns", "last-40", "err/fail", "vs last", "vs e/f")
+    print(f"{'metric':<12} " + " ".join(f"{h:>8}" for h in heads) + f" {'target':>7}")
+    for m in METRICS:
+        target = f">={TARGETS[m]:.2f}" if m in TARGETS else ""
+        print(
+            f"{m:<12} {ours[m]:>8.3f} {last[m]:>8.3f} {ef[m]:>8.3f} "
+            f"{_ratio(ours[m], last[m]):>8} {_ratio(ours[m], ef[m]):>8} {target:>7}"
+        )
+    print(
+        f"passing-build proxy (prefix before the label minus {PREFIX_MARGIN} lines): "
+        f"{summary['prefix_flagged_share']:.3f} of {summary['prefix_logs']} prefixes given a "
+        "critical/high finding (target < 0.05)"
+    )
+    print(f"analysis time: {summary['seconds_per_log'] * 1000:.1f} ms per log")
+
+
+def print_per_log(results: Sequence[LogResult]) -> None:
+    print("\n== per-log misses (top-1 miss or no hit) ==")
+    for r in results:
+        if r.ours.top1 and r.ours.hit:
+            continue
+        mark = "MISS" if not r.ours.hit else "top1"
+        ev = ", ".join(f"{a}-{b}" for a, b in r.evidence[:6])
+        label = f"{r.label[0]}-{r.label[1]}"
+        print(f"{mark} {r.record.log} label {label} findings {r.findings[:5]} evidence {ev}")
+    flagged = [r for r in results if r.prefix_flagged]
+    if flagged:
+        print("\n== prefixes given a critical/high finding ==")
+        for r in flagged:
+            print(f"{r.record.log}: {r.prefix_finding}")
+
+
+def default_analyze() -> Analyze:
+    from hee_monitor.analysis.analyzer import Analyzer
+
+    analyzer = Analyzer.from_default_database()
+    return analyzer.analyze_path
+
+
+def run(argv: Sequence[str] | None = None, analyze: Analyze | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--per-log", action="store_true", help="print misses to study")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    directory = dataset_dir()
+    if not (directory / "labels.jsonl").is_file():
+        print(f"data set not found: {directory}/labels.jsonl (set HEE_SHARED_DIR)", file=sys.stderr)
+        return 2
+    records, skipped = load_records(directory)
+    if args.split != "all":
+        records = [r for r in records if r.split == args.split]
+    analyze = analyze or default_analyze()
+    with tempfile.TemporaryDirectory(prefix="hee-eval-") as tmp:
+        results = [evaluate_log(r, directory, analyze, Path(tmp)) for r in records]
+
+    splits = ["dev", "holdout", "all"] if args.split == "all" else [args.split]
+    summaries = {}
+    for name in splits:
+        subset = results if name == "all" else [r for r in results if r.record.split == name]
+        summaries[name] = summarise(subset)
+    if args.json:
+        print(json.dumps({"skipped_unlabelled": skipped, "splits": summaries}, indent=2))
+    else:
+        print(f"data set: {directory} ({skipped} record without line numbers skipped)")
+        for name in splits:
+            print_table(name, summaries[name])
+        if args.per_log:
+            print_per_log(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,101 @@
+"""``hee-monitor approvals list|show|approve|reject|escalate``: fixes waiting for a person."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import click
+
+from hee_monitor.clock import SystemClock
+from hee_monitor.fixes.approvals import STATUSES, ApprovalStore
+from hee_monitor.fixes.config import DEFAULT_APPROVAL_TIMEOUT_HOURS
+from hee_monitor.models import Alert
+from hee_monitor.store.db import DEFAULT_DATABASE, open_engine
+
+_database = click.option(
+    "--database", envvar="HEE_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True,
+    help="Audit store URL.",
+)  # fmt: skip
+
+
+@click.group("approvals")
+def approvals() -> None:
+    """Fixes above the risk threshold wait here for a person's decision."""
+
+
+@approvals.command("list")
+@_database
+@click.option("--status", type=click.Choice(STATUSES), default="pending", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Every request, whatever its status.")
+def list_cmd(database: str, status: str, show_all: bool) -> int:
+    """List approval requests."""
+    store = ApprovalStore(open_engine(database))
+    requests = store.requests(None if show_all else status)
+    for r in requests:
+        click.echo(
+            f"{r.id}  {r.status:<9} {r.created:%Y-%m-%d %H:%M}  risk {r.risk:>2}  "
+            f"{r.strategy:<20} {r.pattern_id}  {r.repository or r.repo_path or ''}"
+            + ("  (escalated)" if r.escalated else "")
+        )
+    if not requests:
+        click.echo("no approval requests" + ("" if show_all else f" with status {status}"))
+    return 0
+
+
+@approvals.command("show")
+@_database
+@click.argument("request_id")
+def show_cmd(database: str, request_id: str) -> int:
+    """Show one request: the finding, the exact plan, why it needs approval."""
+    request = ApprovalStore(open_engine(database)).get(request_id)
+    click.echo(json.dumps(request.to_json(), indent=2))
+    return 0
+
+
+def _decide(action: str, database: str, request_id: str, by: str, reason: str) -> int:
+    store = ApprovalStore(open_engine(database))
+    getattr(store, action)(request_id, by=by, reason=reason, now=SystemClock().now())
+    click.echo(f"{request_id} {action}d by {by}")
+    if action == "approve":
+        click.echo(f"run it: hee-monitor fix apply --approval {request_id}")
+    return 0
+
+
+@approvals.command("approve")
+@_database
+@click.argument("request_id")
+@click.option("--by", required=True, help="Who approves (recorded in the audit log).")
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+def approve_cmd(database: str, request_id: str, by: str, reason: str) -> int:
+    """Approve a request; then `hee-monitor fix apply --approval ID` runs it."""
+    return _decide("approve", database, request_id, by, reason)
+
+
+@approvals.command("reject")
+@_database
+@click.argument("request_id")
+@click.option("--by", required=True)
+@click.option("--reason", required=True)
+def reject_cmd(database: str, request_id: str, by: str, reason: str) -> int:
+    """Reject a request; the fix never runs."""
+    return _decide("reject", database, request_id, by, reason)
+
+
+class _Printer:
+    def notify(self, alert: Alert) -> None:
+        data = {"kind": alert.kind, "severity": alert.severity.value, "repo": alert.repo}
+        click.echo(json.dumps(data | {"title": alert.title, "body": alert.body}))
+
+
+@approvals.command("escalate")
+@_database
+@click.option("--timeout-hours", type=float, default=DEFAULT_APPROVAL_TIMEOUT_HOURS,
+              show_default=True)  # fmt: skip
+def escalate_cmd(database: str, timeout_hours: float) -> int:
+    """Escalate requests pending longer than the timeout (prints the alerts as JSON lines)."""
+    store = ApprovalStore(open_engine(database))
+    sent = store.escalate_due(SystemClock().now(), timedelta(hours=timeout_hours), _Printer())
+    if not sent:
+        click.echo("nothing to escalate", err=True)
+    return 0

@@ -1,0 +1,59 @@
+"""``hee-monitor config check|show``: validate a configuration file, show the effective one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hee_monitor.config import load_config
+
+
+@click.group("config")
+def config() -> None:
+    """Check and show the configuration (hee-monitor.toml + HEE_* environment)."""
+
+
+@config.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def check(file: Path | None) -> int:
+    """Validate FILE (default: $HEE_CONFIG or ./hee-monitor.toml) and the environment."""
+    cfg = load_config(file)
+    where = str(cfg.path) if cfg.path else "embedded defaults (no file)"
+    repos = ", ".join(cfg.repos) or "none configured"
+    click.echo(f"ok: {where}; repositories: {repos}")
+    return 0
+
+
+@config.command("show")
+@click.option("--config", "file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="json")
+def show(file: Path | None, fmt: str) -> int:
+    """Print the effective configuration with secrets masked."""
+    cfg = load_config(file)
+    data = cfg.masked()
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(_to_toml(data))
+    return 0
+
+
+def _to_toml(data: dict[str, object], prefix: str = "") -> str:
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    out: list[str] = []
+    if prefix and (scalars or not tables):
+        out.append(f"[{prefix}]")
+    out += [f"{_key(k)} = {json.dumps(v)}" for k, v in scalars.items()]
+    for key, table in tables.items():
+        name = f"{prefix}.{_key(key)}" if prefix else _key(key)
+        if out:
+            out.append("")
+        out.append(_to_toml(table, name))
+    return "\n".join(out)
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)

@@ -1,0 +1,321 @@
+"""``hee-monitor fix plan|apply|recover``: the auto-fix engine on the command line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.engine import Engine
+
+from hee_monitor.clock import SystemClock
+from hee_monitor.errors import UsageError
+from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile
+from hee_monitor.fixes.config import load_config
+from hee_monitor.fixes.engine import EngineOptions, FixEngine, Mode
+from hee_monitor.fixes.inputs import analyze_log, load_diagnosis, sweep_findings
+from hee_monitor.fixes.outcomes import (
+    ApprovalRequested,
+    FixApplied,
+    FixOutcome,
+    FixPlanned,
+    FixRolledBack,
+    FixSkipped,
+)
+from hee_monitor.fixes.strategies.interface import Safety
+from hee_monitor.models import Finding, Severity
+from hee_monitor.store.db import DEFAULT_DATABASE, open_engine
+
+_SEVERITIES = [s.value for s in Severity]
+
+
+def _findings(
+    diagnosis: Path | None, log: Path | None, mode: Mode, strategies: Sequence[str]
+) -> list[Finding]:
+    if diagnosis is not None and log is not None:
+        raise UsageError("give either --diagnosis or --log, not both")
+    if diagnosis is not None:
+        return load_diagnosis(diagnosis)[1]
+    if log is not None:
+        return analyze_log(log)[1]
+    if mode is Mode.PRE_COMMIT:
+        return sweep_findings(strategies)
+    raise UsageError(
+        "nothing to fix: no --diagnosis and no --log given",
+        hint="hee-monitor analyze --format json LOG > d.json, then --diagnosis d.json "
+        "(or set HEE_DIAGNOSIS)",
+    )
+
+
+def _runnable(engine: FixEngine, findings: list[Finding], *, explicit: bool) -> list[Finding]:
+    """A local sweep tries only the strategies whose tools and files are here."""
+    if explicit or not all(f.source == "local" for f in findings):
+        return findings
+    kept = []
+    for finding in findings:
+        strategy = engine.strategies.get(finding.fix_strategy or "")
+        if strategy is not None and not strategy.requirements.missing(
+            engine.root, engine.env.get("PATH")
+        ):
+            kept.append(finding)
+    return kept
+
+
+def _store(url: str | None, mode: Mode, dry_run: bool = False) -> Engine:
+    if url:
+        return open_engine(url)
+    default_file = Path(DEFAULT_DATABASE.removeprefix("sqlite:///"))
+    if dry_run and not default_file.exists():
+        # a dry run creates nothing, not even the audit store
+        return open_engine("sqlite:///:memory:")
+    if mode is Mode.PRE_COMMIT:
+        # a pre-commit hook keeps no history: every commit is a fresh look at the tree
+        return open_engine("sqlite:///:memory:")
+    return open_engine(DEFAULT_DATABASE)
+
+
+def _pull_requests(repository: str | None, api_url: str | None) -> Any:
+    token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    if not repository or not token:
+        return None
+    from hee_monitor.fixes.pull_request import DEFAULT_API_URL, GitHubPullRequests
+
+    return GitHubPullRequests(token, api_url or DEFAULT_API_URL)
+
+
+def _rerun(repository: str | None, api_url: str | None) -> Any:
+    token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    if not repository or not token:
+        return None
+    try:
+        # the GitHub source ships separately; without it, re-runs are skipped with a reason
+        source = importlib.import_module("hee_monitor.sources.github")
+    except ImportError:
+        return None
+    return source.GitHubSource([repository], token=token, api_url=api_url)
+
+
+def render(outcome: FixOutcome, detailed: bool) -> str:
+    if isinstance(outcome, FixPlanned):
+        plan = outcome.plan
+        lines = [f"PLAN {outcome.pattern_id} → {plan.strategy}: {plan.description}"]
+        lines.append(f"  decision: {outcome.decision} (risk {outcome.risk}/10, {plan.safety})")
+        if detailed:
+            for command in plan.commands:
+                lines.append(f"  run:      {' '.join(command)}")
+            for edit in plan.edits:
+                lines.append(f"  edit:     {edit}")
+            lines.append("  files:    " + (", ".join(plan.files) or "(none)"))
+            for check in plan.validation:
+                lines.append(f"  validate: {check.describe()}")
+        return "\n".join(lines)
+    if isinstance(outcome, FixApplied):
+        where = f"on branch {outcome.branch}" if outcome.branch else "in the working tree"
+        lines = [f"FIXED {outcome.pattern_id} with {outcome.strategy} {where}"]
+        if outcome.pull_request:
+            lines.append(f"  pull request: {outcome.pull_request}")
+        if detailed:
+            lines.append("  files: " + ", ".join(outcome.files))
+            lines += [f"  validated: {r.name} ({'passed' if r.passed else 'FAILED'})"
+                      for r in outcome.validation]  # fmt: skip
+        lines += [f"  note: {n}" for n in outcome.notes]
+        return "\n".join(lines)
+    if isinstance(outcome, FixRolledBack):
+        lines = [f"ROLLED BACK {outcome.pattern_id} ({outcome.strategy}): {outcome.reason}"]
+        if detailed and outcome.validation_output.strip():
+            lines.append("  " + outcome.validation_output.strip()[-2000:].replace("\n", "\n  "))
+        return "\n".join(lines)
+    if isinstance(outcome, ApprovalRequested):
+        return (
+            f"APPROVAL NEEDED {outcome.pattern_id} ({outcome.strategy}): {outcome.reason}\n"
+            f"  hee-monitor approvals approve {outcome.id} --by NAME --reason TEXT"
+        )
+    assert isinstance(outcome, FixSkipped)
+    return f"SKIPPED {outcome.pattern_id or '-'} ({outcome.strategy or '-'}): {outcome.reason}"
+
+
+def exit_code(outcomes: Sequence[FixOutcome], mode: Mode) -> int:
+    """pre-commit: 1 when files changed (the user re-stages, as with formatters).
+    hee-safe: 1 when a fix had to be rolled back."""
+    if mode is Mode.PRE_COMMIT:
+        return 1 if any(isinstance(o, FixApplied) and o.files for o in outcomes) else 0
+    return 1 if any(isinstance(o, FixRolledBack) for o in outcomes) else 0
+
+
+def _print(outcomes: Sequence[FixOutcome], report: str, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2))
+        return
+    for outcome in outcomes:
+        click.echo(render(outcome, report == "detailed"))
+    if report == "detailed" or len(outcomes) > 1:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.kind] = counts.get(o.kind, 0) + 1
+        click.echo("summary: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
+@click.group("fix")
+def fix() -> None:
+    """Fix what is safe to fix: plan, apply (validated, rolled back on failure), recover."""
+
+
+_common = [
+    click.option("--diagnosis", type=click.Path(path_type=Path), envvar="HEE_DIAGNOSIS",
+                 help="Diagnosis JSON from `hee-monitor analyze --format json`."),
+    click.option("--log", "log_file", type=click.Path(path_type=Path),
+                 help="A CI log to analyse on the spot."),
+    click.option("--repo-path", type=click.Path(path_type=Path, file_okay=False),
+                 default=Path("."), show_default=True, help="The git work tree to fix."),
+    click.option("--config", "config_file", type=click.Path(path_type=Path),
+                 help="Repository configuration (default: <repo>/.hee-monitor.yml)."),
+    click.option("--mode", type=click.Choice([m.value for m in Mode]), default="hee-safe",
+                 show_default=True, help="hee-safe: branch + pull request; pre-commit: in place."),
+    click.option("--strategy", "strategies", multiple=True,
+                 help="pre-commit without a diagnosis: strategies to try (default: all "
+                 "high-safety ones whose tools are installed)."),
+    click.option("--state-capsule", type=click.Path(path_type=Path),
+                 help="State capsule JSON: constraints in, auto_fix_history out."),
+    click.option("--max-severity", type=click.Choice(_SEVERITIES),
+                 help="Fix only failures at most this severe."),
+    click.option("--safety", type=click.Choice([s.value for s in Safety]),
+                 help="Apply only fixes at least this safe."),
+    click.option("--report", type=click.Choice(["summary", "detailed"]), default="summary",
+                 show_default=True),
+    click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                 show_default=True),
+    click.option("--database", envvar="HEE_DATABASE_URL",
+                 help="Audit store URL (attempts, approvals); "
+                 "default state_capsules/hee-monitor.db."),
+    click.option("--repo", "repository", envvar="GITHUB_REPOSITORY",
+                 help="owner/name on GitHub, for the pull request and re-runs."),
+    click.option("--run-id", envvar="GITHUB_RUN_ID", help="The failed run (names the branch)."),
+    click.option("--base", "base_branch", help="Base branch of the pull request (default: the "
+                 "repository's default branch)."),
+    click.option("--remote", default="origin", show_default=True),
+    click.option("--api-url", envvar="GITHUB_API_URL", help="GitHub API URL (GHE)."),
+]  # fmt: skip
+
+
+def _with_common(func: Any) -> Any:
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+def build_engine(
+    *,
+    repo_path: Path,
+    config_file: Path | None,
+    mode: str,
+    state_capsule: Path | None,
+    max_severity: str | None,
+    safety: str | None,
+    database: str | None,
+    repository: str | None,
+    run_id: str | None,
+    base_branch: str | None,
+    remote: str,
+    api_url: str | None,
+    dry_run: bool,
+    push: bool,
+) -> FixEngine:
+    the_mode = Mode(mode)
+    capsule: CapsuleAccess | None = JsonCapsuleFile(state_capsule) if state_capsule else None
+    if capsule is not None:
+        capsule.payload()  # a bad capsule is an input error before anything runs
+    config = load_config(repo_path, config_file)
+    options = EngineOptions(
+        mode=the_mode,
+        dry_run=dry_run,
+        push=push,
+        max_severity=Severity(max_severity) if max_severity else None,
+        min_safety=Safety(safety) if safety else None,
+        repository=repository,
+        run_id=run_id,
+        remote=remote,
+        base_branch=base_branch,
+        count_attempts=the_mode is not Mode.PRE_COMMIT or database is not None,
+    )
+    return FixEngine(
+        repo_path,
+        store=_store(database, the_mode, dry_run),
+        clock=SystemClock(),
+        config=config,
+        capsule=capsule,
+        options=options,
+        pull_requests=None if dry_run or not push else _pull_requests(repository, api_url),
+        rerun=None if dry_run else _rerun(repository, api_url),
+    )
+
+
+@fix.command("plan")
+@_with_common
+def plan_cmd(
+    diagnosis: Path | None, log_file: Path | None, strategies: tuple[str, ...], report: str,
+    fmt: str, **kw: Any,
+) -> int:  # fmt: skip
+    """Print exactly what would be done (strategy, commands, files, validation); change nothing."""
+    engine = build_engine(**kw, dry_run=True, push=False)
+    findings = _findings(diagnosis, log_file, engine.options.mode, strategies)
+    outcomes = engine.run(_runnable(engine, findings, explicit=bool(strategies)))
+    _print(outcomes, report, fmt)
+    return 0
+
+
+@fix.command("apply")
+@_with_common
+@click.option("--approval", "approval_id", help="Run the fix of an approved request.")
+@click.option(
+    "--hee-dry-run", "--dry-run", "dry_run", is_flag=True, help="Print the plan and touch nothing."
+)
+@click.option("--no-push", is_flag=True, help="Keep the fix branch local: no push, no PR.")
+def apply_cmd(
+    diagnosis: Path | None, log_file: Path | None, strategies: tuple[str, ...], report: str,
+    fmt: str, approval_id: str | None, dry_run: bool, no_push: bool, **kw: Any,
+) -> int:  # fmt: skip
+    """Apply the fixes: validated, rolled back on failure, committed on a fix branch."""
+    engine = build_engine(**kw, dry_run=dry_run, push=not no_push)
+    if not dry_run:
+        for item in engine.recover():
+            click.echo(
+                f"recovered an interrupted {item.strategy} fix ({item.pattern_id}): "
+                f"the tree is restored",
+                err=True,
+            )
+    if approval_id is not None:
+        outcomes: list[FixOutcome] = [engine.execute_approved(approval_id)]
+    else:
+        findings = _findings(diagnosis, log_file, engine.options.mode, strategies)
+        outcomes = engine.run(_runnable(engine, findings, explicit=bool(strategies)))
+    _print(outcomes, report, fmt)
+    return 0 if dry_run else exit_code(outcomes, engine.options.mode)
+
+
+@fix.command("recover")
+@click.option("--repo-path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--database", envvar="HEE_DATABASE_URL")
+def recover_cmd(repo_path: Path, database: str | None) -> int:
+    """Restore the tree of a fix that was interrupted (killed, power loss)."""
+    engine = FixEngine(repo_path, store=_store(database, Mode.HEE_SAFE))
+    done = engine.recover()
+    for item in done:
+        click.echo(
+            f"restored {item.snapshot_id} ({item.strategy}, {item.pattern_id}): "
+            f"{len(item.report.restored)} restored, {len(item.report.deleted)} removed"
+        )
+    if not done:
+        click.echo("nothing to recover")
+    return 0
+
+
+def pre_commit_hook() -> None:
+    """Entry point of the ``hee-auto-fix`` pre-commit hook."""
+    from hee_monitor.cli import run
+
+    sys.exit(run(["fix", "apply", "--mode", "pre-commit", "--safety", "high", *sys.argv[1:]]))

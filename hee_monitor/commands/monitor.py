@@ -1,0 +1,483 @@
+"""``hee-monitor monitor``: watch repositories, diagnose every failed job once, decide, record.
+
+Modes: ``hee`` (one cycle, the scheduled CI job), ``continuous`` (loop with adaptive
+polling until SIGTERM/SIGINT), ``pre-commit`` (local logs and JUnit reports; exit 1 on a
+critical finding). ``--run-id`` shows one run in detail; ``--wait-for-commit`` waits for a
+commit's workflows and reports them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from hee_monitor.clock import Clock, SystemClock
+from hee_monitor.config import load_config
+from hee_monitor.errors import HeeError, UsageError
+from hee_monitor.models import Diagnosis, Finding, Severity
+from hee_monitor.monitor import wiring
+from hee_monitor.monitor.cycle import CycleReport, MonitorCycle
+from hee_monitor.state.store import read_state
+
+MODES = ("hee", "continuous", "pre-commit")
+
+
+@click.command("monitor")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="hee",
+    show_default=True,
+    help="hee: one cycle; continuous: loop until stopped; pre-commit: local files.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default $HEE_CONFIG or ./hee-monitor.toml).",
+)
+@click.option("--repo", "repos", multiple=True, help="owner/name to watch (repeatable).")
+@click.option("--api-url", help="GitHub API root (GitHub Enterprise: https://HOST/api/v3).")
+@click.option("--database", help="Audit store URL (default: [monitor] database).")
+@click.option("--state-capsule", "capsule", help="State capsule file to read and update.")
+@click.option(
+    "--alert-level",
+    type=click.Choice([s.value for s in Severity]),
+    default=None,
+    help="Send alerts of this severity or worse; record the rest as muted.",
+)
+@click.option(
+    "--junit",
+    "junit",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="pre-commit: JUnit XML report to check (repeatable).",
+)
+@click.option("--run-id", type=int, help="Show one workflow run in detail.")
+@click.option("--attempt", type=int, default=1, show_default=True, help="Run attempt for --run-id.")
+@click.option(
+    "--hee-context", is_flag=True, help="With --run-id: add state, incidents and the decision."
+)
+@click.option("--detailed", is_flag=True, help="With --run-id: show every finding's evidence.")
+@click.option(
+    "--wait-for-commit",
+    "commit",
+    metavar="SHA",
+    help="Wait for this commit's workflows to finish, report them, run one cycle.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=3600,
+    show_default=True,
+    help="Seconds --wait-for-commit waits.",
+)
+@click.option(
+    "--lookback-hours",
+    type=float,
+    default=24,
+    show_default=True,
+    help="Runs older than this are not picked up on the first poll.",
+)
+@click.option("--max-cycles", type=int, default=None, help="continuous: stop after N cycles.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def monitor(
+    files: tuple[Path, ...],
+    mode: str,
+    config_file: Path | None,
+    repos: tuple[str, ...],
+    api_url: str | None,
+    database: str | None,
+    capsule: str | None,
+    alert_level: str | None,
+    junit: tuple[Path, ...],
+    run_id: int | None,
+    attempt: int,
+    hee_context: bool,
+    detailed: bool,
+    commit: str | None,
+    timeout: float,
+    lookback_hours: float,
+    max_cycles: int | None,
+    fmt: str,
+) -> int:
+    """Watch repositories: diagnose each failed job once, decide, move the health state."""
+    env = dict(os.environ)
+    if api_url:
+        env["HEE_GITHUB_API_URL"] = api_url
+    config = load_config(config_file, env)
+    level = Severity(alert_level or config.data["monitor"].get("alert_level", "low"))
+    clock = SystemClock()
+    if mode == "pre-commit":
+        return _pre_commit(files, junit, fmt)
+    if files or junit:
+        raise UsageError("log files and --junit are for --mode pre-commit")
+    w = wiring.build(
+        config,
+        clock=clock,
+        repos=repos or None,
+        capsule_path=capsule,
+        database=database,
+        lookback_hours=lookback_hours,
+    )
+    if run_id is not None:
+        return _one_run(w, run_id, attempt, hee_context, detailed, fmt)
+    if commit:
+        return _wait_for_commit(w, commit, timeout, level, fmt)
+    if mode == "continuous":
+        return _continuous(w, level, clock, max_cycles, fmt)
+    report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
+    _emit(report, fmt)
+    _github_outputs(report)
+    return 0
+
+
+def _cycle(
+    w: wiring.Wiring, level: Severity, on_run: Callable[[str], None] | None = None
+) -> MonitorCycle:
+    return wiring.cycle(
+        w, sources=[w.github], alert_level=level, run_control=w.github, on_run=on_run
+    )
+
+
+def _is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _with_progress(w: wiring.Wiring, level: Severity) -> CycleReport:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("polling for failed runs…") as status:
+        return _cycle(w, level, on_run=lambda key: status.update(f"analysing {key}…")).run_once()
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def _emit(report: CycleReport, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    for run in report.runs:
+        if run.decision is None:
+            click.echo(f"{run.key}: skipped ({'; '.join(run.skipped)})")
+            continue
+        d = run.decision
+        cause = next((f.title for diag in run.diagnoses for f in diag.failures), "unexplained")
+        moved = f" [{d.from_state.value} → {d.to_state.value}]" if d.triggers else ""
+        click.echo(f"{run.key}: {cause} → {', '.join(a.value for a in d.actions)}{moved}")
+        for reason in d.reasons:
+            click.echo(f"    {reason}")
+    for skip in report.skipped:
+        where = f"{skip.repo} run {skip.run_id}" if skip.run_id else skip.repo
+        click.echo(f"skipped {where}: {skip.reason}")
+    for rec in report.recoveries:
+        if rec.triggers:
+            click.echo(
+                f"recovered: {rec.from_state.value} → {rec.to_state.value} "
+                f"({'; '.join(rec.reasons)})"
+            )
+    click.echo(
+        f"{len(report.runs)} new failed run(s); state {report.state_after.value}; "
+        f"fix_required={'true' if report.fix_required else 'false'}"
+    )
+
+
+def summary_markdown(report: CycleReport) -> str:
+    lines = [
+        "## hee-monitor",
+        "",
+        f"Pipeline state: **{report.state_after.value}**"
+        + (
+            f" (was {report.state_before.value})"
+            if report.state_after != report.state_before
+            else ""
+        ),
+        "",
+    ]
+    if report.runs:
+        lines += ["| run | root cause | severity | actions | state |", "|---|---|---|---|---|"]
+        for run in report.runs:
+            root = next((f for d in run.diagnoses for f in d.failures), None)
+            d = run.decision
+            name = f"[{run.key}]({run.url})" if run.url else run.key
+            cause = (root.title if root else "unexplained").replace("|", "\\|")
+            lines.append(
+                f"| {name} | {cause} | {root.severity.value if root else '-'} | "
+                f"{', '.join(a.value for a in d.actions) if d else 'skipped'} | "
+                f"{d.to_state.value if d else '-'} |"
+            )
+    else:
+        lines.append("No new failed runs.")
+    if report.skipped:
+        lines += [
+            "",
+            f"{len(report.skipped)} item(s) skipped: "
+            + "; ".join(s.reason for s in report.skipped[:5]),
+        ]
+    lines += ["", f"fix_required: `{'true' if report.fix_required else 'false'}`", ""]
+    return "\n".join(lines)
+
+
+def _github_outputs(report: CycleReport) -> None:
+    """Step outputs and job summary when running inside GitHub Actions."""
+    out = os.environ.get("GITHUB_OUTPUT")
+    if out:
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(f"fix_required={'true' if report.fix_required else 'false'}\n")
+            fh.write(f"health_state={report.state_after.value}\n")
+            fh.write(f"new_failures={len(report.runs)}\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(summary_markdown(report))
+
+
+# -- continuous -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # finish the current run, write state, then leave
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _continuous(
+    w: wiring.Wiring, level: Severity, clock: Clock, max_cycles: int | None, fmt: str
+) -> int:
+    stop = threading.Event()
+    cycle = _cycle(w, level)
+    cycles = 0
+    with _stop_on_signals(stop):
+        while not stop.is_set():
+            try:
+                report = cycle.run_once()
+            except HeeError as exc:  # e.g. the store is briefly unreachable: try next time
+                click.echo(f"hee-monitor: cycle failed: {exc.message}", err=True)
+                report = None
+            if report is not None and (report.runs or report.recoveries):
+                _emit(report, fmt)
+            cycles += 1
+            if max_cycles is not None and cycles >= max_cycles:
+                break
+            state = report.state_after if report else read_state(w.capsule.load()).state
+            stop.wait(w.config.interval(state))
+    click.echo(f"hee-monitor: stopped after {cycles} cycle(s)", err=True)
+    return 0
+
+
+# -- one run, a commit ------------------------------------------------------------------------
+
+
+def _single_repo(w: wiring.Wiring) -> str:
+    repos = list(w.github.repos)
+    if len(repos) != 1:
+        raise UsageError(
+            "--run-id and --wait-for-commit need exactly one repository",
+            hint="pass --repo owner/name",
+        )
+    return str(repos[0])
+
+
+def _one_run(
+    w: wiring.Wiring, run_id: int, attempt: int, hee_context: bool, detailed: bool, fmt: str
+) -> int:
+    from hee_monitor.policy.interface import Event, PolicyFacts
+
+    repo = _single_repo(w)
+    item = w.github.fetch_failed_run(repo, run_id, attempt)
+    if not hasattr(item, "jobs"):
+        raise UsageError(f"{repo} run {run_id}: {item.reason}")
+    analyzer = wiring.analyzer()
+    diagnoses: list[tuple[str, Diagnosis | None, str]] = []
+    for job in item.jobs:
+        if job.open_log is None:
+            diagnoses.append((job.name, None, "log not available"))
+            continue
+        try:
+            diagnoses.append((job.name, analyzer.analyze_stream(job.open_log(), job.name), ""))
+        except HeeError as exc:
+            diagnoses.append((job.name, None, exc.message))
+    data: dict[str, Any] = {
+        "run": item.key,
+        "url": item.html_url,
+        "workflow": item.workflow,
+        "branch": item.branch,
+        "head_sha": item.head_sha,
+        "conclusion": item.conclusion,
+        "jobs": [
+            {"name": n, "diagnosis": d.to_json() if d else None, "note": note}
+            for n, d, note in diagnoses
+        ],
+    }
+    if hee_context:
+        payload = w.capsule.load()
+        state = read_state(payload).state
+        found = tuple(f for _, d, _ in diagnoses if d for f in d.failures)
+        facts = PolicyFacts(
+            Event.FAILED_RUN,
+            repo,
+            state,
+            w.config.policy_for(repo),
+            item.key,
+            found,
+            failed_jobs=len(item.jobs),
+            unexplained_jobs=sum(1 for _, d, _ in diagnoses if d is None or d.unexplained),
+            reruns_requested=w.audit.reruns_requested(repo, run_id),
+            known_flaky=w.audit.is_flaky([f.fingerprint for f in found]),
+        )
+        from hee_monitor.policy import POLICIES
+
+        decision = POLICIES["rules"]().decide(facts, w.clock.now())
+        data["hee_context"] = {
+            "state": state.value,
+            "status_since": read_state(payload).since,
+            "capsule_version": payload.get("version"),
+            "open_incidents": payload.get("open_incidents", []),
+            "decision (not applied)": decision.to_json(),
+        }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return 0
+    click.echo(
+        f"{item.key} {item.workflow} on {item.branch or item.head_sha[:7]}: "
+        f"{item.conclusion}  {item.html_url or ''}"
+    )
+    for name, diag, note in diagnoses:
+        if diag is None:
+            click.echo(f"  job {name}: not analysed ({note})")
+            continue
+        if diag.unexplained:
+            click.echo(f"  job {name}: no known pattern explains the log")
+        for f in diag.failures:
+            _print_finding(f, detailed)
+    if hee_context:
+        ctx = data["hee_context"]
+        click.echo(
+            f"  state: {ctx['state']} since {ctx['status_since']}; "
+            f"open incidents: {len(ctx['open_incidents'])}"
+        )
+        d = ctx["decision (not applied)"]
+        click.echo(
+            f"  decision: {', '.join(d['actions'])}; triggers: {', '.join(d['triggers']) or 'none'}"
+        )
+        for reason in d["reasons"]:
+            click.echo(f"    {reason}")
+    return 0
+
+
+def _print_finding(f: Finding, detailed: bool) -> None:
+    click.echo(
+        f"  [{f.severity.value}] {f.pattern_id}: {f.title} ({f.owner.value}, "
+        f"risk {f.risk}{', transient' if f.transient else ''})"
+    )
+    if detailed:
+        for ev in f.evidence:
+            click.echo(f"    lines {ev.start_line}-{ev.end_line}:")
+            for line in ev.text.splitlines()[:12]:
+                click.echo(f"      {line}")
+
+
+def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str) -> int:
+    repo = _single_repo(w)
+    result = w.github.wait_for_commit(repo, sha, timeout)
+    report = _cycle(w, level).run_once()
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "repo": repo,
+                    "sha": sha,
+                    "complete": result.complete,
+                    "succeeded": result.succeeded,
+                    "runs": [
+                        {
+                            "workflow": r.workflow,
+                            "run_id": r.run_id,
+                            "status": r.status,
+                            "conclusion": r.conclusion,
+                        }
+                        for r in result.runs
+                    ],
+                    "cycle": report.to_json(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for r in result.runs:
+            click.echo(f"{r.workflow}: {r.conclusion or r.status} (run {r.run_id})")
+        if not result.complete:
+            click.echo(f"not finished after {timeout:.0f}s")
+        _emit(report, "text")
+    _github_outputs(report)
+    return 0 if result.succeeded else 1
+
+
+# -- pre-commit --------------------------------------------------------------------------------
+
+
+def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
+    from hee_monitor.analysis.junit import parse_junit
+
+    paths = [*files, *junit]
+    if not paths:
+        raise UsageError(
+            "no log files or JUnit reports given",
+            hint="hee-monitor monitor --mode pre-commit build.log --junit report.xml",
+        )
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: not a readable file")
+    analyzer = wiring.pattern_analyzer()
+    results: list[tuple[str, list[Finding]]] = []
+    for path in files:
+        if path.suffix.lower() == ".xml":
+            results.append((str(path), parse_junit(path)))
+        else:
+            results.append((str(path), list(analyzer.analyze_path(path).failures)))
+    for path in junit:
+        results.append((str(path), parse_junit(path)))
+    critical = [f for _, found in results for f in found if f.severity is Severity.CRITICAL]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "files": [
+                        {"path": p, "findings": [f.to_json() for f in found]}
+                        for p, found in results
+                    ],
+                    "critical": len(critical),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for name, found in results:
+            for f in found:
+                where = f"{f.evidence[0].start_line}" if f.evidence else "?"
+                click.echo(f"{name}:{where}: [{f.severity.value}] {f.pattern_id}: {f.title}")
+        total = sum(len(found) for _, found in results)
+        click.echo(f"{total} finding(s), {len(critical)} critical in {len(results)} file(s)")
+    return 1 if critical else 0

@@ -1,0 +1,144 @@
+"""``hee-monitor silence add|list|expire``: mute alerts by repository, pattern and severity
+until a given time. Silences live in the audit store, where the monitor reads them."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import click
+
+from hee_monitor.alerts.matrix import parse_duration
+from hee_monitor.alerts.silences import Silence, SilenceStore, parse_severities
+from hee_monitor.clock import SystemClock
+from hee_monitor.errors import ConfigError, UsageError
+from hee_monitor.models import Severity
+from hee_monitor.store.db import DEFAULT_DATABASE, open_engine
+
+_database = click.option(
+    "--database",
+    envvar="HEE_DATABASE_URL",
+    default=DEFAULT_DATABASE,
+    show_default=True,
+    help="Audit store (SQLAlchemy URL); env HEE_DATABASE_URL.",
+)
+
+
+def _store(database: str) -> SilenceStore:
+    return SilenceStore(open_engine(database))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
+@click.group()
+def silence() -> None:
+    """Mute alerts for a while (by repository, pattern, severity).
+
+    \b
+    hee-monitor silence add --repo 'acme/*' --pattern 'npm-*' --expires 2h -c "registry down"
+    hee-monitor silence list
+    hee-monitor silence expire 3f2a9c1b7d4e
+    """
+
+
+@silence.command("add")
+@click.option("--repo", default="*", show_default=True, help="Repository glob, e.g. acme/*.")
+@click.option(
+    "--pattern",
+    default="*",
+    show_default=True,
+    help="Glob over the alert's pattern id and fingerprint, e.g. npm-*.",
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    type=click.Choice([s.value for s in Severity]),
+    help="Only these severities (repeatable); all when left out.",
+)
+@click.option("--expires", default="2h", show_default=True, help="Duration from now: 30m, 2h, 1d.")
+@click.option("-c", "--comment", default="", help="Why (shown in muted outcomes).")
+@click.option("--created-by", default=_user, help="Who (default: the current user).")
+@_database
+def add(
+    repo: str,
+    pattern: str,
+    severities: tuple[str, ...],
+    expires: str,
+    comment: str,
+    created_by: str,
+    database: str,
+) -> int:
+    """Add a silence; prints its id."""
+    try:
+        duration = parse_duration(expires, where="--expires")
+    except ConfigError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+    now = SystemClock().now()
+    created = _store(database).add(
+        now=now,
+        expires_at=now + duration,
+        repo=repo,
+        pattern=pattern,
+        severities=parse_severities(severities),
+        comment=comment,
+        created_by=created_by,
+    )
+    click.echo(created.id)
+    return 0
+
+
+@silence.command("list")
+@click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@_database
+def list_(include_expired: bool, fmt: str, database: str) -> int:
+    """List active silences (with --all, expired ones too)."""
+    now = SystemClock().now()
+    found = _store(database).entries(now, include_expired=include_expired)
+    if fmt == "json":
+        click.echo(json.dumps([_to_json(s) for s in found], indent=2))
+        return 0
+    if not found:
+        click.echo("no silences" if include_expired else "no active silences")
+        return 0
+    for s in found:
+        state = "active" if s.active(now) else "expired"
+        sev = ",".join(v.value for v in s.severities) or "*"
+        click.echo(
+            f"{s.id}  {state:7}  repo={s.repo}  pattern={s.pattern}  severity={sev}  "
+            f"until {s.expires_at:%Y-%m-%d %H:%M}Z"
+            + (f"  by {s.created_by}" if s.created_by else "")
+            + (f"  — {s.comment}" if s.comment else "")
+        )
+    return 0
+
+
+@silence.command("expire")
+@click.argument("silence_id")
+@_database
+def expire(silence_id: str, database: str) -> int:
+    """End a silence now."""
+    ended = _store(database).expire(silence_id, SystemClock().now())
+    click.echo(f"{ended.id} expired at {ended.expires_at:%Y-%m-%d %H:%M:%S}Z")
+    return 0
+
+
+def _to_json(s: Silence) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "repo": s.repo,
+        "pattern": s.pattern,
+        "severities": [v.value for v in s.severities],
+        "comment": s.comment,
+        "created_by": s.created_by,
+        "created_at": s.created_at.isoformat(),
+        "expires_at": s.expires_at.isoformat(),
+    }

@@ -1,0 +1,120 @@
+"""``hee-monitor state show|set-maintenance|resume``: the pipeline's health state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hee_monitor.clock import SystemClock
+from hee_monitor.config import load_config
+from hee_monitor.errors import StateError
+from hee_monitor.models import HealthState
+from hee_monitor.monitor.capsule_file import PlainCapsuleFile
+from hee_monitor.state.machine import Transition, allowed_triggers
+from hee_monitor.state.store import HealthStore
+from hee_monitor.store.audit import AuditStore
+
+_capsule_option = click.option(
+    "--state-capsule", "capsule", help="State capsule file (default: [monitor] state_capsule)."
+)
+_config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path)
+)
+_database_option = click.option("--database", help="Audit store URL (default: [monitor] database).")
+
+
+def _store(config_file: Path | None, capsule: str | None) -> tuple[HealthStore, PlainCapsuleFile]:
+    config = load_config(config_file)
+    repos = config.repos
+    file = PlainCapsuleFile(Path(capsule or config.state_capsule), repos[0] if repos else "")
+    return HealthStore(file), file
+
+
+@click.group("state")
+def state() -> None:
+    """Show or change the pipeline's health state (operational, degraded, failed, maintenance)."""
+
+
+@state.command("show")
+@_config_option
+@_capsule_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
+    """Print the current state, since when, and the triggers allowed from it."""
+    store, file = _store(config_file, capsule)
+    snap = store.current()
+    payload = file.load()
+    allowed = list(allowed_triggers(snap.state))
+    incidents = payload.get("open_incidents", [])
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "state": snap.state.value,
+                    "since": snap.since,
+                    "allowed_triggers": allowed,
+                    "open_incidents": len(incidents),
+                    "capsule_version": payload.get("version"),
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"{snap.state.value} since {snap.since or 'unknown'}")
+        click.echo(f"open incidents: {len(incidents)}")
+        click.echo(f"allowed triggers: {', '.join(allowed)}")
+    return 0
+
+
+def _move(
+    config_file: Path | None, capsule: str | None, database: str | None, trigger: str, reason: str
+) -> Transition:
+    store, _ = _store(config_file, capsule)
+    clock = SystemClock()
+    move = store.fire(trigger, now=clock.now(), reason=reason)
+    config = load_config(config_file)
+    AuditStore.open(database or config.database).record_transition(
+        ",".join(config.repos) or "-", move
+    )
+    return move
+
+
+@state.command("set-maintenance")
+@_config_option
+@_capsule_option
+@_database_option
+@click.option("--reason", default="scheduled maintenance", show_default=True)
+def set_maintenance(
+    config_file: Path | None, capsule: str | None, database: str | None, reason: str
+) -> int:
+    """Enter maintenance: no fixes, re-runs or alerts until `state resume`."""
+    store, _ = _store(config_file, capsule)
+    current = store.current().state
+    trigger = {
+        HealthState.OPERATIONAL: "scheduled_update",
+        HealthState.DEGRADED: "manual_intervention",
+    }.get(current)
+    if trigger is None:
+        raise StateError(
+            f"cannot enter maintenance from {current.value!r}; allowed: "
+            f"{', '.join(allowed_triggers(current)) or 'none'}",
+            hint="maintenance starts from operational (scheduled_update) or degraded "
+            "(manual_intervention)",
+        )
+    move = _move(config_file, capsule, database, trigger, reason)
+    click.echo(f"{move.from_state.value} → {move.to_state.value} ({move.trigger}): {reason}")
+    return 0
+
+
+@state.command("resume")
+@_config_option
+@_capsule_option
+@_database_option
+@click.option("--reason", default="maintenance finished", show_default=True)
+def resume(config_file: Path | None, capsule: str | None, database: str | None, reason: str) -> int:
+    """Leave maintenance (update_complete): back to operational."""
+    move = _move(config_file, capsule, database, "update_complete", reason)
+    click.echo(f"{move.from_state.value} → {move.to_state.value} ({move.trigger}): {reason}")
+    return 0

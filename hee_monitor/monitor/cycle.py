@@ -1,0 +1,472 @@
+"""One monitoring cycle: poll → analyse → decide → move the state → record → act.
+
+For every new failed run: each failed job's log is analysed, the policy decides from the
+findings and recent history, the health state moves by the decision's triggers, and the
+run's records land in the audit store in one transaction (the exactly-once mark included)
+before anything is sent: a crash then never alerts twice for one run. The capsule is
+updated next, then alerts go to the notifier and re-runs to the forge.
+
+One bad log or run never stops a cycle: it is recorded as a skip. In maintenance nothing
+is fixed, re-run or alerted; alerts are recorded as muted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hee_monitor.clock import Clock
+from hee_monitor.errors import HeeError
+from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
+from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Skipped, Source
+from hee_monitor.policy.interface import (
+    Action,
+    Decision,
+    Event,
+    Policy,
+    PolicyFacts,
+    PolicySettings,
+)
+from hee_monitor.state.machine import Transition
+from hee_monitor.state.store import apply_transitions, fire_all, read_state
+from hee_monitor.store.audit import AuditStore, JobRecord
+
+log = logging.getLogger(__name__)
+
+#: entries kept in the capsule's decision_history (the audit store keeps everything)
+HISTORY_LIMIT = 200
+
+FIX_ACTIONS = frozenset({Action.AUTO_FIX, Action.OPEN_PR})
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    key: str
+    repo: str
+    decision: Decision | None = None
+    transitions: tuple[Transition, ...] = ()
+    diagnoses: tuple[Diagnosis, ...] = ()
+    #: why the run (or some of its jobs) could not be processed
+    skipped: tuple[str, ...] = ()
+    alerts: tuple[tuple[str, str], ...] = ()  # (outcome, title)
+    rerun_requested: bool = False
+    url: str | None = None
+
+    @property
+    def fix_required(self) -> bool:
+        return self.decision is not None and bool(FIX_ACTIONS & set(self.decision.actions))
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    started_at: datetime
+    finished_at: datetime
+    state_before: HealthState
+    state_after: HealthState
+    runs: tuple[RunOutcome, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    recoveries: tuple[Decision, ...] = ()
+
+    @property
+    def fix_required(self) -> bool:
+        return any(r.fix_required for r in self.runs)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.runs for d in r.diagnoses for f in d.failures]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "state_before": self.state_before.value,
+            "state_after": self.state_after.value,
+            "fix_required": self.fix_required,
+            "runs": [
+                {
+                    "key": r.key,
+                    "repo": r.repo,
+                    "url": r.url,
+                    "decision": r.decision.to_json() if r.decision else None,
+                    "diagnoses": [d.to_json() for d in r.diagnoses],
+                    "skipped": list(r.skipped),
+                    "alerts": [{"outcome": o, "title": t} for o, t in r.alerts],
+                    "rerun_requested": r.rerun_requested,
+                }
+                for r in self.runs
+            ],
+            "skipped": [
+                {"repo": s.repo, "run_id": s.run_id, "reason": s.reason} for s in self.skipped
+            ],
+            "recoveries": [d.to_json() for d in self.recoveries],
+        }
+
+
+@dataclass
+class MonitorCycle:
+    sources: Sequence[Source]
+    analyzer: Analyzer
+    policy: Policy
+    audit: AuditStore
+    capsule: Capsule
+    clock: Clock
+    notifier: Notifier | None = None
+    run_control: RunControl | None = None
+    #: repository → its policy settings (default settings when absent)
+    settings_for: Callable[[str], PolicySettings] = field(default=lambda _repo: PolicySettings())
+    #: alerts below this severity are recorded as muted, not sent
+    alert_level: Severity = Severity.LOW
+    #: called with each run key as it is processed (progress display)
+    on_run: Callable[[str], None] | None = None
+
+    def run_once(self) -> CycleReport:
+        started = self.clock.now()
+        state = read_state(self.capsule.load()).state
+        before = state
+        outcomes: list[RunOutcome] = []
+        skips: list[Skipped] = []
+        recoveries: list[Decision] = []
+
+        state, recovered = self._check_reruns(state)
+        recoveries += recovered
+        for source in self.sources:
+            try:
+                for item in source.poll():
+                    if isinstance(item, Skipped):
+                        key = f"{item.repo}#{item.run_id}" if item.run_id is not None else None
+                        self.audit.record_skip(
+                            item.repo, item.reason, key=key, now=self.clock.now()
+                        )
+                        skips.append(item)
+                        continue
+                    if self.audit.seen(item.key):
+                        continue
+                    if self.on_run:
+                        self.on_run(item.key)
+                    outcome = self._process(item, state)
+                    if outcome is None:
+                        continue
+                    outcomes.append(outcome)
+                    if outcome.decision is not None:
+                        state = outcome.decision.to_state
+            except HeeError as exc:
+                log.warning("source failed: %s", exc.message)
+                skips.append(Skipped(getattr(source, "kind", type(source).__name__), exc.message))
+        if not outcomes:
+            state, recovered = self._quiet_recovery(state)
+            recoveries += recovered
+        return CycleReport(
+            started,
+            self.clock.now(),
+            before,
+            state,
+            tuple(outcomes),
+            tuple(skips),
+            tuple(recoveries),
+        )
+
+    # -- one failed run --------------------------------------------------------------------
+
+    def _process(self, run: FailedRun, state: HealthState) -> RunOutcome | None:
+        now = self.clock.now()
+        try:
+            return self._process_run(run, state, now)
+        except HeeError as exc:
+            reason = f"{type(exc).__name__}: {exc.message}"
+        except Exception as exc:  # one bad run never stops the cycle
+            log.exception("unexpected error processing %s", run.key)
+            reason = f"unexpected {type(exc).__name__}: {exc}"
+        self.audit.record_skip(run.repo, reason, key=run.key, mark=True, now=now)
+        return RunOutcome(run.key, run.repo, skipped=(reason,), url=run.html_url)
+
+    def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:
+        jobs = [self._analyse(run, job) for job in run.jobs]
+        found = _unique([f for j in jobs if j.diagnosis for f in j.diagnosis.failures])
+        unexplained = sum(1 for j in jobs if j.diagnosis is None or j.diagnosis.unexplained)
+        settings = self.settings_for(run.repo)
+        fingerprints = [f.fingerprint for f in found]
+        since = now - timedelta(seconds=settings.window_seconds)
+        root = found[0] if found else None
+        facts = PolicyFacts(
+            event=Event.FAILED_RUN,
+            repo=run.repo,
+            state=state,
+            settings=settings,
+            run_key=run.key,
+            findings=tuple(found),
+            failed_jobs=len(run.jobs),
+            unexplained_jobs=unexplained,
+            reruns_requested=self.audit.reruns_requested(run.repo, run.run_id),
+            recent_occurrences=max(
+                (self.audit.occurrences(fp, since=since) + 1 for fp in fingerprints), default=0
+            ),
+            failed_fix_attempts=(
+                self.audit.failed_fix_attempts(root.fingerprint, root.fix_strategy)
+                if root and root.fix_strategy
+                else 0
+            ),
+            known_flaky=self.audit.is_flaky(fingerprints),
+            open_critical_incidents=0,
+        )
+        decision = self.policy.decide(facts, now)
+        reason = "; ".join(decision.reasons)
+        moves = fire_all(state, decision.triggers, at=now, reason=f"{run.key}: {reason}")
+        if not self.audit.record_run(run, jobs, decision, moves, now=now):
+            return None  # another instance (or an earlier life of this one) recorded it
+        self.capsule.update(
+            lambda payload: _record_in_capsule(payload, run, decision, moves, found, now), now=now
+        )
+        maintenance = decision.to_state is HealthState.MAINTENANCE
+        alerts = self._alert(run, decision, root, maintenance, now)
+        rerun = False
+        if Action.RERUN in decision.actions and not maintenance:
+            rerun = self._rerun(run, fingerprints, now)
+        diagnoses = tuple(j.diagnosis for j in jobs if j.diagnosis is not None)
+        return RunOutcome(
+            run.key,
+            run.repo,
+            decision,
+            tuple(moves),
+            diagnoses,
+            tuple(f"{j.job.name}: {j.skipped}" for j in jobs if j.skipped),
+            tuple(alerts),
+            rerun,
+            run.html_url,
+        )
+
+    def _analyse(self, run: FailedRun, job: Any) -> JobRecord:
+        if job.open_log is None:
+            return JobRecord(job, None, "log not available")
+        try:
+            return JobRecord(
+                job, self.analyzer.analyze_stream(job.open_log(), f"{run.key}/{job.name}")
+            )
+        except HeeError as exc:
+            return JobRecord(job, None, exc.message)
+        except Exception as exc:  # a bad log is a skip, not the end of the cycle
+            log.warning("cannot analyse %s job %s: %s", run.key, job.name, exc)
+            return JobRecord(job, None, f"{type(exc).__name__}: {exc}")
+
+    def _alert(
+        self,
+        run: FailedRun,
+        decision: Decision,
+        root: Finding | None,
+        maintenance: bool,
+        now: datetime,
+    ) -> list[tuple[str, str]]:
+        wanted: list[Alert] = []
+        severity = decision.severity or Severity.MEDIUM
+        cause = root.title if root else "no known pattern explains the log"
+        fingerprint = root.fingerprint if root else f"{run.repo}:{run.workflow}:unexplained"
+        body = "\n".join([*decision.reasons, *([run.html_url] if run.html_url else [])])
+        where = run.branch or run.head_sha[:7]
+        if Action.ALERT in decision.actions or Action.ESCALATE in decision.actions:
+            kind = "escalation" if Action.ESCALATE in decision.actions else "failure"
+            wanted.append(
+                Alert(
+                    repo=run.repo,
+                    severity=severity,
+                    title=f"{run.repo}: {run.workflow} failed on {where}: {cause}",
+                    body=body,
+                    fingerprint=fingerprint,
+                    kind=kind,
+                    pattern_id=root.pattern_id if root else None,
+                    url=run.html_url,
+                    created_at=now,
+                )
+            )
+        if Action.ASK_APPROVAL in decision.actions and root is not None:
+            wanted.append(
+                Alert(
+                    repo=run.repo,
+                    severity=severity,
+                    title=f"{run.repo}: approve fix {root.fix_strategy!r} for {root.pattern_id}?",
+                    body=body,
+                    fingerprint=f"{fingerprint}:approval",
+                    kind="approval",
+                    pattern_id=root.pattern_id,
+                    url=run.html_url,
+                    created_at=now,
+                )
+            )
+        return [self._send(a, maintenance, now) for a in wanted]
+
+    def _send(self, alert: Alert, maintenance: bool, now: datetime) -> tuple[str, str]:
+        if maintenance:
+            outcome, reason = "muted", "maintenance"
+        elif not alert.severity.at_least(self.alert_level) and alert.kind != "approval":
+            outcome, reason = "muted", f"below alert level {self.alert_level.value}"
+        elif self.notifier is None:
+            outcome, reason = "muted", "no notifier configured"
+        else:
+            try:
+                self.notifier.notify(alert, now)
+                outcome, reason = "sent", ""
+            except Exception as exc:  # a channel failing must not stop the cycle
+                outcome, reason = "failed", f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+        self.audit.record_alert(alert, outcome, now=now, reason=reason)
+        return outcome, alert.title
+
+    def _rerun(self, run: FailedRun, fingerprints: list[str], now: datetime) -> bool:
+        if self.run_control is None:
+            return False
+        try:
+            self.run_control.rerun_failed_jobs(run.repo, run.run_id)
+        except Exception as exc:
+            log.warning("re-run of %s failed: %s", run.key, getattr(exc, "message", exc))
+            return False
+        self.audit.record_rerun(run.repo, run.run_id, run.head_sha, fingerprints, now=now)
+        return True
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def _check_reruns(self, state: HealthState) -> tuple[HealthState, list[Decision]]:
+        """Resolve re-runs asked for earlier: one that passed marks its failures flaky and
+        may recover the pipeline."""
+        if self.run_control is None:
+            return state, []
+        decisions: list[Decision] = []
+        for pending in self.audit.pending_reruns():
+            try:
+                status = self.run_control.get_run(pending.repo, pending.run_id)
+            except Exception as exc:
+                log.warning(
+                    "cannot look up run %s: %s", pending.run_id, getattr(exc, "message", exc)
+                )
+                continue
+            if status.status != "completed":
+                continue
+            now = self.clock.now()
+            passed = status.conclusion == "success"
+            self.audit.resolve_rerun(pending.id, "passed" if passed else "failed", now=now)
+            if not passed:
+                continue  # the failed attempt arrives through the source as a new run key
+            self.audit.label_flaky(pending.repo, pending.fingerprints, now=now)
+            state, decision = self._recover(
+                Event.RERUN_PASSED, pending.repo, state, now, closes=pending.fingerprints
+            )
+            decisions.append(decision)
+        return state, decisions
+
+    def _quiet_recovery(self, state: HealthState) -> tuple[HealthState, list[Decision]]:
+        if state not in (HealthState.DEGRADED, HealthState.FAILED):
+            return state, []
+        now = self.clock.now()
+        last = self.audit.last_failure_at()
+        repo = str(self.capsule.load().get("repository", ""))
+        quiet = self.settings_for(repo).recovery_seconds
+        if last is not None and (now - last).total_seconds() < quiet:
+            return state, []
+        state, decision = self._recover(Event.QUIET, repo, state, now, closes=None)
+        return state, [decision]
+
+    def _recover(
+        self,
+        event: Event,
+        repo: str,
+        state: HealthState,
+        now: datetime,
+        closes: Sequence[str] | None,
+    ) -> tuple[HealthState, Decision]:
+        payload = self.capsule.load()
+        remaining = [
+            i
+            for i in payload.get("open_incidents", [])
+            if closes is not None and i.get("fingerprint") not in closes
+        ]
+        facts = PolicyFacts(
+            event=event,
+            repo=repo,
+            state=state,
+            settings=self.settings_for(repo),
+            open_critical_incidents=sum(1 for i in remaining if i.get("severity") == "critical"),
+        )
+        decision = self.policy.decide(facts, now)
+        moves = fire_all(state, decision.triggers, at=now, reason="; ".join(decision.reasons))
+        self.audit.record_decision(repo, decision, moves, event=event.value, now=now)
+
+        def mutate(p: dict[str, Any]) -> None:
+            apply_transitions(p, moves)
+            p["open_incidents"] = remaining
+            _append_history(p, _history_entry(now, "", None, decision))
+
+        self.capsule.update(mutate, now=now)
+        return decision.to_state, decision
+
+
+def _unique(found: list[Finding]) -> list[Finding]:
+    seen: set[str] = set()
+    out = []
+    for f in found:
+        if f.fingerprint not in seen:
+            seen.add(f.fingerprint)
+            out.append(f)
+    return out
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _history_entry(
+    now: datetime, run_key: str, root: Finding | None, decision: Decision
+) -> dict[str, Any]:
+    return {
+        "timestamp": _iso(now),
+        "run_key": run_key,
+        "fingerprint": root.fingerprint if root else None,
+        "pattern_id": root.pattern_id if root else None,
+        "action": decision.primary_action.value,
+        "actions": [a.value for a in decision.actions],
+        "trigger": decision.triggers[-1] if decision.triggers else None,
+        "from_state": decision.from_state.value,
+        "to_state": decision.to_state.value,
+        "reasons": list(decision.reasons),
+    }
+
+
+def _append_history(payload: dict[str, Any], entry: dict[str, Any]) -> None:
+    history = payload.setdefault("decision_history", [])
+    history.append(entry)
+    del history[:-HISTORY_LIMIT]
+
+
+def _record_in_capsule(
+    payload: dict[str, Any],
+    run: FailedRun,
+    decision: Decision,
+    moves: Sequence[Transition],
+    found: Sequence[Finding],
+    now: datetime,
+) -> None:
+    apply_transitions(payload, list(moves))
+    monitoring = payload.setdefault("monitoring_state", {})
+    monitoring["last_run_id"] = str(run.run_id)
+    monitoring.setdefault("current_status", decision.to_state.value)
+    _append_history(payload, _history_entry(now, run.key, found[0] if found else None, decision))
+    if Action.LABEL_FLAKY in decision.actions:
+        return  # flaky failures are not incidents
+    incidents = payload.setdefault("open_incidents", [])
+    by_fp = {i.get("fingerprint"): i for i in incidents}
+    for f in found:
+        incident = by_fp.get(f.fingerprint)
+        if incident is None:
+            incidents.append(
+                {
+                    "id": f"INC-{f.fingerprint[:12]}",
+                    "opened": _iso(now),
+                    "last_seen": _iso(now),
+                    "fingerprint": f.fingerprint,
+                    "pattern_id": f.pattern_id,
+                    "severity": f.severity.value,
+                    "title": f.title,
+                    "occurrences": 1,
+                }
+            )
+        else:
+            incident["last_seen"] = _iso(now)
+            incident["occurrences"] = int(incident.get("occurrences", 0)) + 1

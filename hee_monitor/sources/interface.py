@@ -1,0 +1,78 @@
+"""The source port: where failed workflow runs come from.
+
+A source's :meth:`Source.poll` yields :class:`~hee_monitor.models.FailedRun` records and,
+for what it could not read (a repository without access, a run whose data is broken),
+:class:`Skipped` values: one bad repository never stops a monitoring cycle. Failures that
+stop the whole source (bad credentials) raise :class:`~hee_monitor.errors.SourceError`.
+
+Each run attempt is handed out once: sources consult a :class:`ProcessedRuns` store by
+``FailedRun.key`` (``"owner/repo#run_id.attempt"``); the monitor backs it by the audit store
+so that holds across restarts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from hee_monitor.errors import SourceError
+from hee_monitor.models import FailedRun
+
+__all__ = [
+    "InMemoryProcessedRuns",
+    "PollResult",
+    "ProcessedRuns",
+    "Skipped",
+    "Source",
+    "SourceError",
+]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something a source could not read this cycle, and why (no secret in ``reason``)."""
+
+    repo: str
+    reason: str
+    #: the run concerned, when the skip is about one run rather than the whole repository
+    run_id: int | None = None
+
+
+PollResult = FailedRun | Skipped
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Yields failed runs not handed out before, and skips."""
+
+    def poll(self) -> Iterator[PollResult]: ...
+
+
+@runtime_checkable
+class ProcessedRuns(Protocol):
+    """Remembers which run attempts were already handed out (keys are ``FailedRun.key``)."""
+
+    def seen(self, key: str) -> bool: ...
+
+    def mark(self, key: str) -> None: ...
+
+
+class InMemoryProcessedRuns:
+    """A :class:`ProcessedRuns` for one process (tests, one-shot runs)."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def mark(self, key: str) -> None:
+        with self._lock:
+            self._keys.add(key)
+
+    def __len__(self) -> int:
+        return len(self._keys)

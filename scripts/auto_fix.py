@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Apply safe fixes: a thin wrapper over ``hee-monitor fix apply``.
+
+    scripts/auto_fix.py --mode hee-safe --state-capsule current.json --max-severity medium \\
+        --diagnosis diagnosis.json [--repo-path DIR] [--hee-dry-run] [--report detailed] \\
+        [--no-push]
+    scripts/auto_fix.py --mode pre-commit --safety high
+
+Every option is the command's own (``hee-monitor fix apply --help``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parents[1]
+if (_CHECKOUT / "hee_monitor" / "__init__.py").is_file():
+    # run from a source checkout: use its package, not another installed copy
+    sys.path.insert(0, str(_CHECKOUT))
+
+from hee_monitor.cli import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run(["fix", "apply", *sys.argv[1:]]))

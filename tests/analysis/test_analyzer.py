@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hee_monitor.analysis.analyzer import Analyzer
+from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
+from hee_monitor.analysis.matcher import available_engines
+from hee_monitor.analysis.patterns import PatternDatabase, load_database
+from hee_monitor.errors import AnalysisError
+from hee_monitor.models import Evidence, Finding, Owner, Severity
+from tests.analysis.conftest import REFERENCE_LOGS, SAMPLE_PATTERNS
+
+GO_LOG = """\
+2022-04-13T15:05:00.0000000Z ##[group]Run go test ./...
+2022-04-13T15:05:00.0000000Z \x1b[36;1mgo test ./... || echo "undefined: os"\x1b[0m
+2022-04-13T15:05:00.0000000Z shell: /usr/bin/bash -e {0}
+2022-04-13T15:05:00.0000000Z ##[endgroup]
+2022-04-13T15:06:13.0756634Z # example.com/pkg [example.com/pkg.test]
+2022-04-13T15:06:13.0832743Z ##[error]pkg/a_test.go:88:9: undefined: os
+2022-04-13T15:06:13.0843579Z ##[error]pkg/a_test.go:91:3: undefined: os
+2022-04-13T15:06:48.1389719Z FAIL\texample.com/pkg [build failed]
+2022-04-13T15:06:49.0000000Z ##[error]Process completed with exit code 2.
+"""
+
+
+def ids(diagnosis: object) -> list[str]:
+    return [f.pattern_id for f in diagnosis.failures]  # type: ignore[attr-defined]
+
+
+def test_compile_error_beats_exit_code_and_evidence_points_at_lines(analyzer: Analyzer) -> None:
+    diagnosis = analyzer.analyze_text(GO_LOG, "go.log")
+    assert ids(diagnosis) == ["TEST-GO-COMPILE", "TEST-EXIT-CODE"]
+    root = diagnosis.failures[0]
+    # context before 1, after 1 around lines 6 and 7, merged into one range
+    assert [(e.start_line, e.end_line) for e in root.evidence] == [(5, 8)]
+    assert root.evidence[0].text.splitlines()[1] == "##[error]pkg/a_test.go:88:9: undefined: os"
+    assert root.owner is Owner.DEVELOPER and root.category == "compilation"
+    assert root.details["step"] == "go test ./..."
+    assert diagnosis.lines == 9
+    assert 0 < root.confidence <= 1
+    assert root.confidence > diagnosis.failures[1].confidence
+
+
+def test_step_header_lines_are_not_evidence(analyzer: Analyzer) -> None:
+    """The echoed script of a step (##[group]Run … ##[endgroup]) mentions errors harmlessly."""
+    header_only = "\n".join(GO_LOG.splitlines()[:4]) + "\n"
+    assert analyzer.analyze_text(header_only).unexplained
+
+
+def test_end_regex_bounds_multi_line_evidence(analyzer: Analyzer) -> None:
+    log = (
+        "ruff check .\nsrc/a.py:1:1: F401 unused\nsrc/b.py:2:1: E501 long\n"
+        "noise\nFound 2 errors.\nafter\n"
+    )
+    root = analyzer.analyze_text(log).failures[0]
+    assert root.pattern_id == "TEST-RUFF"
+    assert (root.evidence[0].start_line, root.evidence[0].end_line) == (2, 5)
+    assert root.evidence[0].text.endswith("Found 2 errors.")
+
+
+def test_occurrences_are_capped_first_ones_first(analyzer: Analyzer) -> None:
+    log = "".join(f"E   ModuleNotFoundError: No module named 'm{i}'\nok\n" for i in range(20))
+    finding = analyzer.analyze_text(log).failures[0]
+    assert [e.start_line for e in finding.evidence] == [1, 3, 5, 7, 9]
+
+
+def test_exclude_and_ignore_case(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        """
+patterns:
+  - id: T-DISK
+    title: Disk full
+    category: resource
+    severity: critical
+    owner: DEVOPS
+    risk: 1
+    regex: no space left on device
+    ignore_case: true
+    exclude: 'grep'
+    examples: ["No space left on device"]
+""",
+        encoding="utf-8",
+    )
+    analyzer = Analyzer(load_database([tmp_path], shipped=False))
+    assert ids(analyzer.analyze_text("write: NO SPACE LEFT ON DEVICE\n")) == ["T-DISK"]
+    assert analyzer.analyze_text("grep 'No space left on device' x\n").unexplained
+
+
+def test_colour_codes_timestamps_and_crlf_do_not_hide_a_match(analyzer: Analyzer) -> None:
+    log = (
+        "\ufeff2024-01-01T00:00:00.1234567Z \x1b[31mFAILED\x1b[0m tests/test_a.py::test_x - "
+        "assert 1 == 2\r\n2024-01-01T00:00:01.0000000Z done\r\n"
+    )
+    diagnosis = analyzer.analyze_text(log)
+    assert ids(diagnosis) == ["TEST-PYTEST-FAILED"]
+    assert diagnosis.failures[0].evidence[0] == Evidence(
+        1, 1, "FAILED tests/test_a.py::test_x - assert 1 == 2"
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    before=st.integers(min_value=0, max_value=300),
+    after=st.integers(min_value=0, max_value=50),
+    split=st.integers(min_value=1, max_value=4096),
+    crlf=st.booleans(),
+    stamp=st.booleans(),
+)
+def test_evidence_line_is_the_original_line(
+    analyzer: Analyzer, before: int, after: int, split: int, crlf: bool, stamp: bool
+) -> None:
+    eol = "\r\n" if crlf else "\n"
+    prefix = "2024-05-05T10:00:00.0000000Z " if stamp else ""
+    lines = [f"{prefix}\x1b[32mnoise {i}\x1b[0m" for i in range(before)]
+    lines.append(f"{prefix}npm ERR! code E404")
+    lines += [f"{prefix}tail {i}" for i in range(after)]
+    data = (eol.join(lines) + eol).encode()
+    chunks = [data[i : i + split] for i in range(0, len(data), split)]
+    finding = analyzer.analyze_stream(chunks, "x").failures[0]
+    assert finding.evidence[0].start_line == before + 1
+    original = data.split(b"\n")[before].decode()
+    assert "npm ERR! code E404" in original
+    assert finding.evidence[0].text.splitlines()[0] == "npm ERR! code E404"
+
+
+def test_blocks_boundaries_do_not_lose_context(sample_db: PatternDatabase) -> None:
+    """Evidence context reaches into the next block (tiny blocks force the boundary)."""
+    import hee_monitor.analysis.logreader as logreader
+
+    log = "".join(f"line {i}\n" for i in range(1, 100)) + "npm ERR! code X\nnext 1\nnext 2\n"
+    saved = logreader.BLOCK_BYTES
+    try:
+        logreader.BLOCK_BYTES = 64
+        import hee_monitor.analysis.analyzer as analyzer_module
+
+        original = analyzer_module.iter_raw_blocks
+        analyzer_module.iter_raw_blocks = lambda chunks: original(chunks, 64)  # type: ignore[assignment]
+        finding = Analyzer(sample_db).analyze_text(log).failures[0]
+    finally:
+        logreader.BLOCK_BYTES = saved
+        analyzer_module.iter_raw_blocks = original  # type: ignore[assignment]
+    assert finding.evidence[0] == Evidence(100, 102, "npm ERR! code X\nnext 1\nnext 2")
+
+
+@pytest.mark.parametrize("engine", available_engines())
+def test_every_engine_gives_the_same_diagnosis(sample_db: PatternDatabase, engine: str) -> None:
+    """Contract test of the scanner port: each engine finds the same lines."""
+    reference = Analyzer(sample_db, engine="re").analyze_text(GO_LOG + "npm ERR! x\n")
+    got = Analyzer(sample_db, engine=engine).analyze_text(GO_LOG + "npm ERR! x\n")
+    assert got.to_json() == reference.to_json()
+
+
+def test_fallback_gets_a_bounded_excerpt_when_nothing_matched(sample_db: PatternDatabase) -> None:
+    seen: list[LogExcerpt] = []
+
+    class Recorder:
+        def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+            seen.append(excerpt)
+            finding = Finding(
+                "LLM-GUESS",
+                "Guessed",
+                "unknown",
+                Severity.MEDIUM,
+                Owner.DEVOPS,
+                1,
+                False,
+                0.5,
+                None,
+                "f" * 16,
+                (Evidence(3, 3, excerpt.lines[-1].text),),
+                source="llm:x",
+            )
+            return FallbackResult((finding,), note="classified by the local model")
+
+    log = (
+        "".join(f"ok {i}\n" for i in range(500))
+        + "weird thing\n##[error]Process completed with exit code 3.\n"
+    )
+    diagnosis = Analyzer(sample_db.merged([]), fallback=Recorder()).analyze_text(
+        log.replace(
+            "##[error]Process completed with exit code 3.", "Process completed with exit code 3."
+        )
+    )
+    assert seen and seen[0].total_lines == 502
+    assert seen[0].lines[-1].number == 502 and len(seen[0].lines) <= 200
+    assert ids(diagnosis) == ["LLM-GUESS"]
+    assert diagnosis.notes == ("classified by the local model",)
+
+
+def test_fallback_not_called_for_an_explained_log(sample_db: PatternDatabase) -> None:
+    class Boom:
+        def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+            raise AssertionError("must not be called")
+
+    assert ids(Analyzer(sample_db, fallback=Boom()).analyze_text(GO_LOG))[0] == "TEST-GO-COMPILE"
+
+
+def test_fallback_reads_a_file_again(sample_db: PatternDatabase, tmp_path: Path) -> None:
+    class Echo:
+        def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+            return FallbackResult((), note=f"{len(excerpt.lines)} lines read")
+
+    log = tmp_path / "x.log"
+    log.write_bytes(b"\xef\xbb\xbfsomething odd failed\nend\n")
+    diagnosis = Analyzer(sample_db, fallback=Echo()).analyze_path(log)
+    assert diagnosis.unexplained and diagnosis.notes == ("2 lines read",)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_empty_log(analyzer: Analyzer, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    diagnosis = analyzer.analyze_path(empty)
+    assert diagnosis.lines == 0 and diagnosis.unexplained
+
+
+def test_binary_log(analyzer: Analyzer, tmp_path: Path) -> None:
+    binary = tmp_path / "core"
+    binary.write_bytes(bytes(range(256)) * 400 + b"\nnpm ERR! in binary\n")
+    diagnosis = analyzer.analyze_path(binary)
+    assert ids(diagnosis) == ["TEST-NPM-ERR"]
+    assert diagnosis.failures[0].evidence[0].start_line == binary.read_bytes().count(b"\n")
+
+
+def test_ten_megabyte_single_line(analyzer: Analyzer, tmp_path: Path) -> None:
+    big = tmp_path / "big.log"
+    big.write_bytes(b"npm ERR! " + b"x" * (10 * 1024 * 1024) + b"\nafter\n")
+    diagnosis = analyzer.analyze_path(big)
+    assert diagnosis.lines == 2
+    evidence = diagnosis.failures[0].evidence[0]
+    assert (evidence.start_line, evidence.end_line) == (1, 2)
+    assert len(evidence.text) <= 64 * 1024 + 10
+
+
+def test_missing_file_raises_analysis_error(analyzer: Analyzer, tmp_path: Path) -> None:
+    with pytest.raises(AnalysisError, match="cannot read log"):
+        analyzer.analyze_path(tmp_path / "nope.log")
+
+
+# --- reference logs ---------------------------------------------------------------------------
+
+
+def _ref(name: str) -> Path:
+    path = REFERENCE_LOGS / name
+    if not path.exists():
+        pytest.skip(f"reference log {name} not available")
+    return path
+
+
+def test_reference_go_compile_error_lines(analyzer: Analyzer) -> None:
+    diagnosis = analyzer.analyze_path(_ref("02-go-compile-error.log"))
+    assert diagnosis.lines == 748
+    root = diagnosis.failures[0]
+    assert root.pattern_id == "TEST-GO-COMPILE"
+    # the first five annotations (639-643) with one line of context each side, merged
+    assert (root.evidence[0].start_line, root.evidence[0].end_line) == (638, 644)
+    assert "credentials_test.go:88:9: undefined: os" in root.evidence[0].text
+    exit_finding = diagnosis.failures[-1]
+    assert exit_finding.evidence[0].start_line == 738
+
+
+def test_reference_pytest_missing_module_with_bom(analyzer: Analyzer) -> None:
+    diagnosis = analyzer.analyze_path(_ref("11-pytest-collection-errors-missing-modules.log"))
+    root = diagnosis.failures[0]
+    assert root.pattern_id == "TEST-PY-MODULE-NOT-FOUND"
+    assert root.evidence[0].start_line == 603
+    assert root.owner is Owner.DEVOPS
+
+
+def test_reference_network_timeout_is_transient(analyzer: Analyzer) -> None:
+    diagnosis = analyzer.analyze_path(_ref("05-network-tls-handshake-timeout.log"))
+    root = diagnosis.failures[0]
+    assert root.pattern_id == "TEST-NET-TIMEOUT" and root.transient
+    assert root.evidence[0].start_line == 195
+
+
+def test_reference_cancellation(analyzer: Analyzer) -> None:
+    diagnosis = analyzer.analyze_path(_ref("14-cancelled-operation-canceled.EXCERPT.log"))
+    assert diagnosis.failures[0].pattern_id == "TEST-CANCELLED"
+    assert diagnosis.failures[0].evidence[0].start_line == 714
+
+
+def test_json_is_serialisable(analyzer: Analyzer) -> None:
+    data = analyzer.analyze_text(GO_LOG, "go.log").to_json()
+    assert json.loads(json.dumps(data))["failures"][0]["evidence"][0]["start_line"] == 5
+
+
+def test_from_default_database_adds_extra_dirs() -> None:
+    analyzer = Analyzer.from_default_database([SAMPLE_PATTERNS])
+    assert analyzer.database.get("TEST-RUFF") is not None

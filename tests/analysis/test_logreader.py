@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hee_monitor.analysis.logreader import (
+    MAX_LINE_BYTES,
+    LogLine,
+    build_excerpt,
+    iter_blocks,
+    iter_log_lines,
+    normalise_line,
+)
+
+
+def test_normalise_line_strips_timestamp_ansi_cr_nul() -> None:
+    raw = b"2024-01-01T00:00:00.1234567Z \x1b[31mFAILED\x1b[0m tests/x.py\x00\r"
+    assert normalise_line(raw) == "FAILED tests/x.py"
+
+
+def test_normalise_line_replaces_invalid_utf8() -> None:
+    assert normalise_line(b"bad \xff\xfe byte") == "bad \ufffd\ufffd byte"
+
+
+def test_normalise_line_cuts_overlong_lines() -> None:
+    assert len(normalise_line(b"x" * (MAX_LINE_BYTES * 2))) == MAX_LINE_BYTES
+
+
+def test_blocks_number_lines_across_chunks() -> None:
+    chunks = [b"one\ntw", b"o\nthree\n", b"four"]
+    blocks = list(iter_blocks(chunks, block_bytes=4))
+    numbers = []
+    for block in blocks:
+        for offset, _ in enumerate(block.data.split(b"\n")[: block.line_count]):
+            numbers.append(block.first_line + offset)
+    assert numbers == [1, 2, 3, 4]
+    assert blocks[-1].last_line == 4
+
+
+def test_overlong_unterminated_line_is_cut_but_numbering_kept() -> None:
+    big = b"y" * (9 * 1024 * 1024)
+    chunks = [b"first\n", big[: len(big) // 2], big[len(big) // 2 :], b"\nlast\n"]
+    lines = list(iter_log_lines(chunks))
+    assert [ln.number for ln in lines] == [1, 2, 3]
+    assert lines[0].text == "first"
+    assert len(lines[1].text) <= MAX_LINE_BYTES
+    assert lines[2].text == "last"
+
+
+def test_steps_are_tracked_for_github_jenkins_travis() -> None:
+    text = (
+        "##[group]Run pytest -q\n##[endgroup]\nFAILED a\n"
+        "[Pipeline] { (Build)\nmake\n"
+        "travis_fold:start:install\r\x1b[0Knpm ci\n"
+    )
+    lines = list(iter_log_lines([text.encode()]))
+    assert lines[2].step == "pytest -q"
+    assert lines[4].step == "Build"
+    assert lines[5].step == "install"
+
+
+def test_bom_is_dropped_from_first_line_only() -> None:
+    lines = list(iter_log_lines([b"\xef\xbb\xbfCurrent runner version\nnext\n"]))
+    assert lines[0].text == "Current runner version"
+    assert len(lines) == 2
+
+
+_piece = st.sampled_from(["", "\x1b[31m", "\x1b[0m", "\r", "\x00", "é", "\xff"])
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x1b\x00"),
+    max_size=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.booleans(), _piece, _text, _piece), min_size=1, max_size=30),
+    bom=st.booleans(),
+    crlf=st.lists(st.booleans(), min_size=30, max_size=30),
+    split=st.integers(min_value=1, max_value=64),
+)
+def test_line_numbers_point_at_original_lines(
+    lines: list[tuple[bool, str, str, str]], bom: bool, crlf: list[bool], split: int
+) -> None:
+    """Whatever the decoration, line N of the reader is line N of the file (split on \\n)."""
+    raw_lines = []
+    for i, (stamp, pre, body, post) in enumerate(lines):
+        prefix = "2024-01-01T00:00:00.1234567Z " if stamp else ""
+        tagged = f"L{i}:{body}"
+        text = f"{prefix}{pre}{tagged}{post}".encode("utf-8", "surrogateescape")
+        raw_lines.append(text.replace("\xff".encode(), b"\xff") + (b"\r" if crlf[i] else b""))
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(raw_lines) + b"\n"
+    chunks = [data[i : i + split] for i in range(0, len(data), split)]
+    got = list(iter_log_lines(chunks))
+    assert len(got) == len(lines)
+    originals = data.split(b"\n")
+    for line in got:
+        marker = f"L{line.number - 1}:"
+        assert marker in line.text
+        assert marker.encode() in originals[line.number - 1]
+
+
+def test_excerpt_is_bounded_and_keeps_error_context() -> None:
+    body = [LogLine(n, f"line {n} ok", "build") for n in range(1, 5001)]
+    body[2999] = LogLine(3000, "##[error]something broke", "build")
+    body += [LogLine(n, f"error number {n}", "build") for n in range(5001, 5500)]
+    body.append(LogLine(5500, "##[error]Process completed with exit code 1.", "build"))
+    excerpt = build_excerpt(body, "job.log", max_lines=200, max_bytes=16 * 1024)
+    numbers = [ln.number for ln in excerpt.lines]
+    assert len(numbers) <= 200
+    assert sum(len(ln.text) + 1 for ln in excerpt.lines) <= 16 * 1024
+    assert 5500 in numbers and 3000 in numbers and 2999 in numbers and 3001 in numbers
+    assert numbers == sorted(numbers)
+    assert excerpt.total_lines == 5500
+    assert len(excerpt.log_fingerprint) == 16

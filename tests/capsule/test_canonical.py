@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hee_monitor.capsule import CapsuleFormatError, Signer, TrustedKeys, new_payload
+from hee_monitor.capsule.canonical import canonical_bytes, digest, dump_document, parse_document
+from hee_monitor.capsule.envelope import open_capsule, sign
+from tests.capsule.conftest import NOW
+
+SIGNER = Signer.generate()
+KEYS = TrustedKeys.of([SIGNER.public_key])
+
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+#: names the schema does not know: they must survive untouched
+unknown_fields = st.dictionaries(
+    st.text(min_size=1, max_size=10).map(lambda s: "x-" + s), json_value, max_size=4
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(top=unknown_fields, nested=unknown_fields, in_fix=unknown_fields)
+def test_save_load_save_is_byte_identical_and_keeps_unknown_fields(
+    top: dict[str, Any], nested: dict[str, Any], in_fix: dict[str, Any]
+) -> None:
+    payload = new_payload("octo/app", NOW)
+    payload.update(top)
+    payload["monitoring_state"].update(nested)
+    payload["auto_fix_history"].append(
+        {
+            "timestamp": "2026-11-22T18:30:00Z",
+            "pattern_id": "PAT-1",
+            "success": True,
+            "rollback": False,
+            "hee_context": {
+                "state_capsule_version": 0,
+                "decision_impact": "low",
+                "context_preservation": True,
+            },
+            **in_fix,
+        }
+    )
+    saved = sign(payload, [SIGNER])
+    loaded = open_capsule(saved.raw, KEYS, now=NOW, source="t")
+    assert loaded.payload == payload
+    assert json.dumps(loaded.payload) == json.dumps(payload)  # same key order too
+    assert sign(loaded.payload, [SIGNER]).raw == saved.raw
+    assert loaded.digest == saved.digest
+
+
+def test_canonical_form_ignores_key_order_and_formatting() -> None:
+    assert canonical_bytes({"b": 1, "a": [1.0, "é"]}) == canonical_bytes({"a": [1, "é"], "b": 1})
+    assert digest({"b": 1, "a": 2}) == digest({"a": 2, "b": 1})
+    assert digest({"a": 1}).startswith("sha256:") and len(digest({"a": 1})) == 71
+
+
+@pytest.mark.parametrize("value", [float("nan"), 2**60, "\ud800"])
+def test_values_without_a_canonical_form_are_refused(value: object) -> None:
+    with pytest.raises(CapsuleFormatError):
+        canonical_bytes({"v": value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'{"a": NaN}\n', "not valid JSON"),
+        (b'{"a": 1}', "edited after it was signed"),  # no trailing newline
+        (b'{\n  "a": 1,\n  "a": 2\n}\n', "edited after it was signed"),  # duplicate key
+        (b'{\n  "a": 1e0\n}\n', "edited after it was signed"),
+    ],
+)
+def test_parse_document_refuses_anything_but_the_written_form(raw: bytes, fragment: str) -> None:
+    with pytest.raises(CapsuleFormatError, match=fragment):
+        parse_document(raw, source="f")
+
+
+def test_dump_document_is_a_fixed_point() -> None:
+    document = {"z": 1, "a": {"é": [1.5, None, True]}}
+    raw = dump_document(document)
+    assert parse_document(raw, source="f") == document
+    assert dump_document(parse_document(raw, source="f")) == raw

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixes.conftest import Repo, init_repo, tool_env, tree_state
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Repo:
+    (tmp_path / "home").mkdir()
+    return init_repo(tmp_path / "repo", tool_env(tmp_path / "home"))
+
+
+DIAGNOSIS = {
+    "log": "job.log",
+    "lines": 40,
+    "failures": [
+        {
+            "pattern_id": "PY-RUFF-LINT",
+            "title": "ruff found lint errors",
+            "category": "lint",
+            "severity": "low",
+            "owner": "DEVELOPER",
+            "risk": 1,
+            "transient": False,
+            "confidence": 0.95,
+            "fix_strategy": "ruff-fix",
+            "fingerprint": "9f2c",
+            "evidence": [{"start_line": 12, "end_line": 12, "text": "F401 `os` imported"}],
+        },
+        {
+            "pattern_id": "NPM-AUDIT",
+            "title": "npm audit found vulnerabilities",
+            "category": "security",
+            "severity": "high",
+            "fix_strategy": "npm-audit-fix",
+            "fingerprint": "77aa",
+        },
+    ],
+    "unexplained": False,
+}
+
+
+def _run(work: Repo, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(work.env, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "auto_fix.py"), *args],
+        cwd=work.path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def _lint_repo(work: Repo, tmp_path: Path) -> Path:
+    work.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
+    work.commit("init")
+    diagnosis = tmp_path / "diagnosis.json"
+    diagnosis.write_text(json.dumps(DIAGNOSIS))
+    return diagnosis
+
+
+def test_dry_run_prints_the_exact_plan_and_touches_nothing(work: Repo, tmp_path: Path) -> None:
+    diagnosis = _lint_repo(work, tmp_path)
+    capsule = tmp_path / "current.json"
+    capsule.write_text('{"version": 3, "constraints": {"max_fix_severity": "medium"}}')
+    before, refs, capsule_bytes = tree_state(work.path), work.refs(), capsule.read_bytes()
+    git_before = tree_state(work.path / ".git")
+
+    proc = _run(work, "--mode", "hee-safe", "--state-capsule", str(capsule), "--max-severity",
+                "medium", "--diagnosis", str(diagnosis), "--hee-dry-run",
+                "--report", "detailed")  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    assert "PLAN PY-RUFF-LINT → ruff-fix: apply ruff's safe lint fixes" in proc.stdout
+    assert "  run:      ruff check --fix --no-cache --quiet ." in proc.stdout
+    assert "  validate: ruff check --no-cache --quiet ." in proc.stdout
+    assert "SKIPPED NPM-AUDIT (npm-audit-fix)" in proc.stdout
+    assert tree_state(work.path) == before
+    assert tree_state(work.path / ".git") == git_before
+    assert work.refs() == refs
+    assert capsule.read_bytes() == capsule_bytes
+
+
+def test_hee_safe_run_fixes_on_a_branch_and_records_the_capsule(work: Repo, tmp_path: Path) -> None:
+    diagnosis = _lint_repo(work, tmp_path)
+    capsule = tmp_path / "current.json"
+    capsule.write_text('{"version": 3, "constraints": {"max_fix_severity": "medium"}}')
+    proc = _run(work, "--mode", "hee-safe", "--state-capsule", str(capsule), "--max-severity",
+                "medium", "--diagnosis", str(diagnosis), "--no-push", "--run-id", "555",
+                "--database", f"sqlite:///{tmp_path / 'audit.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "FIXED PY-RUFF-LINT with ruff-fix on branch hee/fix/PY-RUFF-LINT-555" in proc.stdout
+    assert "refs/heads/hee/fix/PY-RUFF-LINT-555" in work.refs()
+    history = json.loads(capsule.read_text())["auto_fix_history"]
+    assert [(h["strategy"], h["success"], h["branch"]) for h in history] == [
+        ("ruff-fix", True, "hee/fix/PY-RUFF-LINT-555")
+    ]
+
+
+def test_pre_commit_mode_fails_the_hook_when_it_changed_files(work: Repo) -> None:
+    work.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
+    work.commit("init")
+    proc = _run(work, "--mode", "pre-commit", "--safety", "high", "--strategy", "ruff-fix")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FIXED LOCAL-RUFF-FIX with ruff-fix in the working tree" in proc.stdout
+    assert (work.path / "app.py").read_text() == "import sys\n\nprint(sys.argv)\n"
+    again = _run(work, "--mode", "pre-commit", "--safety", "high", "--strategy", "ruff-fix")
+    assert again.returncode == 0, again.stdout
+    assert "already passing" in again.stdout
+
+
+def test_without_input_hee_safe_mode_says_what_to_pass(work: Repo) -> None:
+    work.write("a.txt", "a")
+    work.commit()
+    proc = _run(work, "--mode", "hee-safe")
+    assert proc.returncode == 2
+    assert "nothing to fix" in proc.stderr
+    assert "hint: hee-monitor analyze --format json" in proc.stderr
+
+
+def test_fix_recover_reports_nothing_to_do(work: Repo, tmp_path: Path) -> None:
+    from hee_monitor.cli import run
+
+    work.write("a.txt", "a")
+    work.commit()
+    assert run(["fix", "recover", "--repo-path", str(work.path), "--database",
+                f"sqlite:///{tmp_path / 'a.db'}"]) == 0  # fmt: skip

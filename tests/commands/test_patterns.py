@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hee_monitor.cli import run
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "tests" / "analysis" / "data" / "sample_patterns.yaml"
+
+
+def test_validate_valid_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["patterns", "validate", "--no-shipped", str(SAMPLE)]) == 0
+    assert "valid" in capsys.readouterr().err
+
+
+def test_validate_invalid_file_lists_problems_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "patterns:\n  - id: B-1\n    title: Bad\n    category: test\n    severity: high\n"
+        "    owner: DEVOPS\n    risk: 1\n    regex: 'x('\n    examples: ['x']\n",
+        encoding="utf-8",
+    )
+    assert run(["patterns", "validate", "--no-shipped", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:8: [B-1] regex 'x(': does not compile" in out
+
+
+def test_list_json_and_category(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        run(
+            [
+                "patterns",
+                "list",
+                "--format",
+                "json",
+                "--patterns",
+                str(SAMPLE),
+                "--category",
+                "network",
+            ]
+        )
+        == 0
+    )
+    listed = json.loads(capsys.readouterr().out)
+    assert "TEST-NET-TIMEOUT" in [p["id"] for p in listed]
+    assert all(p["category"] == "network" for p in listed)
+
+
+def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["patterns", "list", "--patterns", str(SAMPLE)]) == 0
+    assert "TEST-RUFF" in capsys.readouterr().out
+
+
+def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    logs = tmp_path / "passing"
+    logs.mkdir()
+    for n in range(10):
+        text = "build ok\n" + ("npm ERR! peer dep warning\n" if n < 3 else "")
+        (logs / f"{n}.log").write_text(text, encoding="utf-8")
+    code = run(
+        [
+            "patterns",
+            "lint",
+            "--format",
+            "json",
+            "--passing-logs",
+            str(logs),
+            "--patterns",
+            str(SAMPLE),
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["logs"] == 10
+    (row,) = report["patterns"]
+    assert row["pattern_id"] == "TEST-NPM-ERR" and row["count"] == 3 and row["noisy"]
+    assert (
+        run(
+            [
+                "patterns",
+                "lint",
+                "--passing-logs",
+                str(logs),
+                "--patterns",
+                str(SAMPLE),
+                "--threshold",
+                "0.5",
+            ]
+        )
+        == 0
+    )
+
+
+def test_lint_needs_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["patterns", "lint", "--passing-logs", str(tmp_path / "x")]) == 2
+    assert "not a directory" in capsys.readouterr().err

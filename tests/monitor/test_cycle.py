@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hee_monitor.clock import FakeClock
+from hee_monitor.models import AutoFix, FailedJob, FailedRun, Finding, HealthState, Owner, Severity
+from hee_monitor.monitor.cycle import MonitorCycle
+from hee_monitor.monitor.ports import Skipped
+from hee_monitor.policy.interface import Action, PolicySettings
+from hee_monitor.policy.rules import RulesPolicy
+from hee_monitor.store.audit import AuditStore, decisions, findings, processed_runs
+from tests.fakes.memory import (
+    ListSource,
+    MemoryCapsule,
+    RecordingNotifier,
+    RecordingRunControl,
+    RunStatus,
+    ScriptedAnalyzer,
+)
+
+START = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
+
+
+def finding(
+    pid: str,
+    *,
+    severity: Severity = Severity.HIGH,
+    transient: bool = False,
+    fix: str | None = None,
+    auto_fix: AutoFix = AutoFix.NONE,
+) -> Finding:
+    return Finding(
+        pid,
+        f"{pid} failed",
+        "test",
+        severity,
+        Owner.DEVELOPER,
+        2,
+        transient,
+        0.9,
+        fix,
+        f"fp-{pid}",
+        (),
+        auto_fix=auto_fix,
+    )
+
+
+def job(name: str, job_id: int = 1, log: bytes | None = b"line\nerror\n") -> FailedJob:
+    opener = (lambda: iter([log])) if log is not None else None
+    return FailedJob(
+        job_id, name, "failure", completed_at=START - timedelta(seconds=30), open_log=opener
+    )
+
+
+def run(run_id: int, *jobs: FailedJob, attempt: int = 1) -> FailedRun:
+    return FailedRun(
+        "octo/app",
+        run_id,
+        attempt,
+        "CI",
+        "abc1234",
+        "main",
+        "push",
+        "failure",
+        jobs or (job("test"),),
+        html_url=f"https://github.example/run/{run_id}",
+        updated_at=START - timedelta(seconds=20),
+    )
+
+
+class Env:
+    def __init__(
+        self,
+        tmp_path: Path,
+        items: list[FailedRun | Skipped],
+        found: dict[str, tuple[Finding, ...]],
+        *,
+        fail_on: frozenset[str] = frozenset(),
+        state: str = "operational",
+    ) -> None:
+        self.clock = FakeClock(START)
+        self.audit = AuditStore.open(f"sqlite:///{tmp_path}/audit.db")
+        self.capsule = MemoryCapsule()
+        self.capsule.payload["monitoring_state"]["current_status"] = state
+        self.notifier = RecordingNotifier()
+        self.control = RecordingRunControl()
+        self.source = ListSource(items)
+        self.analyzer = ScriptedAnalyzer(found, fail_on)
+        self.cycle = MonitorCycle(
+            sources=[self.source],
+            analyzer=self.analyzer,
+            policy=RulesPolicy(),
+            audit=self.audit,
+            capsule=self.capsule,
+            clock=self.clock,
+            notifier=self.notifier,
+            run_control=self.control,
+            settings_for=lambda _r: PolicySettings(),
+        )
+
+    @property
+    def state(self) -> str:
+        return str(self.capsule.payload["monitoring_state"]["current_status"])
+
+
+def test_failed_run_is_diagnosed_decided_recorded_and_alerted(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
+    report = env.cycle.run_once()
+    assert report.state_before is HealthState.OPERATIONAL
+    assert report.state_after is HealthState.DEGRADED and env.state == "degraded"
+    [outcome] = report.runs
+    assert outcome.decision is not None and outcome.decision.actions == (Action.ALERT,)
+    assert env.audit.count(findings) == 1 and env.audit.count(decisions) == 1
+    [alert] = env.notifier.alerts
+    assert alert.severity is Severity.HIGH and "PY-TEST failed" in alert.title
+    p = env.capsule.payload
+    assert p["monitoring_state"]["last_run_id"] == "1"
+    assert p["decision_history"][-1]["trigger"] == "failures_detected"
+    assert p["open_incidents"][0]["pattern_id"] == "PY-TEST"
+    assert env.audit.metrics().detection_latency_seconds["mean"] == 30.0
+
+
+def test_each_run_is_processed_exactly_once(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1), run(1)], {"test": (finding("PY-TEST"),)})
+    env.cycle.run_once()
+    env.cycle.run_once()
+    assert env.audit.count(processed_runs) == 1
+    assert len(env.notifier.alerts) == 1
+    assert env.analyzer.calls == ["octo/app#1.1/test"]
+    assert env.capsule.payload["open_incidents"][0]["occurrences"] == 1
+
+
+def test_bad_log_and_missing_log_do_not_stop_the_cycle(tmp_path: Path) -> None:
+    items: list[FailedRun | Skipped] = [
+        run(1, job("broken"), job("nolog", 2, log=None)),
+        Skipped("octo/app", "run 2: log archive expired", 2),
+        run(3),
+    ]
+    env = Env(tmp_path, items, {"test": (finding("PY-TEST"),)}, fail_on=frozenset({"broken"}))
+    report = env.cycle.run_once()
+    assert [r.key for r in report.runs] == ["octo/app#1.1", "octo/app#3.1"]
+    first = report.runs[0]
+    assert first.skipped == (
+        "broken: RuntimeError: cannot read octo/app#1.1/broken",
+        "nolog: log not available",
+    )
+    assert first.decision is not None and "2 unexplained" in first.decision.reasons[0]
+    assert [s.run_id for s in report.skipped] == [2]
+    assert env.audit.metrics().runs_skipped == 1
+
+
+def test_critical_finding_fails_the_pipeline(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("SEC-LEAK", severity=Severity.CRITICAL),)})
+    report = env.cycle.run_once()
+    assert env.state == "failed"
+    assert [t.trigger for t in report.runs[0].transitions] == [
+        "failures_detected",
+        "critical_failure",
+    ]
+
+
+def test_transient_run_is_rerun_then_labelled_flaky_when_it_passes(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("NET-RESET", transient=True),)})
+    env.cycle.run_once()
+    assert env.control.reruns == [("octo/app", 1)] and env.state == "operational"
+    env.source.items = []
+    env.control.statuses[("octo/app", 1)] = RunStatus("octo/app", 1, 2, "completed", "success")
+    report = env.cycle.run_once()
+    assert report.recoveries and report.recoveries[0].rules == ("flaky_detected",)
+    assert env.audit.is_flaky(["fp-NET-RESET"])
+    # the same failure later is flaky: labelled, state kept
+    env.source.items = [run(5)]
+    report = env.cycle.run_once()
+    assert report.runs[0].decision is not None
+    assert Action.LABEL_FLAKY in report.runs[0].decision.actions and env.state == "operational"
+
+
+def test_transient_failure_rerun_at_most_three_times(tmp_path: Path) -> None:
+    env = Env(tmp_path, [], {"test": (finding("NET-RESET", transient=True),)})
+    for attempt in range(1, 6):
+        env.source.items = [run(1, attempt=attempt)]
+        env.cycle.run_once()
+    assert env.control.reruns == [("octo/app", 1)] * 3
+    assert env.state == "degraded"
+
+
+def test_maintenance_mutes_alerts_and_pauses_reruns(tmp_path: Path) -> None:
+    items: list[FailedRun | Skipped] = [run(1), run(2, job("net"))]
+    found = {
+        "test": (finding("PY-TEST", severity=Severity.CRITICAL),),
+        "net": (finding("NET", transient=True),),
+    }
+    env = Env(tmp_path, items, found, state="maintenance")
+    report = env.cycle.run_once()
+    assert env.notifier.alerts == [] and env.control.reruns == []
+    assert report.runs[0].alerts[0][0] == "muted" and env.state == "maintenance"
+    assert env.audit.metrics().alerts == {"muted": 1}
+
+
+def test_alert_level_mutes_lower_severities(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("LINT", severity=Severity.MEDIUM),)})
+    env.cycle.alert_level = Severity.HIGH
+    env.cycle.run_once()
+    assert env.notifier.alerts == []
+    assert env.audit.metrics().alerts == {"muted": 1}
+
+
+def test_fix_decision_sets_fix_required_and_approval_is_asked(tmp_path: Path) -> None:
+    fixable = finding("RUFF", fix="ruff-fix", auto_fix=AutoFix.FULL)
+    env = Env(tmp_path, [run(1)], {"test": (fixable,)})
+    assert env.cycle.run_once().fix_required
+    risky = Finding(
+        "DEP",
+        "dep",
+        "dependency",
+        Severity.HIGH,
+        Owner.DEVOPS,
+        5,
+        False,
+        0.9,
+        "pin",
+        "fp-DEP",
+        (),
+        auto_fix=AutoFix.FULL,
+    )
+    env2 = Env(tmp_path / "b", [run(2)], {"test": (risky,)})
+    report = env2.cycle.run_once()
+    assert not report.fix_required
+    assert [a.kind for a in env2.notifier.alerts] == ["failure", "approval"]
+
+
+def test_quiet_window_recovers_a_degraded_pipeline(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
+    env.cycle.run_once()
+    env.source.items = []
+    env.clock.advance(3600)
+    assert env.cycle.run_once().state_after is HealthState.DEGRADED
+    env.clock.advance(6 * 3600)
+    report = env.cycle.run_once()
+    assert report.state_after is HealthState.OPERATIONAL and env.state == "operational"
+    assert env.capsule.payload["open_incidents"] == []
+
+
+def test_a_notifier_that_raises_is_recorded_as_failed(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
+
+    class Broken:
+        def notify(self, alert: object, now: datetime) -> None:
+            raise ConnectionError("smtp down")
+
+    env.cycle.notifier = Broken()
+    report = env.cycle.run_once()
+    assert report.runs[0].alerts[0][0] == "failed"
+    assert env.audit.metrics().alerts == {"failed": 1}
+
+
+@pytest.mark.parametrize("n", [3])
+def test_recurring_fingerprint_escalates(tmp_path: Path, n: int) -> None:
+    env = Env(tmp_path, [run(i) for i in range(1, n + 1)], {"test": (finding("PY-TEST"),)})
+    report = env.cycle.run_once()
+    last = report.runs[-1].decision
+    assert last is not None and Action.ESCALATE in last.actions
+    assert env.notifier.alerts[-1].kind == "escalation"
