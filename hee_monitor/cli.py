@@ -23,6 +23,7 @@ from hee_monitor.errors import HeeError
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "coverage": "coverage",
+    "llm": "llm",
     "audit": "audit",
     "config": "config",
     "metrics": "metrics",
