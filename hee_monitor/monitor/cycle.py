@@ -162,7 +162,7 @@ class MonitorCycle:
                     if branches and not any(
                         fnmatch.fnmatchcase(item.branch or "", b) for b in branches
                     ):
-                        self.audit.mark(item.key, now=self.clock.now())  # not watched: done
+                        self.audit.mark(item.key, now=self.clock.now(), reason="branch not watched")
                         continue
                     if self.on_run:
                         self.on_run(item.key)

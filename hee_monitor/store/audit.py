@@ -324,15 +324,28 @@ class AuditStore:
             ).first()
         return row is not None
 
-    def mark(self, key: str, *, now: datetime | None = None) -> None:
-        """Record ``key`` as processed (idempotent)."""
+    def mark(
+        self,
+        key: str,
+        *,
+        now: datetime | None = None,
+        reason: str = "handed out by the source without a record of its own",
+    ) -> None:
+        """Remember ``key`` as done (idempotent). Runs the cycle processed are recorded by
+        :meth:`record_run`; a key marked only here (a run the source could not read, a
+        branch not watched) counts as skipped."""
+        if self.seen(key):
+            return
         at = now or datetime.now(UTC)
-        repo = key.split("#", 1)[0]
         try:
             with self._tx() as conn:
                 conn.execute(
                     insert(processed_runs).values(
-                        key=key, repo=repo, status="processed", processed_at=_naive(at)
+                        key=key,
+                        repo=key.split("#", 1)[0],
+                        status="skipped",
+                        reason=reason,
+                        processed_at=_naive(at),
                     )
                 )
         except IntegrityError:
