@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "config": "config",
     "metrics": "metrics",
     "monitor": "monitor",
+    "llm": "llm",
     "patterns": "patterns",
     "state": "state",
     "capsule": "capsule",
@@ -35,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "suggest-patterns": "suggest",
     "fix": "fix",
     "approvals": "approvals",
+    "report": "report",
 }
 
 
