@@ -60,7 +60,12 @@ class RunOutcome:
 
     @property
     def fix_required(self) -> bool:
-        return self.decision is not None and bool(FIX_ACTIONS & set(self.decision.actions))
+        """A fix was decided and may run: never in maintenance."""
+        return (
+            self.decision is not None
+            and self.decision.to_state is not HealthState.MAINTENANCE
+            and bool(FIX_ACTIONS & set(self.decision.actions))
+        )
 
 
 @dataclass(frozen=True)
