@@ -501,14 +501,24 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
     for path in paths:
         if not path.is_file():
             raise UsageError(f"{path}: not a readable file")
+    from hee_monitor.sources.local import LocalSource
+
     analyzer = wiring.pattern_analyzer()
     results: list[tuple[str, list[Finding]]] = []
-    for path in files:
-        if path.suffix.lower() == ".xml":
-            results.append((str(path), parse_junit(path)))
-        else:
-            results.append((str(path), list(analyzer.analyze_path(path).failures)))
-    for path in junit:
+    logs = [p for p in files if p.suffix.lower() != ".xml"]
+    reports = [p for p in files if p.suffix.lower() == ".xml"] + list(junit)
+    if logs:
+        # the local source streams each log as one failed job, in the order given
+        for item in LocalSource(logs, repo="local/pre-commit").poll():
+            if isinstance(item, Skipped):
+                raise UsageError(f"cannot read the logs: {item.reason}")
+            for path, job in zip(logs, item.jobs, strict=False):
+                if job.open_log is None:
+                    continue
+                diagnosis = analyzer.analyze_stream(job.open_log(), str(path))
+                results.append((str(path), list(diagnosis.failures)))
+    # JUnit reports are parsed for their failed test cases, one finding per case
+    for path in reports:
         results.append((str(path), parse_junit(path)))
     critical = [f for _, found in results for f in found if f.severity is Severity.CRITICAL]
     if fmt == "json":
