@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -357,6 +357,20 @@ class AuditStore:
         """Record something that could not be processed. With ``mark``, ``key`` counts as
         processed too, so a run that breaks processing is not retried every cycle."""
         with self._tx() as conn:
+            if key is None:
+                # a repository skipped every cycle (no access, say) is one row an hour
+                recent = conn.execute(
+                    select(skips.c.id).where(
+                        and_(
+                            skips.c.repo == repo,
+                            skips.c.key.is_(None),
+                            skips.c.reason == reason,
+                            skips.c.at >= _naive(now - timedelta(hours=1)),
+                        )
+                    )
+                ).first()
+                if recent is not None:
+                    return
             conn.execute(insert(skips).values(repo=repo, key=key, reason=reason, at=_naive(now)))
         if mark and key:
             try:

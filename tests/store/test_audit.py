@@ -213,3 +213,9 @@ def test_fix_engine_attempts_count_as_failed_tries_and_in_the_success_rate(
     assert store.failed_fix_attempts("fp-x", "other") == 0
     metrics = store.metrics()
     assert metrics.fixes == 3 and metrics.fix_success_rate == round(1 / 3, 4)
+
+
+def test_a_repository_skipped_every_cycle_is_one_row_an_hour(store: AuditStore) -> None:
+    for minute in range(0, 120, 1):
+        store.record_skip("octo/private", "403: no access", now=NOW + timedelta(minutes=minute))
+    assert store.metrics().runs_skipped == 2
