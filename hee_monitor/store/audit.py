@@ -809,6 +809,22 @@ class AuditStore:
             engine_fixes = conn.execute(
                 select(fix_attempts.c.outcome).where(fix_attempts.c.outcome.is_not(None))
             ).all()
+            # remediation of a fix-engine fix: failure diagnosed → fix applied
+            applied = conn.execute(
+                select(fix_attempts.c.fingerprint, fix_attempts.c.started).where(
+                    fix_attempts.c.outcome == "applied"
+                )
+            ).all()
+            remediation = [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
+            for fp, started in applied:
+                at = _naive(started)
+                seen = conn.execute(
+                    select(func.max(findings.c.recorded_at)).where(
+                        and_(findings.c.fingerprint == fp, findings.c.recorded_at <= at)
+                    )
+                ).scalar_one()
+                if seen is not None:
+                    remediation.append((at - seen).total_seconds())
             decision_actions = conn.execute(
                 select(decisions.c.actions).where(*where(decisions, "decided_at"))
             ).all()
@@ -843,9 +859,7 @@ class AuditStore:
                 [d.latency_seconds for d in diag if d.latency_seconds is not None]
             ),
             analysis_seconds=_summary([d.analysis_seconds for d in diag]),
-            remediation_seconds=_summary(
-                [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
-            ),
+            remediation_seconds=_summary(remediation),
             fix_success_rate=(round(fixes_ok / fixes_total, 4) if fixes_total else None),
             fixes=fixes_total,
             by_category=dict(sorted(Counter(f.category for f in found).items())),
