@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "fix": "fix",
     "approvals": "approvals",
     "report": "report",
+    "demo": "demo",
 }
 
 
