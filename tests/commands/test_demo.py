@@ -63,7 +63,11 @@ def test_demo_runs_from_a_wheel_installed_from_a_clean_clone(tmp_path: Path) -> 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "HEE_"))}
-    where = _run([str(python), "-c", "import hee_monitor; print(hee_monitor.__file__)"], env=env)
+    where = _run(
+        [str(python), "-c", "import hee_monitor; print(hee_monitor.__file__)"],
+        env=env,
+        cwd=tmp_path,
+    )
     assert where.stdout.strip().startswith(str(target)), where.stdout + where.stderr
     work = tmp_path / "work"
     proc = _run(
