@@ -323,10 +323,12 @@ class Demo:
                     rerun_conclusions=step.rerun_conclusions,
                     head_commit_message=f"Change for step {number}",
                 )
-                report = cycle.run_once()
+                with self.console.status("monitor cycle: polling, analysing, deciding…"):
+                    report = cycle.run_once()
                 self._show(report, result)
                 for outcome in report.runs:
-                    self._fix(engine, outcome, result)
+                    with self.console.status("fix engine: backup, apply, validate…"):
+                        self._fix(engine, outcome, result)
                 self._flush(router)
             result.pull_requests = [str(p.get("html_url")) for p in fake.pulls]
             source.close()
