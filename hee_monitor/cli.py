@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "config": "config",
     "metrics": "metrics",
     "monitor": "monitor",
+    "llm": "llm",
     "patterns": "patterns",
     "state": "state",
     "capsule": "capsule",
