@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hee_monitor.capsule.access import SignedCapsule
 from hee_monitor.capsule.keys import Signer, TrustedKeys
 from hee_monitor.capsule.store import CapsuleStore
 from hee_monitor.clock import FakeClock
@@ -36,6 +36,7 @@ from hee_monitor.errors import HeeError
 from hee_monitor.models import Finding, Severity
 from hee_monitor.monitor.cycle import CycleReport, MonitorCycle, RunOutcome
 from hee_monitor.policy import POLICIES
+from hee_monitor.state.store import read_state
 from hee_monitor.store.audit import AuditStore
 
 REPOSITORY = "demo/ledger"
@@ -122,31 +123,6 @@ class DemoResult:
 
 
 # -- adapters between the components' ports ----------------------------------------------
-
-
-class SignedCapsule:
-    """The capsule store seen through the monitor's and the fix engine's capsule ports."""
-
-    def __init__(self, store: CapsuleStore) -> None:
-        self.store = store
-        self.path = store.current_path
-
-    def load(self) -> dict[str, Any]:
-        return copy.deepcopy(self.store.load().payload)
-
-    def payload(self) -> dict[str, Any]:
-        return self.load()
-
-    def update(self, mutator: Callable[[dict[str, Any]], None], now: datetime) -> Any:
-        def schema_safe(payload: dict[str, Any]) -> None:
-            mutator(payload)
-            # A recovery's history entry has no failure fingerprint; the schema wants the
-            # key absent rather than null. Until every writer leaves it out, drop it here.
-            for entry in payload.get("decision_history") or []:
-                if isinstance(entry, dict) and entry.get("fingerprint", "") is None:
-                    del entry["fingerprint"]
-
-        return self.store.update(schema_safe, now=now)
 
 
 class ForgePullRequests:
@@ -273,11 +249,12 @@ class Demo:
         )
         self.say(f"  scratch repository {repo} (origin {origin}), signing key generated")
 
-        store = CapsuleStore(
-            result.capsule_dir, signer, TrustedKeys.of([signer.public_key]), clock=self.clock
-        )
+        trusted = TrustedKeys.of([signer.public_key])
+        store = CapsuleStore(result.capsule_dir, signer, trusted, clock=self.clock)
         store.initialise(REPOSITORY, now=self.clock.now())
-        capsule = SignedCapsule(store)
+        capsule = SignedCapsule(
+            store.current_path, signer, trusted, repository=REPOSITORY, clock=self.clock
+        )
 
         def allow_high(payload: dict[str, Any]) -> None:
             # the demo repository lets the engine fix failures up to high severity
@@ -288,6 +265,11 @@ class Demo:
         audit = AuditStore.open(database)
         config = Config(data=copy.deepcopy(DEFAULTS) | {"github": {"repos": [REPOSITORY]}})
         router = self._router(audit, result)
+        notifier = None
+        if router is not None:
+            from hee_monitor.monitor.notify import RouterNotifier
+
+            notifier = RouterNotifier(router, lambda: read_state(capsule.load()).state)
         with GitHubFake(clock=self.clock) as fake:
             fake.add_repo(REPOSITORY)
             # typed loosely: the source and the monitor each declare their own Skipped record
@@ -307,7 +289,7 @@ class Demo:
                 audit=audit,
                 capsule=capsule,
                 clock=self.clock,
-                notifier=router,
+                notifier=notifier,
                 run_control=source,
                 settings_for=config.policy_for,
                 alert_level=Severity.LOW,
@@ -380,6 +362,9 @@ class Demo:
 
     def _show(self, report: CycleReport, result: DemoResult) -> None:
         for rec in report.recoveries:
+            if rec.from_state == rec.to_state:
+                self.say(f"  resolved  {'; '.join(rec.reasons)}")
+                continue
             self.say(
                 f"  recovered {rec.from_state.value} → [bold]{rec.to_state.value}[/] "
                 f"({'; '.join(rec.reasons)})"
