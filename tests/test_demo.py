@@ -95,6 +95,7 @@ def test_the_report_shows_the_story(demo: tuple[DemoResult, str]) -> None:
     for text in ("LIC-HEADER-MISSING", "NET-RESET", "PY-PIP-RESOLUTION", "RUST-RUSTC-ERROR",
                  "rolled back", 'id="current-status">failed<'):  # fmt: skip
         assert text in html
+    assert "10.0 points" in html  # line coverage 80% against the 90% target
     assert str(result.report_html) in out.replace("\n", "")
 
 

@@ -413,7 +413,9 @@ def build_model(
         by_category, cut1 = build_series((m, c) for m, c, _ in audit.failures)
         by_pattern, cut2 = build_series(_top([(m, p) for m, _, p in audit.failures], TOP_PATTERNS))
         changes = list(audit.changes)
-        alerts, cut3 = build_series(audit.alerts, order=("sent", "failed", "muted"))
+        alerts, cut3 = build_series(
+            audit.alerts, order=("sent", "queued", "grouped", "deduped", "failed", "muted")
+        )
         approvals: tuple[Approval, ...] | None = tuple(audit.approvals)
         source = "audit store"
         patterns_seen = {p for _, _, p in audit.failures}
