@@ -22,21 +22,22 @@ from hee_monitor.errors import HeeError
 #: module name under hee_monitor.commands → attribute holding the click command
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
-    "coverage": "coverage",
+    "approvals": "approvals",
     "audit": "audit",
+    "capsule": "capsule",
     "config": "config",
+    "coverage": "coverage",
+    "demo": "demo",
+    "fix": "fix",
+    "llm": "llm",
     "metrics": "metrics",
     "monitor": "monitor",
-    "llm": "llm",
     "patterns": "patterns",
-    "state": "state",
-    "capsule": "capsule",
+    "report": "report",
     "serve": "serve",
     "silence": "silence",
+    "state": "state",
     "suggest-patterns": "suggest",
-    "fix": "fix",
-    "approvals": "approvals",
-    "report": "report",
 }
 
 
