@@ -145,7 +145,10 @@ def _source_digest() -> str:
 
 
 class _HyperscanScanner:
-    def __init__(self, specs: Sequence[RegexSpec]) -> None:
+    def __init__(self, specs: Sequence[RegexSpec], *, prefilter: bool = False) -> None:
+        """``prefilter``: compile in hyperscan's prefilter mode, which accepts constructs
+        it cannot match exactly (back-references, look-arounds) and reports a superset
+        of the matches; the analyzer confirms every candidate line anyway."""
         import hyperscan
 
         self._hs = hyperscan
@@ -157,16 +160,17 @@ class _HyperscanScanner:
                     getattr(hyperscan, "__version__", ""),
                     _source_digest(),
                     [(s.id, s.regex, s.caseless) for s in specs],
+                    prefilter,
                 )
             ).encode("utf-8", "replace")
         ).hexdigest()[:24]
         self._db = self._cached(key)
         if self._db is None:
-            self._db = self._compile(specs)
+            self._db = self._compile(specs, prefilter)
             self._store(key, self._db)
         self._empty = not specs
 
-    def _compile(self, specs: Sequence[RegexSpec]) -> Any:
+    def _compile(self, specs: Sequence[RegexSpec], prefilter: bool) -> Any:
         hyperscan = self._hs
         exprs: list[bytes] = []
         ids: list[int] = []
@@ -176,6 +180,7 @@ class _HyperscanScanner:
                 hyperscan.HS_FLAG_MULTILINE
                 | hyperscan.HS_FLAG_ALLOWEMPTY
                 | (hyperscan.HS_FLAG_CASELESS if spec.caseless else 0)
+                | (hyperscan.HS_FLAG_PREFILTER if prefilter else 0)
             )
             for expr in hyperscan_expressions(spec.regex):
                 exprs.append(expr)
@@ -328,16 +333,22 @@ def check_regex(regex: str, *, ignore_case: bool = False, fast: bool = True) -> 
 
 
 class CompositeScanner:
-    """The chosen engine for the regexes it compiles, Python ``re`` for the rest."""
+    """The chosen engine for the regexes it compiles; hyperscan's prefilter mode for the
+    regexes hyperscan cannot match exactly (a superset the analyzer confirms); Python
+    ``re`` for the rest."""
 
     def __init__(self, specs: Sequence[RegexSpec], engine: str | None = None) -> None:
         name = engine or default_engine()
         factory = ENGINES[name]
         self.engine = name
+        #: specs the engine cannot compile exactly, with the reason
         self.rejected: list[tuple[RegexSpec, str]] = []
+        #: rejected specs scanned in hyperscan's prefilter mode instead of with ``re``
+        self.approximated: list[RegexSpec] = []
+        self._approx: Scanner | None = None
+        self._rest: Scanner | None = None
         try:
             self._main = factory(specs)
-            self._rest: Scanner | None = None
         except Exception:
             good: list[RegexSpec] = []
             slow: list[RegexSpec] = []
@@ -345,14 +356,26 @@ class CompositeScanner:
                 try:
                     factory([spec])
                     good.append(spec)
+                    continue
                 except Exception as exc:
-                    slow.append(spec)
                     self.rejected.append((spec, str(exc)))
+                if name == "hyperscan":
+                    try:
+                        _HyperscanScanner([spec], prefilter=True)
+                        self.approximated.append(spec)
+                        continue
+                    except Exception:  # not even approximately: Python re scans it
+                        pass
+                slow.append(spec)
             self._main = factory(good)
+            if self.approximated:
+                self._approx = _HyperscanScanner(self.approximated, prefilter=True)
             self._rest = _re(slow) if slow else None
 
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         hits = self._main.scan(data)
+        if self._approx is not None:
+            hits.extend(self._approx.scan(data))
         if self._rest is not None:
             hits.extend(self._rest.scan(data))
         return hits

@@ -93,6 +93,27 @@ def test_composite_scanner_falls_back_to_re_for_rejected_regexes() -> None:
 
 
 @pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+def test_regexes_hyperscan_cannot_match_exactly_are_prefiltered_by_it() -> None:
+    specs = [
+        RegexSpec(0, r"^(\w+) failed, \1 aborted"),  # back-reference
+        RegexSpec(1, r"timeout(?! \(retrying\))"),  # look-ahead
+        RegexSpec(2, r"^npm ERR! "),
+    ]
+    scanner = CompositeScanner(specs, "hyperscan")
+    assert [s.id for s in scanner.approximated] == [0, 1]
+    data = (
+        b"build failed, build aborted\n"
+        b"\x1b[31mtest failed, lint aborted\x1b[0m\n"
+        b"timeout (retrying)\n"
+        b"2024-01-01T00:00:00.1Z timeout\n"
+        b"npm ERR! x\n"
+    )
+    got = lines_hit("hyperscan", specs, data)
+    assert lines_hit("re", specs, data) <= got  # a superset of the exact lines
+    assert {(0, 0), (1, 3), (2, 4)} <= got
+
+
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
 def test_hyperscan_selects_every_line_re_selects_on_the_shipped_database() -> None:
     from hee_monitor.analysis.patterns import load_database
 
