@@ -18,6 +18,7 @@ libraries are imported only here.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -145,16 +146,31 @@ def _source_digest() -> str:
 
 
 class _HyperscanScanner:
-    def __init__(self, specs: Sequence[RegexSpec], *, prefilter: bool = False) -> None:
+    def __init__(
+        self, specs: Sequence[RegexSpec], *, prefilter: bool = False, cache: bool = True
+    ) -> None:
         """``prefilter``: compile in hyperscan's prefilter mode, which accepts constructs
         it cannot match exactly (back-references, look-arounds) and reports a superset
-        of the matches; the analyzer confirms every candidate line anyway."""
+        of the matches; the analyzer confirms every candidate line anyway. ``cache``:
+        load and store the compiled database in the cache directory."""
         import hyperscan
 
         self._hs = hyperscan
-        # the cache key needs no rewriting: the specs and this module's source decide
-        # the expressions, so a warm start skips tolerant() for every regex
-        key = hashlib.sha256(
+        key = self.key(specs, prefilter)
+        self._db: Any = self._cached(key) if cache else None
+        if self._db is None:
+            self._db = self._compile(specs, prefilter)
+            if cache:
+                self._store(key, self._db)
+        self._empty = not specs
+
+    @staticmethod
+    def key(specs: Sequence[RegexSpec], prefilter: bool = False) -> str:
+        """The cache key of a database. It needs no rewriting: the specs and this
+        module's source decide the expressions, so a warm start skips tolerant()."""
+        import hyperscan
+
+        return hashlib.sha256(
             repr(
                 (
                     getattr(hyperscan, "__version__", ""),
@@ -164,11 +180,6 @@ class _HyperscanScanner:
                 )
             ).encode("utf-8", "replace")
         ).hexdigest()[:24]
-        self._db = self._cached(key)
-        if self._db is None:
-            self._db = self._compile(specs, prefilter)
-            self._store(key, self._db)
-        self._empty = not specs
 
     def _compile(self, specs: Sequence[RegexSpec], prefilter: bool) -> Any:
         hyperscan = self._hs
@@ -347,30 +358,35 @@ class CompositeScanner:
         self.approximated: list[RegexSpec] = []
         self._approx: Scanner | None = None
         self._rest: Scanner | None = None
-        try:
-            self._main = factory(specs)
-        except Exception:
-            good: list[RegexSpec] = []
-            slow: list[RegexSpec] = []
-            for spec in specs:
+        known = _known_rejections(name, specs)
+        if known is None:
+            try:
+                self._main = factory(specs)
+                return
+            except Exception:
+                pass
+        good: list[RegexSpec] = []
+        slow: list[RegexSpec] = []
+        for spec in specs:
+            reason = _rejection(name, spec) if known is None else known.get(spec.id)
+            if reason is None:
+                good.append(spec)
+                continue
+            self.rejected.append((spec, reason))
+            if name == "hyperscan":
                 try:
-                    factory([spec])
-                    good.append(spec)
+                    _HyperscanScanner([spec], prefilter=True, cache=False)
+                    self.approximated.append(spec)
                     continue
-                except Exception as exc:
-                    self.rejected.append((spec, str(exc)))
-                if name == "hyperscan":
-                    try:
-                        _HyperscanScanner([spec], prefilter=True)
-                        self.approximated.append(spec)
-                        continue
-                    except Exception:  # not even approximately: Python re scans it
-                        pass
-                slow.append(spec)
-            self._main = factory(good)
-            if self.approximated:
-                self._approx = _HyperscanScanner(self.approximated, prefilter=True)
-            self._rest = _re(slow) if slow else None
+                except Exception:  # not even approximately: Python re scans it
+                    pass
+            slow.append(spec)
+        if known is None:
+            _store_rejections(name, specs, {spec.id: why for spec, why in self.rejected})
+        self._main = factory(good)
+        if self.approximated:
+            self._approx = _HyperscanScanner(self.approximated, prefilter=True)
+        self._rest = _re(slow) if slow else None
 
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         hits = self._main.scan(data)
@@ -379,3 +395,48 @@ class CompositeScanner:
         if self._rest is not None:
             hits.extend(self._rest.scan(data))
         return hits
+
+
+def _rejection(engine: str, spec: RegexSpec) -> str | None:
+    """Why ``engine`` cannot compile ``spec``, or None (nothing is cached)."""
+    try:
+        if engine == "hyperscan":
+            _HyperscanScanner([spec], cache=False)
+        else:
+            ENGINES[engine]([spec])
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+def _rejections_path(engine: str, specs: Sequence[RegexSpec]) -> Path | None:
+    if engine != "hyperscan":  # the other engines compile one regex at a time anyway
+        return None
+    return _HyperscanScanner._cache_dir() / f"hs-{_HyperscanScanner.key(specs)}.rejected.json"
+
+
+def _known_rejections(engine: str, specs: Sequence[RegexSpec]) -> dict[int, str] | None:
+    """The specs ``engine`` rejected in an earlier run over the same ``specs`` (spec id →
+    reason), or None when not known: one rejected regex then costs no failed compile of
+    the whole database and no trial compile of every regex on each run."""
+    path = _rejections_path(engine, specs)
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        return {int(k): str(v) for k, v in loaded.items()}
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _store_rejections(engine: str, specs: Sequence[RegexSpec], rejected: dict[int, str]) -> None:
+    path = _rejections_path(engine, specs)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(rejected), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # the cache only saves start-up time

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,23 @@ def test_hyperscan_selects_every_line_re_selects_on_the_shipped_database() -> No
     expected = lines_hit("re", specs, data)
     assert {line for _, line in expected} == {0, 1, 2, 3, 4}
     assert expected <= lines_hit("hyperscan", specs, data)
+
+
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+def test_a_rejected_regex_is_remembered_between_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    specs = [RegexSpec(i, f"^step {i} failed") for i in range(20)]
+    specs.append(RegexSpec(20, r"timeout(?! \(retrying\))"))
+    data = b"step 3 failed\ntimeout\ntimeout (retrying)\n"
+    first = CompositeScanner(specs, "hyperscan")
+    cached = sorted(p.name for p in (tmp_path / "hee-monitor").iterdir())
+    # the rejection, the database of the rest, the prefiltered one: no per-regex trials
+    assert len(cached) == 3 and any(n.endswith(".rejected.json") for n in cached)
+    again = CompositeScanner(specs, "hyperscan")
+    assert [s.id for s, _ in again.rejected] == [s.id for s, _ in first.rejected] == [20]
+    assert again.rejected[0][1] == first.rejected[0][1]
+    assert [s.id for s in again.approximated] == [20]
+    assert lines_hit("hyperscan", specs, data) >= {(3, 0), (20, 1)}
+    assert sorted(again.scan(data)) == sorted(first.scan(data))
