@@ -213,6 +213,7 @@ class _HyperscanScanner:
             blob = path.read_bytes()
             db = self._hs.loadb(blob, self._hs.HS_MODE_BLOCK)
             db.scratch = self._hs.Scratch(db)
+            os.utime(path)  # recently used: kept when the cache is pruned
             return db
         except Exception:  # no cache, unreadable or from another hyperscan build: recompile
             return None
@@ -224,6 +225,7 @@ class _HyperscanScanner:
             tmp = directory / f".hs-{key}.{os.getpid()}"
             tmp.write_bytes(self._hs.dumpb(db))
             tmp.replace(directory / f"hs-{key}.db")
+            _prune(directory)
         except OSError:
             pass  # the cache only saves start-up time
 
@@ -395,6 +397,31 @@ class CompositeScanner:
         if self._rest is not None:
             hits.extend(self._rest.scan(data))
         return hits
+
+
+#: the cache keeps the most recently used compiled databases up to this many bytes (the
+#: shipped database is about 2.5 MB; each pattern change leaves one behind otherwise)
+CACHE_BYTES = 64 * 1024 * 1024
+
+
+def _prune(directory: Path) -> None:
+    """Delete the least recently used compiled databases beyond :data:`CACHE_BYTES`
+    (the most recent one is always kept)."""
+    budget = CACHE_BYTES
+    entries = []
+    for path in directory.glob("hs-*.db"):
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # deleted meanwhile by another process
+        entries.append((st.st_mtime, st.st_size, path))
+    entries.sort(reverse=True)
+    used = 0
+    for index, (_, size, path) in enumerate(entries):
+        used += size
+        if index > 0 and used > budget:
+            path.unlink(missing_ok=True)
+            path.with_name(path.name[: -len(".db")] + ".rejected.json").unlink(missing_ok=True)
 
 
 def _rejection(engine: str, spec: RegexSpec) -> str | None:

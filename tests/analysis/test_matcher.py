@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -151,3 +152,28 @@ def test_a_rejected_regex_is_remembered_between_runs(
     assert [s.id for s in again.approximated] == [20]
     assert lines_hit("hyperscan", specs, data) >= {(3, 0), (20, 1)}
     assert sorted(again.scan(data)) == sorted(first.scan(data))
+
+
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+def test_the_cache_keeps_only_the_most_recently_used_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hee_monitor.analysis import matcher
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = [RegexSpec(0, "^first failed")]
+    second = [RegexSpec(0, "^second failed")]
+    directory = tmp_path / "hee-monitor"
+    CompositeScanner(first, "hyperscan")
+    CompositeScanner(second, "hyperscan")
+    for specs, when in ((first, 1_000), (second, 2_000)):  # the first is the older one
+        path = directory / f"hs-{matcher._HyperscanScanner.key(specs)}.db"
+        os.utime(path, (when, when))
+    CompositeScanner(first, "hyperscan")  # loading it makes it the recently used one
+    sizes = sorted(p.stat().st_size for p in directory.iterdir())
+    monkeypatch.setattr(matcher, "CACHE_BYTES", sizes[0] + sizes[1] + 2 * sizes[1] // 3)
+    CompositeScanner([RegexSpec(0, "^third failed")], "hyperscan")
+    left = {p.name for p in directory.iterdir()}
+    assert len(left) == 2
+    assert f"hs-{matcher._HyperscanScanner.key(first)}.db" in left
+    assert f"hs-{matcher._HyperscanScanner.key(second)}.db" not in left
