@@ -102,6 +102,13 @@ MODES = ("hee", "continuous", "pre-commit")
 )
 @click.option("--webhook-host", default="127.0.0.1", show_default=True)
 @click.option(
+    "--llm/--no-llm",
+    "llm",
+    default=None,
+    help="Ask the local model about logs no pattern explains (default: as for analyze, "
+    "on with an [llm] section, HEE_LLM=1 or OLLAMA_HOST).",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def monitor(
@@ -124,6 +131,7 @@ def monitor(
     max_cycles: int | None,
     webhook_port: int | None,
     webhook_host: str,
+    llm: bool | None,
     fmt: str,
 ) -> int:
     """Watch repositories: diagnose each failed job once, decide, move the health state."""
@@ -144,6 +152,7 @@ def monitor(
         capsule_path=capsule,
         database=database,
         lookback_hours=lookback_hours,
+        llm=llm,
     )
     if run_id is not None:
         return _one_run(w, run_id, attempt, hee_context, detailed, fmt)
@@ -360,7 +369,7 @@ def _one_run(
     item = _gh(w).fetch_failed_run(repo, run_id, attempt)
     if isinstance(item, Skipped):
         raise UsageError(f"{repo} run {run_id}: {item.reason}")
-    analyzer = wiring.analyzer()
+    analyzer = wiring.analyzer(w)
     diagnoses: list[tuple[str, Diagnosis | None, str]] = []
     for job in item.jobs:
         if job.open_log is None:

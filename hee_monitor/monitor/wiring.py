@@ -30,6 +30,7 @@ from hee_monitor.store.audit import AuditStore
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer as PatternAnalyzer
+    from hee_monitor.analysis.interface import FallbackClassifier
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Wiring:
     clock: Clock
     github: GitHubSource | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
+    #: --llm / --no-llm; None: the rule of hee_monitor.analysis.llm.fallback_wanted
+    llm: bool | None = None
 
 
 def github_source(
@@ -59,15 +62,25 @@ def github_source(
     )
 
 
-def pattern_analyzer() -> PatternAnalyzer:
+def pattern_analyzer(fallback: FallbackClassifier | None = None) -> PatternAnalyzer:
     """The shipped pattern database, compiled once."""
     from hee_monitor.analysis.analyzer import Analyzer as Concrete
 
-    return Concrete.from_default_database()
+    return Concrete.from_default_database(fallback=fallback)
 
 
-def analyzer() -> Analyzer:
-    built: Analyzer = pattern_analyzer()
+def llm_fallback(w: Wiring) -> FallbackClassifier | None:
+    """The local-model classifier when ``[llm]`` (or --llm, HEE_LLM, OLLAMA_HOST) asks for it;
+    its answers are cached in the audit store unless ``[llm] cache`` names another place."""
+    from hee_monitor.analysis.llm import configured_classifier
+
+    return configured_classifier(
+        w.config.section("llm"), flag=w.llm, default_cache=w.audit.engine, clock=w.clock
+    )
+
+
+def analyzer(w: Wiring | None = None) -> Analyzer:
+    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
     return built
 
 
@@ -112,6 +125,7 @@ def build(
     database: str | None = None,
     need_github: bool = True,
     lookback_hours: float = 24.0,
+    llm: bool | None = None,
 ) -> Wiring:
     audit = AuditStore.open(database or config.database)
     watched = list(repos) if repos else list(config.repos)
@@ -120,7 +134,7 @@ def build(
     repo = watched[0] if watched else "local/local"
     kind = "signed" if _signing_configured(config) else "plain"
     capsule = CAPSULES[kind](path, repo, config, clock)
-    wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock)
+    wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock, llm=llm)
     if kind == "plain":
         wiring.notes.append("capsule not signed: set HEE_SIGNING_KEY to sign it")
     if need_github:
@@ -156,7 +170,7 @@ def cycle(
     engine = str(config.data["policy"].get("engine", "rules"))
     return MonitorCycle(
         sources=sources,
-        analyzer=analyzer_impl or analyzer(),
+        analyzer=analyzer_impl or analyzer(wiring),
         policy=POLICIES[engine](),
         audit=wiring.audit,
         capsule=wiring.capsule,

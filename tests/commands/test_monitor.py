@@ -137,3 +137,56 @@ def test_pre_commit_hook_entry_point(
         pre_commit_hook()
     assert info.value.code == 0
     assert "1 finding(s), 0 critical in 1 file(s)" in capsys.readouterr().out
+
+
+def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from tests.fakes.github import GitHubFake, JobSpec
+    from tests.fakes.ollama import Answer, FakeOllama
+
+    answer = {
+        "category": "test",
+        "severity": "medium",
+        "owner": "DEVELOPER",
+        "root_cause": "The widget count check failed: three widgets instead of four.",
+        "evidence_lines": [3],
+        "suggested_fix": "Register the fourth widget.",
+        "confidence": 0.9,
+    }
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_llm_cycle_0123456789")
+    with GitHubFake() as gh, FakeOllama() as ollama:
+        ollama.script(Answer(answer))
+        Path("hee-monitor.toml").write_text(f'[llm]\nhost = "{ollama.url}"\n')
+        gh.add_run(
+            "octo/app",
+            jobs=[JobSpec("build", log_text="step one\nquux reactor down\nwidgets 3 != 4\n")],
+        )
+        code = run(
+            [
+                "monitor",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--database",
+                f"sqlite:///{tmp_path}/a.db",
+                "--state-capsule",
+                str(tmp_path / "c.json"),
+                "--format",
+                "json",
+            ]
+        )
+        assert len(ollama.chat_requests) == 1
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    sources = {f["source"] for r in report["runs"] for d in r["diagnoses"] for f in d["failures"]}
+    assert sources == {"llm:llama3.2"}
+    # the answer is cached in the audit store, so the same log never asks twice
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert db.execute("SELECT count(*) FROM llm_answers").fetchone()[0] == 1
