@@ -36,7 +36,6 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "silence": "silence",
     "state": "state",
-    "suggest-patterns": "suggest",
 }
 
 
