@@ -24,6 +24,7 @@ import click
 from hee_monitor.clock import SystemClock
 from hee_monitor.config import load_config
 from hee_monitor.errors import HeeError, UsageError
+from hee_monitor.fixes.inputs import diagnosis_next_to
 from hee_monitor.models import Diagnosis, Finding, Severity
 from hee_monitor.monitor import wiring
 from hee_monitor.monitor.cycle import CycleReport, MonitorCycle
@@ -102,6 +103,12 @@ MODES = ("hee", "continuous", "pre-commit")
 )
 @click.option("--webhook-host", default="127.0.0.1", show_default=True)
 @click.option(
+    "--diagnosis-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="hee: write the diagnoses of runs decided for a fix here, as JSON Lines, for "
+    "`fix apply` [default: hee-diagnosis.json next to the state capsule].",
+)
+@click.option(
     "--llm/--no-llm",
     "llm",
     default=None,
@@ -131,6 +138,7 @@ def monitor(
     max_cycles: int | None,
     webhook_port: int | None,
     webhook_host: str,
+    diagnosis_output: Path | None,
     llm: bool | None,
     fmt: str,
 ) -> int:
@@ -156,13 +164,15 @@ def monitor(
     )
     if run_id is not None:
         return _one_run(w, run_id, attempt, hee_context, detailed, fmt)
+    handover = diagnosis_output or diagnosis_next_to(Path(capsule or config.state_capsule))
     if commit:
-        return _wait_for_commit(w, commit, timeout, level, fmt)
+        return _wait_for_commit(w, commit, timeout, level, fmt, handover)
     if mode == "continuous":
         return _continuous(w, level, max_cycles, fmt, webhook_host, webhook_port)
     report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
     _emit(report, fmt)
-    _github_outputs(report)
+    write_fix_diagnoses(report, handover)
+    _github_outputs(report, handover)
     return 0
 
 
@@ -266,7 +276,35 @@ def summary_markdown(report: CycleReport) -> str:
     return "\n".join(lines)
 
 
-def _github_outputs(report: CycleReport) -> None:
+def write_fix_diagnoses(report: CycleReport, path: Path) -> int:
+    """Hand the cycle's fixable diagnoses to the fix engine: one ``analyze --format json``
+    object per line (plus ``repo``, ``run`` and ``url``) for each job of a run decided for a
+    fix whose diagnosis names a fix strategy. Written every cycle, empty when there is
+    nothing to fix, so a later ``fix apply`` never acts on an earlier cycle's findings.
+    Returns the number of diagnoses written."""
+    lines = []
+    for run in report.runs:
+        if not run.fix_required:
+            continue
+        for diagnosis in run.diagnoses:
+            if any(f.fix_strategy for f in diagnosis.failures):
+                data = {**diagnosis.to_json(), "repo": run.repo, "run": run.key, "url": run.url}
+                lines.append(json.dumps(data, ensure_ascii=False))
+    from hee_monitor.capsule.fsutil import atomic_write
+
+    text = "".join(line + "\n" for line in lines)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the diagnosis file {path}: {exc.strerror or exc}",
+            hint="pass --diagnosis-output FILE in a writable directory",
+        ) from exc
+    return len(lines)
+
+
+def _github_outputs(report: CycleReport, diagnosis: Path | None = None) -> None:
     """Step outputs and job summary when running inside GitHub Actions."""
     out = os.environ.get("GITHUB_OUTPUT")
     if out:
@@ -274,6 +312,8 @@ def _github_outputs(report: CycleReport) -> None:
             fh.write(f"fix_required={'true' if report.fix_required else 'false'}\n")
             fh.write(f"health_state={report.state_after.value}\n")
             fh.write(f"new_failures={len(report.runs)}\n")
+            if diagnosis is not None:
+                fh.write(f"diagnosis={diagnosis}\n")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
@@ -459,7 +499,9 @@ def _print_finding(f: Finding, detailed: bool) -> None:
                 click.echo(f"      {line}")
 
 
-def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str) -> int:
+def _wait_for_commit(
+    w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str, handover: Path
+) -> int:
     repo = _single_repo(w)
     result = _gh(w).wait_for_commit(repo, sha, timeout)
     report = _cycle(w, level).run_once()
@@ -491,7 +533,8 @@ def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity
         if not result.complete:
             click.echo(f"not finished after {timeout:.0f}s")
         _emit(report, "text")
-    _github_outputs(report)
+    write_fix_diagnoses(report, handover)
+    _github_outputs(report, handover)
     return 0 if result.succeeded else 1
 
 
