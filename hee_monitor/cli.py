@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "capsule": "capsule",
     "config": "config",
     "coverage": "coverage",
+    "demo": "demo",
     "fix": "fix",
     "llm": "llm",
     "metrics": "metrics",
