@@ -116,6 +116,18 @@ CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
 }
 
 
+def capsule_file(
+    path: Path, repo: str | None, config: Config, clock: Clock
+) -> tuple[Capsule, str | None]:
+    """The state capsule at ``path`` as every writer opens it: signed (and verified on every
+    read) when a signing key is configured, else plain JSON, with a note saying so. ``repo``
+    names a capsule created afresh (default: the first configured repository)."""
+    name = repo or (config.repos[0] if config.repos else "local/local")
+    kind = "signed" if _signing_configured(config) else "plain"
+    note = "capsule not signed: set HEE_SIGNING_KEY to sign it" if kind == "plain" else None
+    return CAPSULES[kind](path, name, config, clock), note
+
+
 def build(
     config: Config,
     *,
@@ -131,12 +143,10 @@ def build(
     watched = list(repos) if repos else list(config.repos)
     path = Path(capsule_path or config.state_capsule)
     # one capsule per pipeline: named after the (first) repository watched
-    repo = watched[0] if watched else "local/local"
-    kind = "signed" if _signing_configured(config) else "plain"
-    capsule = CAPSULES[kind](path, repo, config, clock)
+    capsule, note = capsule_file(path, watched[0] if watched else None, config, clock)
     wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock, llm=llm)
-    if kind == "plain":
-        wiring.notes.append("capsule not signed: set HEE_SIGNING_KEY to sign it")
+    if note:
+        wiring.notes.append(note)
     if need_github:
         if not watched:
             raise ConfigError(
