@@ -162,7 +162,11 @@ def notifier(w: Wiring) -> Notifier:
     """The alert router on the audit store's database, configured by [alerts]."""
     from hee_monitor.monitor.notify import RouterNotifier
 
-    router = AlertRouter.from_config(w.config.section("alerts"), w.audit.engine, w.clock)
+    config = w.config
+    routes = {repo: config.repo(repo).alert_channels for repo in config.data.get("repos", {})}
+    router = AlertRouter.from_config(
+        config.section("alerts"), w.audit.engine, w.clock, repo_channels=routes
+    )
     return RouterNotifier(router, lambda: read_state(w.capsule.load()).state)
 
 

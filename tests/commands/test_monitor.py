@@ -190,3 +190,42 @@ def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
     # the answer is cached in the audit store, so the same log never asks twice
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert db.execute("SELECT count(*) FROM llm_answers").fetchone()[0] == 1
+
+
+def test_a_repository_alerts_on_its_own_channels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.github import GitHubFake, JobSpec
+    from tests.fakes.webhook import FakeWebhook
+
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_channels_0123456789")
+    with GitHubFake() as gh, FakeWebhook() as hook:
+        Path("hee-monitor.toml").write_text(
+            '[repos."octo/app"]\nalert_channels = ["pager"]\n'
+            f'[alerts.channels.pager]\nurls = ["json://{hook.base}/pager/T0K3N"]\n'
+            "min_interval = 0\n"
+        )
+        gh.add_run("octo/app", jobs=[JobSpec("build", log_text=SWIFT)])
+        gh.add_run("octo/lib", jobs=[JobSpec("build", log_text=SWIFT)])
+        code = run(
+            [
+                "monitor",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--repo",
+                "octo/lib",
+                "--database",
+                f"sqlite:///{tmp_path}/a.db",
+                "--state-capsule",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        posts = [p.json()["title"] for p in hook.posts_to("/pager/")]
+    assert code == 0, capsys.readouterr().err
+    # octo/app's critical alert went to its pager; octo/lib's followed the matrix (console)
+    assert len(posts) == 1 and posts[0].startswith("[CRITICAL] octo/app:")
