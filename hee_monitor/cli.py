@@ -37,7 +37,6 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "silence": "silence",
     "state": "state",
-    "suggest-patterns": "suggest",
 }
 
 

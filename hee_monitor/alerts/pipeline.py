@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +32,7 @@ from hee_monitor.alerts.redact import Scrubber
 from hee_monitor.alerts.silences import AlertMuted, SilenceStore, mute
 from hee_monitor.clock import Clock
 from hee_monitor.errors import ConfigError
-from hee_monitor.models import Alert, HealthState
+from hee_monitor.models import Alert, HealthState, Severity
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class DedupeStage:
         matrix: EscalationMatrix,
         notifiers: Mapping[str, Notifier],
         repeat_interval: timedelta,
+        repo_channels: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._groups = groups
         self._log = log_
@@ -146,6 +147,12 @@ class DedupeStage:
         self._matrix = matrix
         self._notifiers = notifiers
         self._repeat = repeat_interval
+        self._repo_channels = dict(repo_channels or {})
+
+    def channels_for(self, repo: str, severity: Severity) -> tuple[str, ...]:
+        """The repository's own channels (``[repos."owner/name"] alert_channels``) when it
+        names some, else the matrix row's; wait, repeat and actions stay the matrix's."""
+        return self._repo_channels.get(repo) or self._matrix[severity].channels
 
     def run(self, group: Group, now: datetime) -> AlertDeduped | AlertQueued:
         last = self._log.last(group.repo, group.fingerprint)
@@ -155,7 +162,8 @@ class DedupeStage:
             self._groups.postpone(group, decision.next_due)
             return AlertDeduped(decision.reason.value, decision.next_due)
         row = self._matrix[group.severity]
-        channels = tuple(c for c in row.channels if c in self._notifiers)
+        wanted = self.channels_for(group.repo, group.severity)
+        channels = tuple(c for c in wanted if c in self._notifiers)
         message = Message(
             repo=group.repo,
             fingerprint=group.fingerprint,
@@ -301,6 +309,7 @@ class AlertRouter:
         settings: RouterSettings | None = None,
         scrubber: Scrubber | None = None,
         skipped_channels: Mapping[str, str] | None = None,
+        repo_channels: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.matrix = matrix
         self.settings = settings or RouterSettings()
@@ -321,6 +330,7 @@ class AlertRouter:
             matrix,
             self.notifiers,
             self.settings.repeat_interval,
+            repo_channels,
         )
         self._deliver = DeliverStage(self.notifiers, self.settings, clock)
         self._record = RecordStage(self.outbox, self.settings, clock, self._scrub)
@@ -333,9 +343,11 @@ class AlertRouter:
         clock: Clock,
         *,
         env: Mapping[str, str] | None = None,
+        repo_channels: Mapping[str, Sequence[str]] | None = None,
     ) -> AlertRouter:
         """Build from the ``[alerts]`` section (see docs/alerts.md); channel URLs may come
-        from the environment (``HEE_ALERT_<CHANNEL>_URL``)."""
+        from the environment (``HEE_ALERT_<CHANNEL>_URL``). ``repo_channels``: per
+        repository, the channels its alerts go to instead of the matrix row's."""
         section = section or {}
         if not isinstance(section, Mapping):
             raise ConfigError("[alerts] must be a table", hint="see docs/alerts.md")
@@ -374,8 +386,18 @@ class AlertRouter:
                 "declared in [alerts.channels]",
                 hint="declare each channel in [alerts.channels.<name>] or fix the name",
             )
+        routes = {repo: tuple(names) for repo, names in (repo_channels or {}).items() if names}
+        for repo, names in sorted(routes.items()):
+            unknown_channels = sorted(set(names) - declared)
+            if unknown_channels:
+                raise ConfigError(
+                    f'[repos."{repo}"] alert_channels names channel(s) '
+                    f"{', '.join(unknown_channels)} that are not declared in [alerts.channels]",
+                    hint="declare each channel in [alerts.channels.<name>] or fix the name",
+                )
+        wanted = matrix.channel_names | {name for names in routes.values() for name in names}
         scrubber = Scrubber()
-        notifiers, skipped = build_notifiers(channels_section, matrix.channel_names, scrubber, env)
+        notifiers, skipped = build_notifiers(channels_section, wanted, scrubber, env)
         for name, why in skipped.items():
             log.info("alert channel %s is off: %s", name, why)
         return cls(
@@ -386,6 +408,7 @@ class AlertRouter:
             settings=settings,
             scrubber=scrubber,
             skipped_channels=skipped,
+            repo_channels=routes,
         )
 
     # ── public API ──
@@ -403,7 +426,7 @@ class AlertRouter:
         row = self.matrix[alert.severity]
         notes = tuple(
             f"{name}: {self.skipped_channels[name]}"
-            for name in row.channels
+            for name in self._dedupe.channels_for(alert.repo, alert.severity)
             if name in self.skipped_channels
         )
         actions = tuple(a for a in row.actions if a not in LOG_ACTIONS)

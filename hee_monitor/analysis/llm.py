@@ -152,6 +152,45 @@ class LlmSettings:
         return tuple(env[name] for name in self.secret_env if env.get(name))
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def fallback_wanted(
+    section: Mapping[str, Any] | None,
+    flag: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether to ask the local model, first rule that applies wins:
+
+    1. ``--llm`` / ``--no-llm`` on the command line (``flag``);
+    2. ``HEE_LLM`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``);
+    3. ``enabled`` in the ``[llm]`` section (also ``HEE_LLM__ENABLED``);
+    4. on when the configuration has an ``[llm]`` section or ``OLLAMA_HOST`` is set.
+
+    With the embedded defaults (no ``[llm]``, no variables) it is off, so hee-monitor needs
+    no model server unless asked to use one.
+    """
+    if flag is not None:
+        return flag
+    env = os.environ if env is None else env
+    raw = env.get("HEE_LLM")
+    if raw is not None:
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ConfigError(
+            f"HEE_LLM must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}",
+            hint="e.g. HEE_LLM=1 to ask the local model for logs no pattern explains",
+        )
+    data = dict(section or {})
+    if "enabled" in data:
+        return data["enabled"] is True
+    return bool(data) or bool(env.get("OLLAMA_HOST"))
+
+
 @dataclass(frozen=True)
 class Prompt:
     """What is sent to the model, and which original line numbers it showed."""
@@ -491,3 +530,29 @@ def build_classifier(
     if not settings.enabled:
         return None
     return OllamaClassifier.from_settings(settings, cache=cache, clock=clock, env=env)
+
+
+def configured_classifier(
+    section: Mapping[str, Any] | None,
+    *,
+    flag: bool | None = None,
+    model: str | None = None,
+    host: str | None = None,
+    default_cache: Path | str | Engine | AnswerCache | None = None,
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+) -> OllamaClassifier | None:
+    """The fallback classifier the commands use, or None when :func:`fallback_wanted` says
+    off. ``model`` / ``host`` (command-line options) override the section; the answer
+    cache is ``[llm] cache`` when set, else ``default_cache`` (the monitor's audit store)."""
+    if not fallback_wanted(section, flag, env):
+        return None
+    data = dict(section or {})
+    data["enabled"] = True
+    if model:
+        data["model"] = model
+    if host:
+        data["host"] = host
+    settings = LlmSettings.from_mapping(data, env)
+    cache = settings.cache if settings.cache is not None else default_cache
+    return build_classifier(settings, cache=cache, clock=clock, env=env)

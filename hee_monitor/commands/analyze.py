@@ -16,6 +16,7 @@ from hee_monitor.models import Diagnosis, Finding
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.llm import OllamaClassifier
 
 #: show a progress bar (on a terminal) from this many logs or this many bytes on
 _PROGRESS_LOGS = 5
@@ -82,6 +83,24 @@ def _stdin_chunks() -> Iterator[bytes]:
 @click.option(
     "--no-shipped", is_flag=True, help="Use only the --patterns given, not the shipped ones."
 )
+@click.option(
+    "--llm/--no-llm",
+    "llm",
+    default=None,
+    help="Ask the local model (Ollama) about logs no pattern explains. Default: on when "
+    "hee-monitor.toml has an [llm] section (unless enabled = false), HEE_LLM=1 or "
+    "OLLAMA_HOST is set; otherwise off.",
+)
+@click.option("--llm-model", metavar="NAME", help="Model for the fallback [default: llama3.2].")
+@click.option(
+    "--llm-host", metavar="URL", help="Ollama server [default: $OLLAMA_HOST or 127.0.0.1:11434]."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default $HEE_CONFIG or ./hee-monitor.toml); read for [llm].",
+)
 @click.option("--engine", type=click.Choice(["hyperscan", "re2", "re"]), hidden=True)
 def analyze(
     logs: tuple[str, ...],
@@ -89,6 +108,10 @@ def analyze(
     pattern_dirs: tuple[Path, ...],
     junit_files: tuple[Path, ...],
     no_shipped: bool,
+    llm: bool | None,
+    llm_model: str | None,
+    llm_host: str | None,
+    config_file: Path | None,
     engine: str | None,
 ) -> int:
     """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
@@ -99,6 +122,7 @@ def analyze(
       hee-monitor analyze job.log
       gh run view 123 --log-failed | hee-monitor analyze --format json -
       hee-monitor analyze --junit report.xml build.log
+      hee-monitor analyze --llm --llm-model qwen2.5 job.log
     """
     if not logs and not junit_files:
         raise UsageError("no log given", hint="pass one or more log files, or - to read from stdin")
@@ -111,7 +135,10 @@ def analyze(
     from hee_monitor.analysis.analyzer import Analyzer
     from hee_monitor.analysis.patterns import load_database
 
-    analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped), engine=engine)
+    fallback = _fallback(config_file, llm, llm_model, llm_host)
+    analyzer = Analyzer(
+        load_database(pattern_dirs, shipped=not no_shipped), fallback, engine=engine
+    )
     junit_findings = _junit_findings(junit_files)
     diagnoses = _run(analyzer, paths)
     if not paths:
@@ -130,6 +157,22 @@ def analyze(
             out.write(render_text(diagnosis, color=out.isatty()) + "\n")
         out.flush()
     return 0
+
+
+def _fallback(
+    config_file: Path | None, flag: bool | None, model: str | None, host: str | None
+) -> OllamaClassifier | None:
+    """The LLM fallback when wanted (see :func:`fallback_wanted`); a model or host given on
+    the command line means the fallback is wanted unless ``--no-llm`` says otherwise."""
+    if flag is None and (model or host):
+        flag = True
+    if flag is False:
+        return None
+    from hee_monitor.analysis.llm import configured_classifier
+    from hee_monitor.config import load_config
+
+    section = load_config(config_file).section("llm")
+    return configured_classifier(section, flag=flag, model=model, host=host)
 
 
 def _junit_findings(files: Sequence[Path]) -> list[Finding]:

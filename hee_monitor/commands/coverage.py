@@ -63,6 +63,13 @@ def coverage() -> None:
 )
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 when a metric is below its target.")
+@click.option(
+    "--update-capsule",
+    "capsule_path",
+    type=_FILE,
+    help="Record the metrics in this state capsule (monitoring_state.coverage_metrics; "
+    "signed when HEE_SIGNING_KEY is set).",
+)
 def analyze_command(
     report: Path,
     targets_file: Path | None,
@@ -75,6 +82,7 @@ def analyze_command(
     skeletons: Path | None,
     limit: int,
     check: bool,
+    capsule_path: Path | None,
 ) -> int:
     """Analyse a coverage REPORT (Cobertura or JaCoCo XML, LCOV, coverage.py JSON).
 
@@ -89,6 +97,7 @@ def analyze_command(
       hee-monitor coverage analyze lcov.info --targets coverage-targets.toml --check
       hee-monitor coverage analyze coverage.json --spec docs/spec.md --prompts prompts \\
           --skeletons tests/skeletons --format markdown
+      hee-monitor coverage analyze coverage.xml --update-capsule state_capsules/current.json
     """
     data = read_report(report)
     targets = Targets.from_file(targets_file) if targets_file else Targets()
@@ -116,7 +125,26 @@ def analyze_command(
             + (f", kept {len(done.kept_existing)} existing" if done.kept_existing else ""),
             err=True,
         )
+    if capsule_path is not None:
+        _record(result, capsule_path)
     return 1 if check and result.gaps else 0
+
+
+def _record(result: CoverageAnalysis, path: Path) -> None:
+    """Write the metrics through the monitor's capsule file: the same signing, verification,
+    versioning and atomic replace as every other writer of the capsule."""
+    from hee_monitor.clock import SystemClock
+    from hee_monitor.config import load_config
+    from hee_monitor.coverage.analyze import apply_to_capsule
+    from hee_monitor.monitor.wiring import capsule_file
+
+    clock = SystemClock()
+    capsule, note = capsule_file(path, None, load_config(), clock)
+    capsule.update(lambda payload: apply_to_capsule(payload, result), now=clock.now())
+    version = capsule.load().get("version")
+    click.echo(f"recorded coverage in {path} (version {version})", err=True)
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 def _pct(value: float | None) -> str:

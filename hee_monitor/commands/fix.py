@@ -17,7 +17,12 @@ from hee_monitor.errors import UsageError
 from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile, SignedCapsule
 from hee_monitor.fixes.config import load_config
 from hee_monitor.fixes.engine import EngineOptions, FixEngine, Mode
-from hee_monitor.fixes.inputs import analyze_log, load_diagnosis, sweep_findings
+from hee_monitor.fixes.inputs import (
+    analyze_log,
+    diagnosis_next_to,
+    load_diagnosis,
+    sweep_findings,
+)
 from hee_monitor.fixes.outcomes import (
     ApprovalRequested,
     FixApplied,
@@ -34,7 +39,11 @@ _SEVERITIES = [s.value for s in Severity]
 
 
 def _findings(
-    diagnosis: Path | None, log: Path | None, mode: Mode, strategies: Sequence[str]
+    diagnosis: Path | None,
+    log: Path | None,
+    mode: Mode,
+    strategies: Sequence[str],
+    state_capsule: Path | None = None,
 ) -> list[Finding]:
     if diagnosis is not None and log is not None:
         raise UsageError("give either --diagnosis or --log, not both")
@@ -44,6 +53,17 @@ def _findings(
         return analyze_log(log)[1]
     if mode is Mode.PRE_COMMIT:
         return sweep_findings(strategies)
+    if state_capsule is not None:
+        # the monitor (scripts/ci_monitor.py --mode hee) leaves its diagnoses here
+        beside = diagnosis_next_to(state_capsule)
+        if not beside.is_file():
+            raise UsageError(
+                f"nothing to fix: no --diagnosis given and no {beside.name} next to "
+                f"the state capsule ({beside} does not exist)",
+                hint="run the monitor first (scripts/ci_monitor.py --mode hee --state-capsule "
+                f"{state_capsule}), or pass --diagnosis FILE / set HEE_DIAGNOSIS",
+            )
+        return load_diagnosis(beside)[1]
     raise UsageError(
         "nothing to fix: no --diagnosis and no --log given",
         hint="hee-monitor analyze --format json LOG > d.json, then --diagnosis d.json "
@@ -187,7 +207,9 @@ def fix() -> None:
 
 _common = [
     click.option("--diagnosis", type=click.Path(path_type=Path), envvar="HEE_DIAGNOSIS",
-                 help="Diagnosis JSON from `hee-monitor analyze --format json`."),
+                 help="Diagnosis JSON from `hee-monitor analyze --format json` (one object, "
+                 "an array or JSON Lines). hee-safe default: hee-diagnosis.json next to "
+                 "--state-capsule, as the monitor writes it."),
     click.option("--log", "log_file", type=click.Path(path_type=Path),
                  help="A CI log to analyse on the spot."),
     click.option("--repo-path", type=click.Path(path_type=Path, file_okay=False),
@@ -283,7 +305,9 @@ def plan_cmd(
 ) -> int:  # fmt: skip
     """Print exactly what would be done (strategy, commands, files, validation); change nothing."""
     engine = build_engine(**kw, dry_run=True, push=False)
-    findings = _findings(diagnosis, log_file, engine.options.mode, strategies)
+    findings = _findings(
+        diagnosis, log_file, engine.options.mode, strategies, kw.get("state_capsule")
+    )
     outcomes = engine.run(_runnable(engine, findings, explicit=bool(strategies)))
     _print(outcomes, report, fmt)
     return 0
@@ -312,7 +336,9 @@ def apply_cmd(
     if approval_id is not None:
         outcomes: list[FixOutcome] = [engine.execute_approved(approval_id)]
     else:
-        findings = _findings(diagnosis, log_file, engine.options.mode, strategies)
+        findings = _findings(
+            diagnosis, log_file, engine.options.mode, strategies, kw.get("state_capsule")
+        )
         outcomes = engine.run(_runnable(engine, findings, explicit=bool(strategies)))
     _print(outcomes, report, fmt)
     return 0 if dry_run else exit_code(outcomes, engine.options.mode)

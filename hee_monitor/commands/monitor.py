@@ -23,7 +23,8 @@ import click
 
 from hee_monitor.clock import SystemClock
 from hee_monitor.config import load_config
-from hee_monitor.errors import HeeError, UsageError
+from hee_monitor.errors import ConfigError, HeeError, UsageError
+from hee_monitor.fixes.inputs import diagnosis_next_to
 from hee_monitor.models import Diagnosis, Finding, Severity
 from hee_monitor.monitor import wiring
 from hee_monitor.monitor.cycle import CycleReport, MonitorCycle
@@ -102,6 +103,19 @@ MODES = ("hee", "continuous", "pre-commit")
 )
 @click.option("--webhook-host", default="127.0.0.1", show_default=True)
 @click.option(
+    "--diagnosis-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="hee: write the diagnoses of runs decided for a fix here, as JSON Lines, for "
+    "`fix apply` [default: hee-diagnosis.json next to the state capsule].",
+)
+@click.option(
+    "--llm/--no-llm",
+    "llm",
+    default=None,
+    help="Ask the local model about logs no pattern explains (default: as for analyze, "
+    "on with an [llm] section, HEE_LLM=1 or OLLAMA_HOST).",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def monitor(
@@ -124,6 +138,8 @@ def monitor(
     max_cycles: int | None,
     webhook_port: int | None,
     webhook_host: str,
+    diagnosis_output: Path | None,
+    llm: bool | None,
     fmt: str,
 ) -> int:
     """Watch repositories: diagnose each failed job once, decide, move the health state."""
@@ -137,24 +153,111 @@ def monitor(
         return _pre_commit(files, junit, fmt)
     if files or junit:
         raise UsageError("log files and --junit are for --mode pre-commit")
-    w = wiring.build(
-        config,
-        clock=clock,
-        repos=repos or None,
-        capsule_path=capsule,
-        database=database,
-        lookback_hours=lookback_hours,
-    )
+    capsule_template = capsule or config.state_capsule
+    watched = list(repos) or list(config.repos)
+    if is_per_repository(capsule_template):
+        database_template = database or config.database
+        _check_per_repository(capsule_template, database_template, diagnosis_output)
+        pipelines = [
+            wiring.build(
+                config,
+                clock=clock,
+                repos=[repo],
+                capsule_path=fill_repository(capsule_template, repo),
+                database=fill_repository(database_template, repo),
+                lookback_hours=lookback_hours,
+                llm=llm,
+            )
+            for repo in watched
+        ]
+        handovers = [
+            Path(fill_repository(str(diagnosis_output), repo))
+            if diagnosis_output
+            else diagnosis_next_to(Path(fill_repository(capsule_template, repo)))
+            for repo in watched
+        ]
+        if not pipelines:
+            raise ConfigError(
+                "no repositories to watch",
+                hint="name them with --repo owner/name, HEE_REPOS, "
+                'or [github] repos = ["owner/name"] in hee-monitor.toml',
+            )
+        if (run_id is not None or commit) and len(pipelines) != 1:
+            raise UsageError(
+                "--run-id and --wait-for-commit need exactly one repository",
+                hint="pass --repo owner/name",
+            )
+    else:
+        pipelines = [
+            wiring.build(
+                config,
+                clock=clock,
+                repos=repos or None,
+                capsule_path=capsule,
+                database=database,
+                lookback_hours=lookback_hours,
+                llm=llm,
+            )
+        ]
+        handovers = [diagnosis_output or diagnosis_next_to(Path(capsule_template))]
+    w, handover = pipelines[0], handovers[0]
     if run_id is not None:
         return _one_run(w, run_id, attempt, hee_context, detailed, fmt)
     if commit:
-        return _wait_for_commit(w, commit, timeout, level, fmt)
+        return _wait_for_commit(w, commit, timeout, level, fmt, handover)
     if mode == "continuous":
-        return _continuous(w, level, max_cycles, fmt, webhook_host, webhook_port)
-    report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
-    _emit(report, fmt)
-    _github_outputs(report)
+        return _continuous(pipelines, level, max_cycles, fmt, webhook_host, webhook_port)
+    if len(pipelines) == 1:
+        report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
+        _emit(report, fmt)
+        write_fix_diagnoses(report, handover)
+        _github_outputs(report, handover)
+        return 0
+    reports = [_cycle(p, level).run_once() for p in pipelines]
+    for repo, report, path in zip(watched, reports, handovers, strict=True):
+        write_fix_diagnoses(report, path)
+        if fmt == "text":
+            click.echo(f"== {repo}")
+            _emit(report, fmt)
+    if fmt == "json":
+        cycles = [
+            {"repository": repo, "diagnosis": str(path), **report.to_json()}
+            for repo, report, path in zip(watched, reports, handovers, strict=True)
+        ]
+        click.echo(json.dumps({"cycles": cycles}, indent=2))
+    _github_outputs_per_repository(list(zip(watched, reports, strict=True)))
     return 0
+
+
+#: placeholders of a per-repository path: state_capsules/{owner}/{name}/current.json
+_PLACEHOLDERS = ("{owner}", "{name}")
+
+
+def is_per_repository(template: str) -> bool:
+    return any(p in template for p in _PLACEHOLDERS)
+
+
+def fill_repository(template: str, repo: str) -> str:
+    """``template`` with ``{owner}`` and ``{name}`` of ``repo`` (owner/name) filled in."""
+    owner, _, name = repo.partition("/")
+    return template.replace("{owner}", owner).replace("{name}", name)
+
+
+def _check_per_repository(capsule: str, database: str, diagnosis: Path | None) -> None:
+    """One capsule per repository needs everything per repository: the audit store holds
+    the pipeline's state history, and sharing it would mix repositories' health."""
+    for what, template in (
+        ("state capsule", capsule),
+        ("audit database", database),
+        *([("diagnosis output", str(diagnosis))] if diagnosis else []),
+    ):
+        if not all(p in template for p in _PLACEHOLDERS):
+            raise UsageError(
+                f"a per-repository state capsule needs a per-repository {what}: "
+                f"{template!r} lacks {{owner}} or {{name}}",
+                hint="e.g. --state-capsule 'state_capsules/{owner}/{name}/current.json' "
+                "--database 'sqlite:///state_capsules/{owner}/{name}/hee-monitor.db'",
+            )
 
 
 def _cycle(
@@ -257,7 +360,58 @@ def summary_markdown(report: CycleReport) -> str:
     return "\n".join(lines)
 
 
-def _github_outputs(report: CycleReport) -> None:
+def write_fix_diagnoses(report: CycleReport, path: Path) -> int:
+    """Hand the cycle's fixable diagnoses to the fix engine: one ``analyze --format json``
+    object per line (plus ``repo``, ``run`` and ``url``) for each job of a run decided for a
+    fix whose diagnosis names a fix strategy. Written every cycle, empty when there is
+    nothing to fix, so a later ``fix apply`` never acts on an earlier cycle's findings.
+    Returns the number of diagnoses written."""
+    lines = []
+    for run in report.runs:
+        if not run.fix_required:
+            continue
+        for diagnosis in run.diagnoses:
+            if any(f.fix_strategy for f in diagnosis.failures):
+                data = {**diagnosis.to_json(), "repo": run.repo, "run": run.key, "url": run.url}
+                lines.append(json.dumps(data, ensure_ascii=False))
+    from hee_monitor.capsule.fsutil import atomic_write
+
+    text = "".join(line + "\n" for line in lines)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the diagnosis file {path}: {exc.strerror or exc}",
+            hint="pass --diagnosis-output FILE in a writable directory",
+        ) from exc
+    return len(lines)
+
+
+_STATE_ORDER = ("operational", "maintenance", "degraded", "failed")
+
+
+def _github_outputs_per_repository(reports: Sequence[tuple[str, CycleReport]]) -> None:
+    """Step outputs for several pipelines: fix_required if any needs a fix, the worst
+    health state, the sum of new failures, and the repositories that need a fix (each
+    one's diagnosis lies next to its own capsule)."""
+    out = os.environ.get("GITHUB_OUTPUT")
+    if out:
+        fixing = [repo for repo, r in reports if r.fix_required]
+        worst = max((r.state_after.value for _, r in reports), key=_STATE_ORDER.index)
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(f"fix_required={'true' if fixing else 'false'}\n")
+            fh.write(f"health_state={worst}\n")
+            fh.write(f"new_failures={sum(len(r.runs) for _, r in reports)}\n")
+            fh.write(f"fix_required_repos={' '.join(fixing)}\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            for repo, report in reports:
+                fh.write(summary_markdown(report).replace("## hee-monitor", f"## {repo}", 1))
+
+
+def _github_outputs(report: CycleReport, diagnosis: Path | None = None) -> None:
     """Step outputs and job summary when running inside GitHub Actions."""
     out = os.environ.get("GITHUB_OUTPUT")
     if out:
@@ -265,6 +419,8 @@ def _github_outputs(report: CycleReport) -> None:
             fh.write(f"fix_required={'true' if report.fix_required else 'false'}\n")
             fh.write(f"health_state={report.state_after.value}\n")
             fh.write(f"new_failures={len(report.runs)}\n")
+            if diagnosis is not None:
+                fh.write(f"diagnosis={diagnosis}\n")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
@@ -307,33 +463,43 @@ def _webhooks(host: str, port: int | None, wake: threading.Event) -> Iterator[No
 
 
 def _continuous(
-    w: wiring.Wiring,
+    pipelines: Sequence[wiring.Wiring],
     level: Severity,
     max_cycles: int | None,
     fmt: str,
     webhook_host: str,
     webhook_port: int | None,
 ) -> int:
+    """Poll every pipeline (one per capsule) in turn; wait the shortest interval any of
+    their health states asks for."""
     stop, wake = threading.Event(), threading.Event()
-    cycle = _cycle(w, level)
-    cycle.should_stop = stop.is_set  # finish the current run, not the whole backlog
+    each = [(w, _cycle(w, level)) for w in pipelines]
+    for _, cycle in each:
+        cycle.should_stop = stop.is_set  # finish the current run, not the whole backlog
     cycles = 0
     with _stop_on_signals(stop, wake), _webhooks(webhook_host, webhook_port, wake):
         while not stop.is_set():
             wake.clear()
-            try:
-                report = cycle.run_once()
-            except HeeError as exc:  # e.g. the store is briefly unreachable: try next time
-                click.echo(f"hee-monitor: cycle failed: {exc.message}", err=True)
-                report = None
-            if report is not None and (report.runs or report.recoveries):
-                _emit(report, fmt)
-                sys.stdout.flush()
+            intervals = []
+            for w, cycle in each:
+                try:
+                    report = cycle.run_once()
+                except HeeError as exc:  # e.g. the store is briefly unreachable: next time
+                    click.echo(f"hee-monitor: cycle failed: {exc.message}", err=True)
+                    report = None
+                if report is not None and (report.runs or report.recoveries):
+                    if len(each) > 1 and fmt == "text":
+                        click.echo(f"== {w.capsule.load().get('repository', '')}")
+                    _emit(report, fmt)
+                    sys.stdout.flush()
+                state = report.state_after if report else read_state(w.capsule.load()).state
+                intervals.append(w.config.interval(state))
+                if stop.is_set():
+                    break
             cycles += 1
             if max_cycles is not None and cycles >= max_cycles:
                 break
-            state = report.state_after if report else read_state(w.capsule.load()).state
-            wake.wait(w.config.interval(state))  # a webhook delivery or a signal cuts it short
+            wake.wait(min(intervals))  # a webhook delivery or a signal cuts it short
     click.echo(f"hee-monitor: stopped after {cycles} cycle(s)", err=True)
     return 0
 
@@ -360,7 +526,7 @@ def _one_run(
     item = _gh(w).fetch_failed_run(repo, run_id, attempt)
     if isinstance(item, Skipped):
         raise UsageError(f"{repo} run {run_id}: {item.reason}")
-    analyzer = wiring.analyzer()
+    analyzer = wiring.analyzer(w)
     diagnoses: list[tuple[str, Diagnosis | None, str]] = []
     for job in item.jobs:
         if job.open_log is None:
@@ -450,7 +616,9 @@ def _print_finding(f: Finding, detailed: bool) -> None:
                 click.echo(f"      {line}")
 
 
-def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str) -> int:
+def _wait_for_commit(
+    w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str, handover: Path
+) -> int:
     repo = _single_repo(w)
     result = _gh(w).wait_for_commit(repo, sha, timeout)
     report = _cycle(w, level).run_once()
@@ -482,7 +650,8 @@ def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity
         if not result.complete:
             click.echo(f"not finished after {timeout:.0f}s")
         _emit(report, "text")
-    _github_outputs(report)
+    write_fix_diagnoses(report, handover)
+    _github_outputs(report, handover)
     return 0 if result.succeeded else 1
 
 

@@ -1,4 +1,4 @@
-"""``hee-monitor patterns validate|list|lint``: look after the pattern database."""
+"""``hee-monitor patterns validate|list|lint|suggest``: look after the pattern database."""
 
 from __future__ import annotations
 
@@ -10,9 +10,24 @@ import click
 from hee_monitor.errors import UsageError
 
 
-@click.group("patterns")
+class _PatternsGroup(click.Group):
+    """Loads ``suggest`` (and with it the LLM client) only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "suggest"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "suggest":
+            from hee_monitor.commands.suggest import suggest
+
+            return suggest
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("patterns", cls=_PatternsGroup)
 def patterns() -> None:
-    """The failure pattern database: validate, list and lint it."""
+    """The failure pattern database: validate, list and lint it; suggest new patterns
+    from logs the local model explained."""
 
 
 @patterns.command("validate")

@@ -225,12 +225,16 @@ def _target_json(t: TestTarget) -> dict[str, Any]:
 
 
 def apply_to_capsule(payload: dict[str, Any], analysis: CoverageAnalysis) -> None:
-    """A capsule mutator: record the metrics in ``monitoring_state`` (other keys kept)."""
+    """A capsule mutator: record the metrics in ``monitoring_state`` (other keys kept).
+    ``hee_specific`` spec and prompt coverage are set only when this analysis measured them,
+    so a run without ``--spec`` / ``--prompts`` keeps the figures an earlier run recorded."""
     state = payload.setdefault("monitoring_state", {})
     state["coverage_metrics"] = analysis.coverage_metrics()
     hee = state.setdefault("hee_specific", {})
-    hee["spec_coverage"] = analysis.metrics["spec"].percent
-    hee["prompt_coverage"] = analysis.metrics["prompt"].percent
+    for metric, key in (("spec", "spec_coverage"), ("prompt", "prompt_coverage")):
+        percent = analysis.metrics[metric].percent
+        if percent is not None or key not in hee:
+            hee[key] = percent
     hee.setdefault("decision_stability", None)
 
 

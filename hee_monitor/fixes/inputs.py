@@ -51,25 +51,61 @@ def finding_from_json(data: dict[str, Any], where: str) -> Finding:
     )
 
 
-def load_diagnosis(path: Path) -> tuple[dict[str, Any], list[Finding]]:
-    """The diagnosis JSON and its findings, in order (most likely root cause first)."""
+#: the file ``hee-monitor monitor --mode hee`` writes next to its state capsule: the
+#: diagnoses of the runs whose decision was a fix, for ``fix apply`` (``auto_fix.py``)
+DIAGNOSIS_FILENAME = "hee-diagnosis.json"
+
+
+def diagnosis_next_to(state_capsule: Path) -> Path:
+    """Where the monitor writes (and ``fix apply`` looks for) the cycle's diagnoses."""
+    return state_capsule.parent / DIAGNOSIS_FILENAME
+
+
+def _parse_diagnoses(text: str, path: Path) -> list[Any]:
+    """One diagnosis object, a JSON array of them, or JSON Lines (one object per line, what
+    ``analyze --format json`` prints for several logs and the monitor writes)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
+    except ValueError as exc:
+        if not text.strip():
+            return []
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise UsageError(
+                f"diagnosis file {path} is not JSON ({exc})",
+                hint="produce it with: hee-monitor analyze --format json LOG > diagnosis.json",
+            ) from None
+    return data if isinstance(data, list) else [data]
+
+
+def load_diagnosis(path: Path) -> tuple[dict[str, Any], list[Finding]]:
+    """The diagnosis JSON and its findings, in order (most likely root cause first). Several
+    diagnoses (an array or JSON Lines) give their findings in file order and, as the data,
+    ``{"diagnoses": [...], "failures": [...all...]}``; an empty file gives no findings."""
+    try:
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"diagnosis file {path} does not exist") from None
     except (OSError, ValueError) as exc:
         raise UsageError(
-            f"diagnosis file {path} is not JSON ({exc})",
+            f"cannot read diagnosis file {path} ({exc})",
             hint="produce it with: hee-monitor analyze --format json LOG > diagnosis.json",
         ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("failures"), list):
-        raise UsageError(f"{path}: expected an object with a 'failures' list")
-    findings = [
-        finding_from_json(f, f"{path}: failures[{i}]")
-        for i, f in enumerate(data["failures"])
-        if isinstance(f, dict)
-    ]
-    return data, findings
+    items = _parse_diagnoses(text, path)
+    findings: list[Finding] = []
+    for n, data in enumerate(items):
+        where = f"{path}" if len(items) == 1 else f"{path}: diagnosis {n + 1}"
+        if not isinstance(data, dict) or not isinstance(data.get("failures"), list):
+            raise UsageError(f"{where}: expected an object with a 'failures' list")
+        findings += [
+            finding_from_json(f, f"{where}: failures[{i}]")
+            for i, f in enumerate(data["failures"])
+            if isinstance(f, dict)
+        ]
+    if len(items) == 1:
+        return items[0], findings
+    return {"diagnoses": items, "failures": [f.to_json() for f in findings]}, findings
 
 
 def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:

@@ -30,6 +30,7 @@ from hee_monitor.store.audit import AuditStore
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer as PatternAnalyzer
+    from hee_monitor.analysis.interface import FallbackClassifier
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Wiring:
     clock: Clock
     github: GitHubSource | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
+    #: --llm / --no-llm; None: the rule of hee_monitor.analysis.llm.fallback_wanted
+    llm: bool | None = None
 
 
 def github_source(
@@ -59,15 +62,25 @@ def github_source(
     )
 
 
-def pattern_analyzer() -> PatternAnalyzer:
+def pattern_analyzer(fallback: FallbackClassifier | None = None) -> PatternAnalyzer:
     """The shipped pattern database, compiled once."""
     from hee_monitor.analysis.analyzer import Analyzer as Concrete
 
-    return Concrete.from_default_database()
+    return Concrete.from_default_database(fallback=fallback)
 
 
-def analyzer() -> Analyzer:
-    built: Analyzer = pattern_analyzer()
+def llm_fallback(w: Wiring) -> FallbackClassifier | None:
+    """The local-model classifier when ``[llm]`` (or --llm, HEE_LLM, OLLAMA_HOST) asks for it;
+    its answers are cached in the audit store unless ``[llm] cache`` names another place."""
+    from hee_monitor.analysis.llm import configured_classifier
+
+    return configured_classifier(
+        w.config.section("llm"), flag=w.llm, default_cache=w.audit.engine, clock=w.clock
+    )
+
+
+def analyzer(w: Wiring | None = None) -> Analyzer:
+    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
     return built
 
 
@@ -103,6 +116,18 @@ CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
 }
 
 
+def capsule_file(
+    path: Path, repo: str | None, config: Config, clock: Clock
+) -> tuple[Capsule, str | None]:
+    """The state capsule at ``path`` as every writer opens it: signed (and verified on every
+    read) when a signing key is configured, else plain JSON, with a note saying so. ``repo``
+    names a capsule created afresh (default: the first configured repository)."""
+    name = repo or (config.repos[0] if config.repos else "local/local")
+    kind = "signed" if _signing_configured(config) else "plain"
+    note = "capsule not signed: set HEE_SIGNING_KEY to sign it" if kind == "plain" else None
+    return CAPSULES[kind](path, name, config, clock), note
+
+
 def build(
     config: Config,
     *,
@@ -112,17 +137,16 @@ def build(
     database: str | None = None,
     need_github: bool = True,
     lookback_hours: float = 24.0,
+    llm: bool | None = None,
 ) -> Wiring:
     audit = AuditStore.open(database or config.database)
     watched = list(repos) if repos else list(config.repos)
     path = Path(capsule_path or config.state_capsule)
     # one capsule per pipeline: named after the (first) repository watched
-    repo = watched[0] if watched else "local/local"
-    kind = "signed" if _signing_configured(config) else "plain"
-    capsule = CAPSULES[kind](path, repo, config, clock)
-    wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock)
-    if kind == "plain":
-        wiring.notes.append("capsule not signed: set HEE_SIGNING_KEY to sign it")
+    capsule, note = capsule_file(path, watched[0] if watched else None, config, clock)
+    wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock, llm=llm)
+    if note:
+        wiring.notes.append(note)
     if need_github:
         if not watched:
             raise ConfigError(
@@ -138,7 +162,11 @@ def notifier(w: Wiring) -> Notifier:
     """The alert router on the audit store's database, configured by [alerts]."""
     from hee_monitor.monitor.notify import RouterNotifier
 
-    router = AlertRouter.from_config(w.config.section("alerts"), w.audit.engine, w.clock)
+    config = w.config
+    routes = {repo: config.repo(repo).alert_channels for repo in config.data.get("repos", {})}
+    router = AlertRouter.from_config(
+        config.section("alerts"), w.audit.engine, w.clock, repo_channels=routes
+    )
     return RouterNotifier(router, lambda: read_state(w.capsule.load()).state)
 
 
@@ -156,7 +184,7 @@ def cycle(
     engine = str(config.data["policy"].get("engine", "rules"))
     return MonitorCycle(
         sources=sources,
-        analyzer=analyzer_impl or analyzer(),
+        analyzer=analyzer_impl or analyzer(wiring),
         policy=POLICIES[engine](),
         audit=wiring.audit,
         capsule=wiring.capsule,

@@ -431,3 +431,42 @@ def test_grouped_counts_add_up_to_what_was_submitted(
     assert r.pending_groups() == []
     for fingerprint, total in submitted.items():
         assert told[("console", fingerprint)] == told[("hook", fingerprint)] == total
+
+
+# ── per-repository channels ──────────────────────────────────────────────────────────────
+
+
+def test_a_repository_with_its_own_channels_is_told_there_only(
+    engine: Engine, clock: FakeClock, webhook: FakeWebhook
+) -> None:
+    section = {
+        "channels": {
+            "pager": {"urls": [f"json://{webhook.base}/pager/{HOOK_TOKEN}"], "min_interval": 0},
+            "team": {"urls": [f"json://{webhook.base}/team/{HOOK_TOKEN}"], "min_interval": 0},
+        },
+        "matrix": {"high": {"channels": ["console", "team"]}},
+    }
+    r = AlertRouter.from_config(
+        section, engine, clock, env={}, repo_channels={"octo/lib": ["pager"], "octo/doc": []}
+    )
+    own = r.submit(alert(repo="octo/lib"), state=FAILED, now=clock.now())
+    clock.advance(300)
+    r.flush(clock.now())
+    assert [p.json()["title"] for p in webhook.posts_to("/pager/")] == [
+        "[HIGH] octo/lib: npm ci cannot reach the registry"
+    ]
+    assert webhook.posts_to("/team/") == []
+    assert isinstance(own.outcome, AlertGrouped)  # the matrix row's wait still applies
+
+    # a repository without channels of its own (or an empty list) follows the matrix
+    for repo in ("octo/app", "octo/doc"):
+        r.submit(alert(repo=repo, fingerprint=repo), state=FAILED, now=clock.now())
+    clock.advance(300)
+    r.flush(clock.now())
+    assert len(webhook.posts_to("/team/")) == 2
+    assert len(webhook.posts_to("/pager/")) == 1
+
+
+def test_repository_channels_must_be_declared(engine: Engine, clock: FakeClock) -> None:
+    with pytest.raises(ConfigError, match=r'\[repos."octo/lib"\] alert_channels .* pagr'):
+        AlertRouter.from_config(None, engine, clock, env={}, repo_channels={"octo/lib": ["pagr"]})

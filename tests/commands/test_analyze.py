@@ -210,3 +210,117 @@ def test_subprocess_stdin_json() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["failures"][0]["pattern_id"] == "TEST-PY-MODULE-NOT-FOUND"
+
+
+# --- the LLM fallback ------------------------------------------------------------------------
+
+UNEXPLAINED = "step one\nthe quux reactor refused to spin up\nwidget count mismatch 3 != 4\n"
+MODEL_ANSWER = {
+    "category": "test",
+    "severity": "medium",
+    "owner": "DEVELOPER",
+    "root_cause": "The widget count check failed: three widgets instead of four.",
+    "evidence_lines": [3],
+    "suggested_fix": "Register the fourth widget.",
+    "confidence": 0.9,
+}
+
+
+@pytest.fixture
+def no_llm_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No configuration file and none of the variables that turn the fallback on."""
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_LLM__ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "job.log"
+    path.write_text(UNEXPLAINED)
+    return path
+
+
+def test_llm_explains_a_log_no_pattern_explains(
+    no_llm_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.ollama import Answer, FakeOllama
+
+    with FakeOllama() as fake:
+        fake.script(Answer(MODEL_ANSWER))
+        code = run(["analyze", "--format", "json", "--llm-host", fake.url, str(no_llm_env)])
+        assert len(fake.chat_requests) == 1
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    (finding,) = out["failures"]
+    assert finding["source"] == "llm:llama3.2"
+    assert finding["pattern_id"] == "LLM-TEST"
+    assert finding["fix_strategy"] is None
+    assert [e["start_line"] for e in finding["evidence"]] == [3]
+
+
+def test_llm_on_from_config_section_with_model_from_option(
+    no_llm_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.ollama import Answer, FakeOllama
+
+    with FakeOllama(models=("qwen2.5:latest",)) as fake:
+        fake.script(Answer(MODEL_ANSWER))
+        Path("hee-monitor.toml").write_text(f'[llm]\nhost = "{fake.url}"\n')
+        code = run(["analyze", "--format", "json", "--llm-model", "qwen2.5", str(no_llm_env)])
+        assert fake.chat_requests[0].json["model"] == "qwen2.5"
+    assert code == 0
+    (finding,) = json.loads(capsys.readouterr().out)["failures"]
+    assert finding["source"] == "llm:qwen2.5"
+
+
+def test_llm_model_down_gives_a_note_and_exit_0(
+    no_llm_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.ollama import closed_port_url
+
+    url = closed_port_url()
+    assert run(["analyze", "--llm", "--llm-host", url, str(no_llm_env)]) == 0
+    out = capsys.readouterr().out
+    assert "no known failure pattern matched this log" in out
+    assert f"note: LLM fallback unavailable: cannot connect to Ollama at {url}" in out
+
+
+def test_llm_off_by_default_and_with_no_llm(
+    no_llm_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fakes.ollama import FakeOllama
+
+    with FakeOllama() as fake:
+        assert run(["analyze", "--format", "json", str(no_llm_env)]) == 0
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        assert run(["analyze", "--no-llm", "--format", "json", str(no_llm_env)]) == 0
+        assert fake.requests == []
+    for line in capsys.readouterr().out.splitlines():
+        assert json.loads(line)["failures"] == []
+
+
+@pytest.mark.parametrize(
+    ("section", "flag", "env", "wanted"),
+    [
+        ({}, None, {}, False),
+        ({}, True, {}, True),
+        ({"host": "http://h:1"}, None, {}, True),
+        ({"enabled": False, "host": "http://h:1"}, None, {}, False),
+        ({"enabled": False}, None, {"HEE_LLM": "1"}, True),
+        ({"enabled": True}, None, {"HEE_LLM": "off"}, False),
+        ({}, None, {"OLLAMA_HOST": "http://h:1"}, True),
+        ({"enabled": False}, None, {"OLLAMA_HOST": "http://h:1"}, False),
+        ({"enabled": True}, False, {"HEE_LLM": "1"}, False),
+    ],
+)
+def test_fallback_wanted_rule(
+    section: dict[str, object], flag: bool | None, env: dict[str, str], wanted: bool
+) -> None:
+    from hee_monitor.analysis.llm import fallback_wanted
+
+    assert fallback_wanted(section, flag, env) is wanted
+
+
+def test_bad_hee_llm_value_is_a_config_error() -> None:
+    from hee_monitor.analysis.llm import fallback_wanted
+    from hee_monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="HEE_LLM must be 1 or 0"):
+        fallback_wanted({}, None, {"HEE_LLM": "maybe"})

@@ -110,3 +110,65 @@ def test_module_entry_point() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Invoice.applyDiscount" in proc.stdout
+
+
+@pytest.fixture
+def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HEE_SIGNING_KEY", "HEE_TRUSTED_KEYS", "HEE_CONFIG", "HEE_REPOS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_update_capsule_records_the_metrics_in_a_plain_capsule(
+    tmp_path: Path, no_config: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsule = tmp_path / "state" / "current.json"
+    report = str(FIXTURES / "coverage.json")
+    assert run(["coverage", "analyze", report, "--update-capsule", str(capsule)]) == 0
+    first = json.loads(capsule.read_text())
+    metrics = first["monitoring_state"]["coverage_metrics"]
+    assert metrics["line"] == pytest.approx(46.1, abs=0.05)
+    assert metrics["spec"] is None and metrics["integration"] is None
+    assert first["monitoring_state"]["current_status"] == "operational"
+    err = capsys.readouterr().err
+    assert f"recorded coverage in {capsule}" in err and "capsule not signed" in err
+
+    # spec coverage measured now is kept by a later run that does not measure it
+    spec = tmp_path / "spec.md"
+    spec.write_text("REQ-001 pricing\nREQ-002 refunds\n")
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_pricing.py").write_text("def test_req_001():  # REQ-001\n    pass\n")
+    args = ["coverage", "analyze", report, "--update-capsule", str(capsule)]
+    assert run([*args, "--spec", str(spec), "--tests", str(tests)]) == 0
+    second = json.loads(capsule.read_text())
+    assert second["version"] == first["version"] + 1
+    assert second["monitoring_state"]["hee_specific"]["spec_coverage"] == 50.0
+    assert run(args) == 0
+    third = json.loads(capsule.read_text())
+    assert third["monitoring_state"]["coverage_metrics"]["spec"] is None
+    assert third["monitoring_state"]["hee_specific"]["spec_coverage"] == 50.0
+
+
+def test_update_capsule_signs_when_a_signing_key_is_set(
+    tmp_path: Path, no_config: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hee_monitor.capsule.files import load_capsule_file
+    from hee_monitor.capsule.keys import Signer, TrustedKeys
+    from hee_monitor.clock import SystemClock
+
+    signer = Signer.generate()
+    monkeypatch.setenv("HEE_SIGNING_KEY", signer.private_pem().decode())
+    capsule = tmp_path / "current.json"
+    report = str(FIXTURES / "lcov.info")
+    assert run(["coverage", "analyze", report, "--update-capsule", str(capsule)]) == 0
+    verified = load_capsule_file(
+        capsule, TrustedKeys.of([signer.public_key]), now=SystemClock().now(), record=False
+    )
+    assert verified.payload["monitoring_state"]["coverage_metrics"]["line"] is not None
+    # a tampered capsule is refused, not overwritten
+    envelope = json.loads(capsule.read_text())
+    envelope["signed"]["monitoring_state"]["coverage_metrics"]["line"] = 100.0
+    capsule.write_text(json.dumps(envelope))
+    assert run(["coverage", "analyze", report, "--update-capsule", str(capsule)]) != 0
+    assert json.loads(capsule.read_text()) == envelope

@@ -137,3 +137,203 @@ def test_pre_commit_hook_entry_point(
         pre_commit_hook()
     assert info.value.code == 0
     assert "1 finding(s), 0 critical in 1 file(s)" in capsys.readouterr().out
+
+
+def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from tests.fakes.github import GitHubFake, JobSpec
+    from tests.fakes.ollama import Answer, FakeOllama
+
+    answer = {
+        "category": "test",
+        "severity": "medium",
+        "owner": "DEVELOPER",
+        "root_cause": "The widget count check failed: three widgets instead of four.",
+        "evidence_lines": [3],
+        "suggested_fix": "Register the fourth widget.",
+        "confidence": 0.9,
+    }
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_llm_cycle_0123456789")
+    with GitHubFake() as gh, FakeOllama() as ollama:
+        ollama.script(Answer(answer))
+        Path("hee-monitor.toml").write_text(f'[llm]\nhost = "{ollama.url}"\n')
+        gh.add_run(
+            "octo/app",
+            jobs=[JobSpec("build", log_text="step one\nquux reactor down\nwidgets 3 != 4\n")],
+        )
+        code = run(
+            [
+                "monitor",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--database",
+                f"sqlite:///{tmp_path}/a.db",
+                "--state-capsule",
+                str(tmp_path / "c.json"),
+                "--format",
+                "json",
+            ]
+        )
+        assert len(ollama.chat_requests) == 1
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    sources = {f["source"] for r in report["runs"] for d in r["diagnoses"] for f in d["failures"]}
+    assert sources == {"llm:llama3.2"}
+    # the answer is cached in the audit store, so the same log never asks twice
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert db.execute("SELECT count(*) FROM llm_answers").fetchone()[0] == 1
+
+
+def test_a_repository_alerts_on_its_own_channels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.github import GitHubFake, JobSpec
+    from tests.fakes.webhook import FakeWebhook
+
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_channels_0123456789")
+    with GitHubFake() as gh, FakeWebhook() as hook:
+        Path("hee-monitor.toml").write_text(
+            '[repos."octo/app"]\nalert_channels = ["pager"]\n'
+            f'[alerts.channels.pager]\nurls = ["json://{hook.base}/pager/T0K3N"]\n'
+            "min_interval = 0\n"
+        )
+        gh.add_run("octo/app", jobs=[JobSpec("build", log_text=SWIFT)])
+        gh.add_run("octo/lib", jobs=[JobSpec("build", log_text=SWIFT)])
+        code = run(
+            [
+                "monitor",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--repo",
+                "octo/lib",
+                "--database",
+                f"sqlite:///{tmp_path}/a.db",
+                "--state-capsule",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        posts = [p.json()["title"] for p in hook.posts_to("/pager/")]
+    assert code == 0, capsys.readouterr().err
+    # octo/app's critical alert went to its pager; octo/lib's followed the matrix (console)
+    assert len(posts) == 1 and posts[0].startswith("[CRITICAL] octo/app:")
+
+
+def test_one_capsule_per_repository_with_placeholders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.github import GitHubFake, JobSpec
+
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_per_repo_0123456789")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out.txt"))
+    ruff_log = "app.py:1:8: F401 [*] `os` imported but unused\nFound 1 error.\n"
+    with GitHubFake() as gh:
+        app = gh.add_run("octo/app", jobs=[JobSpec("build", log_text=SWIFT)])
+        lib = gh.add_run("octo/lib", jobs=[JobSpec("lint", log_text=ruff_log)])
+        code = run(
+            [
+                "monitor",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--repo",
+                "octo/lib",
+                "--state-capsule",
+                str(tmp_path / "{owner}" / "{name}" / "current.json"),
+                "--database",
+                f"sqlite:///{tmp_path}/{{owner}}/{{name}}/audit.db",
+                "--format",
+                "json",
+            ]
+        )
+    assert code == 0, capsys.readouterr().err
+    cycles = json.loads(capsys.readouterr().out)["cycles"]
+    assert [c["repository"] for c in cycles] == ["octo/app", "octo/lib"]
+    for repo, run_id in (("octo/app", app.id), ("octo/lib", lib.id)):
+        capsule = json.loads((tmp_path / repo / "current.json").read_text())
+        assert capsule["repository"] == repo
+        assert [e["run_key"] for e in capsule["decision_history"]] == [f"{repo}#{run_id}.1"]
+        assert (tmp_path / repo / "audit.db").is_file()
+    # the lint failure of octo/lib is fixable; its diagnosis lies next to its own capsule
+    assert (tmp_path / "octo/app/hee-diagnosis.json").read_text() == ""
+    (line,) = (tmp_path / "octo/lib/hee-diagnosis.json").read_text().splitlines()
+    assert json.loads(line)["repo"] == "octo/lib"
+    outputs = dict(x.split("=", 1) for x in (tmp_path / "out.txt").read_text().splitlines())
+    assert outputs["fix_required"] == "true" and outputs["fix_required_repos"] == "octo/lib"
+    assert outputs["health_state"] == "failed" and outputs["new_failures"] == "2"
+
+
+def test_per_repository_capsule_needs_a_per_repository_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        [
+            "monitor",
+            "--repo",
+            "octo/app",
+            "--state-capsule",
+            str(tmp_path / "{owner}" / "{name}" / "current.json"),
+            "--database",
+            f"sqlite:///{tmp_path}/audit.db",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "needs a per-repository audit database" in err and "{owner}" in err
+    assert not (tmp_path / "audit.db").exists()
+
+
+def test_continuous_mode_keeps_one_capsule_per_repository(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.github import GitHubFake, JobSpec
+
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_per_repo_0123456789")
+    with GitHubFake() as gh:
+        gh.add_run("octo/app", jobs=[JobSpec("build", log_text=SWIFT)])
+        code = run(
+            [
+                "monitor",
+                "--mode",
+                "continuous",
+                "--max-cycles",
+                "1",
+                "--api-url",
+                gh.url,
+                "--repo",
+                "octo/app",
+                "--repo",
+                "octo/lib",
+                "--state-capsule",
+                str(tmp_path / "{owner}-{name}.json"),
+                "--database",
+                f"sqlite:///{tmp_path}/{{owner}}-{{name}}.db",
+            ]
+        )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "== octo/app" in captured.out and "stopped after 1 cycle(s)" in captured.err
+    app = json.loads((tmp_path / "octo-app.json").read_text())
+    assert app["monitoring_state"]["current_status"] == "failed"
+    # octo/lib had no failure: nothing was written for it, and octo/app's failure is not its
+    assert not (tmp_path / "octo-lib.json").exists()
+    assert "== octo/lib" not in captured.out

@@ -47,7 +47,7 @@ def test_suggest_from_a_log_then_from_the_cache_alone(
     out = tmp_path / "proposals.yml"
     cache = tmp_path / "cache"
     fake.script(Answer(ANSWER))
-    args = ["suggest-patterns", str(log), "--host", fake.url, "--cache", str(cache)]
+    args = ["patterns", "suggest", str(log), "--host", fake.url, "--cache", str(cache)]
     assert run([*args, "-o", str(out)]) == 0
     document = yaml.safe_load(out.read_text(encoding="utf-8"))
     jsonschema.validate(document, load_schema("pattern_database.schema.json"))
@@ -57,13 +57,13 @@ def test_suggest_from_a_log_then_from_the_cache_alone(
     assert TOKEN not in out.read_text(encoding="utf-8")
 
     # a week later: proposals from what the model explained, without asking again
-    assert run(["suggest-patterns", "--cache", str(cache)]) == 0
+    assert run(["patterns", "suggest", "--cache", str(cache)]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["patterns"][0]["regex"] == pattern["regex"]
     assert len(fake.chat_requests) == 1
 
 
 def test_nothing_to_suggest_from_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["suggest-patterns"]) == 2
+    assert run(["patterns", "suggest"]) == 2
     assert "give log files or --cache" in capsys.readouterr().err
 
 
@@ -72,7 +72,9 @@ def test_model_unavailable_says_why_and_proposes_nothing(
 ) -> None:
     log = tmp_path / "build.log"
     log.write_text(LOG, encoding="utf-8")
-    assert run(["suggest-patterns", str(log), "--host", closed_port_url(), "--timeout", "2"]) == 1
+    assert (
+        run(["patterns", "suggest", str(log), "--host", closed_port_url(), "--timeout", "2"]) == 1
+    )
     err = capsys.readouterr().err
     assert "LLM fallback unavailable: cannot connect to Ollama" in err
     assert "no pattern to suggest" in err
@@ -81,5 +83,14 @@ def test_model_unavailable_says_why_and_proposes_nothing(
 def test_unreadable_log_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["suggest-patterns", str(tmp_path / "missing.log"), "--host", "x:1"]) == 2
+    assert run(["patterns", "suggest", str(tmp_path / "missing.log"), "--host", "x:1"]) == 2
     assert "cannot read the log" in capsys.readouterr().err
+
+
+def test_suggest_is_a_patterns_subcommand_not_a_top_level_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["patterns", "--help"]) == 0
+    assert "suggest" in capsys.readouterr().out
+    assert run(["suggest-patterns", "--help"]) == 2
+    assert "No such command 'suggest-patterns'" in capsys.readouterr().err
