@@ -703,8 +703,8 @@ class GitHubFake:
             "labels": [self._label_json(api, name) for name in payload.get("labels", [])],
             "state": "open",
             "locked": False,
-            "assignee": None,
-            "assignees": [],
+            "assignee": self._assignee_json(base, (payload.get("assignees") or [None])[0]),
+            "assignees": [self._assignee_json(base, name) for name in payload.get("assignees", [])],
             "milestone": None,
             "comments": 0,
             "created_at": now,
@@ -716,6 +716,14 @@ class GitHubFake:
             "state_reason": None,
             "repository": repo.full_name,
         }
+
+    def _assignee_json(self, base: str, login: str | None) -> dict[str, Any] | None:
+        """The recorded user object under another login (GitHub accepts any collaborator)."""
+        if login is None:
+            return None
+        user: dict[str, Any] = self._rewrite(self.user_json(base), [])
+        user["login"] = str(login)
+        return user
 
     def _label_json(self, api: str, name: str) -> dict[str, Any]:
         lid = abs(hash(name)) % 10**9
@@ -1168,6 +1176,8 @@ class GitHubFake:
                 issue[key] = payload[key]
         if "labels" in payload:
             issue["labels"] = [self._label_json(api, name) for name in payload["labels"]]
+        if "assignees" in payload:
+            issue["assignees"] = [self._assignee_json(base, n) for n in payload["assignees"]]
         if "state" in payload:
             issue["state"] = payload["state"]
             issue["closed_at"] = _iso(self.clock.now()) if payload["state"] == "closed" else None
