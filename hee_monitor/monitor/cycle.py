@@ -21,7 +21,15 @@ from typing import Any
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
-from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Skipped, Source
+from hee_monitor.monitor.ports import (
+    Analyzer,
+    Capsule,
+    Escalator,
+    Notifier,
+    RunControl,
+    Skipped,
+    Source,
+)
 from hee_monitor.policy.interface import (
     Action,
     Decision,
@@ -30,6 +38,7 @@ from hee_monitor.policy.interface import (
     PolicyFacts,
     PolicySettings,
 )
+from hee_monitor.skip import SkipDecision, apply_skip
 from hee_monitor.state.machine import Transition
 from hee_monitor.state.store import apply_transitions, fire_all, read_state
 from hee_monitor.store.audit import AuditStore, JobRecord
@@ -121,6 +130,12 @@ class MonitorCycle:
     alert_level: Severity = Severity.LOW
     #: called with each run key as it is processed (progress display)
     on_run: Callable[[str], None] | None = None
+    #: joins findings beyond the log (job metadata, artifacts) into the analysed jobs
+    detector: Callable[[FailedRun, list[JobRecord]], list[JobRecord]] | None = None
+    #: a run's skip flag, which withholds fixes (and optionally alerts) from its decision
+    skip_for: Callable[[FailedRun], SkipDecision | None] | None = None
+    #: files persistent failures as GitHub issues and closes them on recovery
+    escalator: Escalator | None = None
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -158,6 +173,11 @@ class MonitorCycle:
         if not outcomes:
             state, recovered = self._quiet_recovery(state)
             recoveries += recovered
+        if self.escalator is not None:
+            try:
+                self.escalator.sweep(state, self.clock.now())
+            except Exception as exc:
+                log.warning("escalation sweep failed: %s", getattr(exc, "message", exc))
         return CycleReport(
             started,
             self.clock.now(),
@@ -184,6 +204,7 @@ class MonitorCycle:
 
     def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:
         jobs = [self._analyse(run, job) for job in run.jobs]
+        jobs = self._detect(run, jobs)
         found = _unique([f for j in jobs if j.diagnosis for f in j.diagnosis.failures])
         unexplained = sum(1 for j in jobs if j.diagnosis is None or j.diagnosis.unexplained)
         settings = self.settings_for(run.repo)
@@ -212,6 +233,8 @@ class MonitorCycle:
             open_critical_incidents=0,
         )
         decision = self.policy.decide(facts, now)
+        if self.skip_for is not None:
+            decision = apply_skip(decision, self.skip_for(run))
         reason = "; ".join(decision.reasons)
         moves = fire_all(state, decision.triggers, at=now, reason=f"{run.key}: {reason}")
         if not self.audit.record_run(run, jobs, decision, moves, now=now):
@@ -224,6 +247,7 @@ class MonitorCycle:
         rerun = False
         if Action.RERUN in decision.actions and not maintenance:
             rerun = self._rerun(run, fingerprints, now)
+        self._escalate(run, found, decision, now)
         diagnoses = tuple(j.diagnosis for j in jobs if j.diagnosis is not None)
         return RunOutcome(
             run.key,
@@ -236,6 +260,25 @@ class MonitorCycle:
             rerun,
             run.html_url,
         )
+
+    def _detect(self, run: FailedRun, jobs: list[JobRecord]) -> list[JobRecord]:
+        if self.detector is None:
+            return jobs
+        try:
+            return self.detector(run, jobs)
+        except Exception as exc:  # detection beyond the log must not cost the log's diagnosis
+            log.warning("detection beyond the log failed for %s: %s", run.key, exc)
+            return jobs
+
+    def _escalate(
+        self, run: FailedRun, found: Sequence[Finding], decision: Decision, now: datetime
+    ) -> None:
+        if self.escalator is None or decision.to_state is HealthState.MAINTENANCE:
+            return
+        try:
+            self.escalator.observe(run, found, decision.to_state, now)
+        except Exception as exc:  # GitHub trouble: the next occurrence tries again
+            log.warning("escalation of %s failed: %s", run.key, getattr(exc, "message", exc))
 
     def _analyse(self, run: FailedRun, job: Any) -> JobRecord:
         if job.open_log is None:

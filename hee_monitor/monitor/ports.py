@@ -7,12 +7,12 @@ runs in production with the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from hee_monitor.models import Alert, Diagnosis, FailedRun
+from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,13 @@ class Capsule(Protocol):
 
 class Notifier(Protocol):
     def notify(self, alert: Alert, now: datetime) -> object: ...
+
+
+class Escalator(Protocol):
+    """Files persistent failures where people track work (GitHub issues)."""
+
+    def observe(
+        self, run: FailedRun, findings: Sequence[Finding], state: HealthState, now: datetime
+    ) -> object: ...
+
+    def sweep(self, state: HealthState, now: datetime) -> object: ...

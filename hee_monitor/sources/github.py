@@ -310,6 +310,7 @@ class GitHubSource:
         write_interval: float | None = 1.0,
         timeout: float = 30.0,
         log_chunk_size: int = 64 * 1024,
+        read_pr_labels: bool = True,
     ) -> None:
         for repo in repos:
             if repo.count("/") != 1 or not all(repo.split("/")):
@@ -325,6 +326,7 @@ class GitHubSource:
         self.per_page = per_page
         self.max_pages = max_pages
         self.log_chunk_size = log_chunk_size
+        self.read_pr_labels = read_pr_labels
         self.timeout = timeout
         self.stats = PollStats()
         self._cursors: dict[str, _RepoCursor] = {}
@@ -523,7 +525,32 @@ class GitHubSource:
             head_commit_message=run.head_commit_message,
             created_at=run.created_at,
             updated_at=run.updated_at,
+            labels=self._pull_request_labels(repo, raw),
         )
+
+    def _pull_request_labels(self, repo: str, raw: dict[str, Any]) -> tuple[str, ...]:
+        """Labels of the pull requests a run belongs to (what a ``[skip]`` label is read
+        from); one request per pull request, and none for a push run. Unreadable: none."""
+        if not self.read_pr_labels:
+            return ()
+        pulls = raw.get("pull_requests")
+        labels: list[str] = []
+        for pull in pulls if isinstance(pulls, list) else []:
+            number = pull.get("number") if isinstance(pull, dict) else None
+            if not isinstance(number, int):
+                continue
+            try:
+                with self._translate(repo, f"read the labels of pull request #{number}"):
+                    _headers, data = self.requester.requestJsonAndCheck(
+                        "GET", f"/repos/{repo}/issues/{number}"
+                    )
+            except _SkipRepo as skip:
+                log.warning("%s: %s", repo, skip.reason)
+                continue
+            for label in (data or {}).get("labels") or []:
+                if isinstance(label, dict) and label.get("name") not in labels:
+                    labels.append(str(label.get("name")))
+        return tuple(labels)
 
     def _failed_jobs(self, repo: str, raw: dict[str, Any]) -> tuple[FailedJob, ...]:
         attempt = int(raw.get("run_attempt") or 1)
