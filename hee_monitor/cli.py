@@ -35,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "suggest-patterns": "suggest",
     "fix": "fix",
     "approvals": "approvals",
+    "artifacts": "artifacts",
+    "token": "token",
+    "escalation": "escalation",
 }
 
 

@@ -136,6 +136,8 @@ class MonitorCycle:
     skip_for: Callable[[FailedRun], SkipDecision | None] | None = None
     #: files persistent failures as GitHub issues and closes them on recovery
     escalator: Escalator | None = None
+    #: called at the start of each cycle with the time; checks the token when it is due
+    token_watch: Callable[[datetime], object] | None = None
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -144,6 +146,11 @@ class MonitorCycle:
         outcomes: list[RunOutcome] = []
         skips: list[Skipped] = []
         recoveries: list[Decision] = []
+        if self.token_watch is not None:
+            try:
+                self.token_watch(started)
+            except Exception as exc:  # token hygiene must not stop monitoring
+                log.warning("token check failed: %s", getattr(exc, "message", exc))
 
         state, recovered = self._check_reruns(state)
         recoveries += recovered

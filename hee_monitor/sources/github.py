@@ -258,6 +258,8 @@ class TokenInfo:
     expires_at: datetime | None
     rate_limit: int | None
     rate_remaining: int | None
+    #: False when GitHub sent no ``X-OAuth-Scopes`` (fine-grained and app tokens)
+    scopes_known: bool = True
 
     def expires_within(self, now: datetime, window: timedelta) -> bool:
         return self.expires_at is not None and self.expires_at - now <= window
@@ -1003,6 +1005,7 @@ class GitHubSource:
             expires_at=_parse_expiry(headers.get("github-authentication-token-expiration")),
             rate_limit=limit if limit >= 0 else None,
             rate_remaining=remaining if remaining >= 0 else None,
+            scopes_known="x-oauth-scopes" in {str(k).lower() for k in headers},
         )
 
 

@@ -256,7 +256,8 @@ class GitHubFake:
         self.refs: list[tuple[str, str, str]] = []
         #: (repo, branch, path, content) of every file written through the contents API
         self.file_writes: list[tuple[str, str, str, bytes]] = []
-        self.token_scopes = "repo, workflow"
+        #: ``X-OAuth-Scopes`` of the token; None → not sent (a fine-grained or app token)
+        self.token_scopes: str | None = "repo, workflow"
         #: seconds a signed log/artifact URL stays valid (negative: already expired)
         self.log_url_ttl = 60
         #: ``github-authentication-token-expiration`` header value; None → not sent
@@ -968,7 +969,9 @@ class GitHubFake:
         raise _Respond(404, NOT_FOUND)
 
     def _token_headers(self) -> dict[str, str]:
-        headers = {"X-OAuth-Scopes": self.token_scopes, "X-Accepted-OAuth-Scopes": ""}
+        headers = {"X-Accepted-OAuth-Scopes": ""}
+        if self.token_scopes is not None:
+            headers["X-OAuth-Scopes"] = self.token_scopes
         if self.token_expiration is not None:
             headers["github-authentication-token-expiration"] = self.token_expiration
         return headers
