@@ -135,16 +135,10 @@ class LineMap:
         return self.text[: self.label_starts[lines]]
 
 
-def _counts_match(reported: int, actual: int) -> bool:
-    # A trailing newline may or may not count as an extra empty line.
-    return abs(reported - actual) <= 1
-
-
 def label_range(record: Record, lmap: LineMap, diagnosis_lines: int) -> tuple[int, int]:
-    """The labelled range in the numbering the analyser used."""
-    if _counts_match(diagnosis_lines, lmap.label_count()) or not _counts_match(
-        diagnosis_lines, lmap.nl_count()
-    ):
+    """The labelled range in the numbering the analyser used: whichever line count is
+    closer to the one it reported (a trailing newline may count as a line or not)."""
+    if abs(diagnosis_lines - lmap.nl_count()) >= abs(diagnosis_lines - lmap.label_count()):
         return record.start_line, record.end_line
     return lmap.label_to_nl(record.start_line), lmap.label_to_nl(record.end_line)
 

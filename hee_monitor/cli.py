@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "config": "config",
     "metrics": "metrics",
     "monitor": "monitor",
+    "llm": "llm",
     "patterns": "patterns",
     "state": "state",
     "capsule": "capsule",
@@ -38,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "artifacts": "artifacts",
     "token": "token",
     "escalation": "escalation",
+    "report": "report",
 }
 
 

@@ -140,3 +140,11 @@ def test_config_check_and_show_commands(
     bad = write(tmp_path, "[policy]\nmax_reruns = 'x'\n")
     assert run(["config", "check", str(bad)]) == 2
     assert "policy.max_reruns" in capsys.readouterr().err
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(write(tmp_path, example), env={})
+    assert cfg.repos == ("octo/app", "octo/lib")
+    assert cfg.policy_for("octo/lib").protected

@@ -64,7 +64,7 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _patterns() -> list[tuple[str, dict[str, Any]]]:
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for path in _files():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         out.extend((path.name, p) for p in data["patterns"])

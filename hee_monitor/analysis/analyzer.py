@@ -17,7 +17,6 @@ its env) never count as evidence: a script that greps for "error" is not an erro
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,7 @@ from hee_monitor.analysis.logreader import (
 )
 from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
-from hee_monitor.errors import AnalysisError
+from hee_monitor.errors import AnalysisError, PatternError
 from hee_monitor.models import Diagnosis, Evidence, Finding
 
 #: evidence ranges kept per finding (the first occurrences)
@@ -69,15 +68,50 @@ _STEP_NAME = {
 }
 
 
-@dataclass
 class _Compiled:
-    """A pattern prepared for confirmation."""
+    """A pattern prepared for confirmation. Its Python regexes are compiled on first use:
+    most patterns never see a candidate line, and compiling hundreds of regexes up front
+    would dominate the start-up time."""
 
-    pattern: Pattern
-    index: int
-    regexes: tuple[re.Pattern[str], ...]
-    excludes: tuple[re.Pattern[str], ...]
-    end: re.Pattern[str] | None
+    def __init__(self, pattern: Pattern, index: int) -> None:
+        self.pattern = pattern
+        self.index = index
+        self._ready = False
+        self._regexes: tuple[re.Pattern[str], ...] = ()
+        self._excludes: tuple[re.Pattern[str], ...] = ()
+        self._end: re.Pattern[str] | None = None
+
+    def _compile(self) -> None:
+        pattern = self.pattern
+        flags = re.IGNORECASE if pattern.ignore_case else 0
+        try:
+            self._regexes = tuple(re.compile(rx, flags) for rx in pattern.regex)
+            self._excludes = tuple(re.compile(rx, flags) for rx in pattern.exclude)
+            self._end = re.compile(pattern.end, flags) if pattern.end else None
+        except re.error as exc:
+            raise PatternError(
+                f"{pattern.where}: regex does not compile: {exc}",
+                hint="run `hee-monitor patterns validate` on the file",
+            ) from exc
+        self._ready = True
+
+    @property
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        if not self._ready:
+            self._compile()
+        return self._regexes
+
+    @property
+    def excludes(self) -> tuple[re.Pattern[str], ...]:
+        if not self._ready:
+            self._compile()
+        return self._excludes
+
+    @property
+    def end(self) -> re.Pattern[str] | None:
+        if not self._ready:
+            self._compile()
+        return self._end
 
     def confirms(self, text: str) -> bool:
         if not any(rx.search(text) for rx in self.regexes):
@@ -115,23 +149,7 @@ class Analyzer:
         specs: list[RegexSpec] = []
         self._spec_target: list[int] = []  # spec id → pattern index, or -1-probe index
         for index, pattern in enumerate(database):
-            flags = re.IGNORECASE if pattern.ignore_case else 0
-            try:
-                compiled = _Compiled(
-                    pattern,
-                    index,
-                    tuple(re.compile(rx, flags) for rx in pattern.regex),
-                    tuple(re.compile(rx, flags) for rx in pattern.exclude),
-                    re.compile(pattern.end, flags) if pattern.end else None,
-                )
-            except re.error as exc:
-                from hee_monitor.errors import PatternError
-
-                raise PatternError(
-                    f"{pattern.where}: regex does not compile: {exc}",
-                    hint="run `hee-monitor patterns validate` on the file",
-                ) from exc
-            self._compiled.append(compiled)
+            self._compiled.append(_Compiled(pattern, index))
             for rx in pattern.regex:
                 specs.append(RegexSpec(len(specs), rx, pattern.ignore_case))
                 self._spec_target.append(index)
@@ -140,7 +158,13 @@ class Analyzer:
             specs.append(RegexSpec(len(specs), rx, False))
             self._spec_target.append(-1 - len(self._probe_names))
             self._probe_names.append(name)
-        self._scanner = CompositeScanner(specs, engine)
+        try:
+            self._scanner = CompositeScanner(specs, engine)
+        except re.error:
+            # a regex neither the fast engine nor Python accepts: name it
+            for compiled in self._compiled:
+                compiled.regexes  # noqa: B018 - raises PatternError naming the pattern
+            raise
 
     @property
     def engine(self) -> str:
@@ -175,6 +199,8 @@ class Analyzer:
     def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis:
         if self.fallback is None:
             return self._analyze(chunks, name, spool=None)
+        import tempfile
+
         # keep a copy (on disk when large) so the fallback can read the log again
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
             diagnosis = self._analyze(chunks, name, spool=spool)
@@ -216,11 +242,12 @@ class Analyzer:
         run = _RunState()
         total_lines = 0
         next_line = 1
+        saturated: set[int] = set()  # spec ids of patterns with all their evidence
         for data in iter_raw_blocks(chunks):
             hits = self._scanner.scan(data)
             if hits:
                 # one pass of newline counting: up to each hit, then to the end
-                located, newlines = _locate(data, hits)
+                located, newlines = _locate(data, hits, saturated)
             else:
                 located, newlines = [], data.count(b"\n")
             block = Block(next_line, data, newlines)
@@ -229,6 +256,13 @@ class Analyzer:
             total_lines = block.last_line
             if located:
                 self._take_hits(block, located, states, run, window)
+                saturated = {
+                    sid
+                    for sid, target in enumerate(self._spec_target)
+                    if target >= 0
+                    and (st := states.get(target)) is not None
+                    and len(st.occurrences) >= MAX_EVIDENCE
+                }
             self._resolve(states, window, final=False)
             keep_from = min(
                 (o.line for s in states.values() for o in s.pending), default=total_lines
@@ -397,9 +431,12 @@ class _RunState:
         return start is not None and line - start <= _MAX_HEADER_LINES
 
 
-def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], int]:
+def _locate(
+    data: bytes, hits: list[tuple[int, int]], saturated: set[int]
+) -> tuple[list[tuple[int, int, int]], int]:
     """(spec id, position of the match's last byte, newlines before it) per hit, and the
-    block's newline count, counting every newline once."""
+    block's newline count, counting every newline once. Hits of ``saturated`` specs
+    (patterns that already have all the evidence they keep) are dropped."""
     hits.sort(key=lambda h: h[1])
     last = len(data) - 1
     out: list[tuple[int, int, int]] = []
@@ -407,6 +444,8 @@ def _locate(data: bytes, hits: list[tuple[int, int]]) -> tuple[list[tuple[int, i
     newlines = 0
     count = data.count
     for sid, end in hits:
+        if sid in saturated:
+            continue
         pos = min(max(end - 1, 0), last)
         if pos != prev:
             newlines += count(b"\n", prev, pos)

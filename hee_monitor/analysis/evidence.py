@@ -7,6 +7,7 @@ to an ``end`` line), so memory stays bounded whatever the log size.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -20,29 +21,35 @@ class _WindowBlock:
     """A block plus known line starts; a line is found by walking newlines from the
     nearest known start (cheaper than splitting a block of tens of thousands of lines)."""
 
-    __slots__ = ("_anchors", "data", "first_line", "last_line")
+    __slots__ = ("_lines", "_offsets", "data", "first_line", "last_line")
 
     def __init__(self, block: Block) -> None:
         self.first_line = block.first_line
         self.data = block.data
         self.last_line = block.last_line
-        self._anchors: dict[int, int] = {block.first_line: 0}
+        self._lines: list[int] = [block.first_line]  # sorted known line starts
+        self._offsets: list[int] = [0]
 
     def anchor(self, number: int, offset: int) -> None:
-        self._anchors[number] = offset
+        i = bisect.bisect_left(self._lines, number)
+        if i < len(self._lines) and self._lines[i] == number:
+            return
+        self._lines.insert(i, number)
+        self._offsets.insert(i, offset)
 
     def line(self, number: int) -> bytes:
         data = self.data
-        ln = min(self._anchors, key=lambda a: abs(a - number))
-        off = self._anchors[ln]
+        i = bisect.bisect_right(self._lines, number) - 1
+        ln, off = self._lines[i], self._offsets[i]
+        if i + 1 < len(self._lines) and self._lines[i + 1] - number < number - ln:
+            ln, off = self._lines[i + 1], self._offsets[i + 1]
         while ln < number:
             off = data.index(b"\n", off) + 1
             ln += 1
         while ln > number:
             off = data.rfind(b"\n", 0, off - 1) + 1
             ln -= 1
-        if len(self._anchors) < 4096:
-            self._anchors[number] = off
+        self.anchor(number, off)
         stop = data.find(b"\n", off)
         return data[off : stop if stop >= 0 else len(data)]
 

@@ -26,7 +26,7 @@ import jsonschema
 import ollama
 from sqlalchemy.engine import Engine
 
-from hee_monitor.analysis.interface import ExcerptLine, FallbackResult, LogExcerpt
+from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
 from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.clock import Clock, SystemClock
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2"
 DEFAULT_TIMEOUT = 30.0
-#: the excerpt bound the analyzer promises; enforced again here
+#: the excerpt bound the analyzer promises (lines; bytes of log text without the line
+#: numbers the prompt adds); enforced again here
 MAX_EXCERPT_LINES = 200
 MAX_EXCERPT_BYTES = 16 * 1024
 #: one minified line must not eat the whole budget
@@ -177,8 +178,8 @@ def build_prompt(excerpt: LogExcerpt, extra_secrets: Iterable[str] = ()) -> Prom
     kept: list[tuple[int, str]] = []
     budget = MAX_EXCERPT_BYTES
     for line, text in zip(reversed(lines), reversed(texts), strict=True):
-        rendered = f"{line.number}: {text}\n"
-        size = len(rendered.encode("utf-8"))
+        # the bound is on the log text, as the analyzer counts it; numbering comes on top
+        size = len(text.encode("utf-8")) + 1
         if len(kept) >= MAX_EXCERPT_LINES or size > budget:
             break
         budget -= size
@@ -203,6 +204,24 @@ def build_prompt(excerpt: LogExcerpt, extra_secrets: Iterable[str] = ()) -> Prom
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + " …"
+
+
+@dataclass(frozen=True)
+class LlmStatus:
+    host: str
+    model: str
+    reachable: bool
+    models: tuple[str, ...]
+    problem: str | None = None
+
+    @property
+    def model_present(self) -> bool:
+        wanted = {self.model, f"{self.model}:latest"}
+        return any(m in wanted for m in self.models)
+
+    @property
+    def ready(self) -> bool:
+        return self.reachable and self.model_present
 
 
 class _Unavailable(Exception):
@@ -256,7 +275,7 @@ class OllamaClassifier:
             return FallbackResult(findings=(), note="LLM fallback skipped: the excerpt is empty")
         key = cache_key(self.model, PROMPT_VERSION, excerpt.log_fingerprint)
         cached = self._cache.get(key) if self._cache is not None else None
-        if cached is not None:
+        if cached is not None and not _schema_errors(cached.answer):
             log.info("LLM answer for %s taken from the cache", self._safe(excerpt.log))
             shown = {int(e["number"]): str(e["text"]) for e in cached.evidence}
             return self._result(excerpt, cached.answer, shown, from_cache=True)
@@ -291,6 +310,25 @@ class OllamaClassifier:
                 )
             )
         return result
+
+    def check(self) -> LlmStatus:
+        """Is the server reachable and the model pulled? (``hee-monitor llm check``)"""
+        host = self._safe(self.host)
+        try:
+            listed = self._client_or_new().list()
+        except httpx.TimeoutException:
+            return LlmStatus(host, self.model, False, (), f"no answer within {self.timeout:g} s")
+        except ConnectionError:
+            return LlmStatus(host, self.model, False, (), f"cannot connect to Ollama at {host}")
+        except ollama.ResponseError as exc:
+            detail = self._safe(str(exc.error))[:200]
+            return LlmStatus(host, self.model, False, (), f"HTTP {exc.status_code}: {detail}")
+        except Exception as exc:  # a broken reply is a status, not a crash
+            return LlmStatus(
+                host, self.model, False, (), f"unexpected reply ({type(exc).__name__})"
+            )
+        models = tuple(sorted(m.model for m in listed.models if m.model))
+        return LlmStatus(host, self.model, True, models)
 
     def _client_or_new(self) -> ollama.Client:
         if self._client is None:
@@ -333,9 +371,7 @@ class OllamaClassifier:
             answer = json.loads(content)
         except ValueError:
             raise _Unavailable(f"the model's answer is not JSON ({len(content)} chars)") from None
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(answer), key=lambda e: e.path
-        )
+        errors = _schema_errors(answer)
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.absolute_path) or "the top level"
@@ -402,6 +438,11 @@ class OllamaClassifier:
         return FallbackResult(findings=(finding,), note="; ".join(parts))
 
 
+def _schema_errors(answer: Any) -> list[jsonschema.ValidationError]:
+    validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+    return sorted(validator.iter_errors(answer), key=lambda e: list(e.absolute_path))
+
+
 def _wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """The schema as Ollama's structured output takes it (no $schema/$id keywords)."""
     return {k: v for k, v in schema.items() if not k.startswith("$")}
@@ -433,28 +474,6 @@ def _fingerprint(category: Category, evidence: Sequence[Evidence], log_fingerpri
     basis = "\n".join(_VOLATILE.sub("#", e.text) for e in evidence) or log_fingerprint
     digest = hashlib.sha256(f"llm\0{category.value}\0{basis}".encode()).hexdigest()
     return digest[:16]
-
-
-def excerpt_from_lines(log_name: str, lines: Sequence[str]) -> LogExcerpt:
-    """A bounded excerpt of a whole log: its last lines within the bound.
-
-    A stand-in for the analyzer's excerpt builder, for ``patterns suggest`` on plain files
-    and for the prompt-size benchmark; it keeps the tail, where CI logs say why they failed.
-    """
-    tail: list[ExcerptLine] = []
-    budget = MAX_EXCERPT_BYTES
-    for number in range(len(lines), 0, -1):
-        text = _clip(lines[number - 1].rstrip("\r\n"))
-        size = len(text.encode("utf-8")) + len(str(number)) + 3
-        if len(tail) >= MAX_EXCERPT_LINES or size > budget:
-            break
-        budget -= size
-        tail.append(ExcerptLine(number, text))
-    tail.reverse()
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "replace")).hexdigest()
-    return LogExcerpt(
-        log=log_name, total_lines=len(lines), lines=tuple(tail), log_fingerprint=digest
-    )
 
 
 #: fallback classifier implementations by name (``[llm] backend``); Ollama is the only one

@@ -10,13 +10,15 @@ everything (schema, regexes, examples) and reports every problem with file and l
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from hee_monitor.errors import PatternError
 from hee_monitor.models import AutoFix, Category, Owner, Severity
@@ -119,8 +121,6 @@ class PatternDatabase:
 
 # --- YAML with line numbers ------------------------------------------------------------------
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 class _Map(dict[str, Any]):
     """A YAML mapping that remembers where it and each of its keys stand (1-based)."""
@@ -129,21 +129,29 @@ class _Map(dict[str, Any]):
     key_lines: dict[str, int]
 
 
-class _LineLoader(_BaseLoader):  # type: ignore[misc]
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:
-        mapping = _Map(super().construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {
-            str(key.value): key.start_mark.line + 1
-            for key, _ in node.value
-            if hasattr(key, "value")
-        }
-        return mapping
+@cache
+def _loader() -> Any:
+    """A safe YAML loader (libyaml when available) that records line numbers. Built on
+    first use: yaml is imported only when a pattern file is actually parsed."""
+    import yaml
 
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
-)
+    class LineLoader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> _Map:
+            mapping = _Map(super().construct_mapping(node, deep=True))
+            mapping.line = node.start_mark.line + 1
+            mapping.key_lines = {
+                str(key.value): key.start_mark.line + 1
+                for key, _ in node.value
+                if hasattr(key, "value")
+            }
+            return mapping
+
+    LineLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping
+    )
+    return LineLoader
 
 
 def _read_yaml(path: Path) -> Any:
@@ -155,8 +163,10 @@ def _read_yaml(path: Path) -> Any:
             f"cannot read pattern file {path}: {exc}",
             hint="check the path and that the file is UTF-8 text",
         ) from exc
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_loader())  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -175,10 +185,13 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def pattern_from_mapping(data: dict[str, Any], source: Path | None = None) -> Pattern:
+def pattern_from_mapping(
+    data: dict[str, Any], source: Path | None = None, line: int | None = None
+) -> Pattern:
     """Build a Pattern from one YAML mapping; raise PatternError (file, line, id) when a
     field the analyzer needs is missing or has a wrong type."""
-    line = getattr(data, "line", None)
+    if line is None:
+        line = getattr(data, "line", None)
     pid = data.get("id")
     where = f"{source}:{line}" if source else "pattern"
 
@@ -231,7 +244,31 @@ def pattern_files(path: Path) -> list[Path]:
     return [path]
 
 
+_CACHE_FORMAT = 1
+
+
+def _cache_path(path: Path) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    name = hashlib.sha256(str(path.resolve()).encode("utf-8", "replace")).hexdigest()[:24]
+    return Path(base) / "hee-monitor" / "patterns" / f"{name}.json"
+
+
 def load_file(path: Path) -> list[Pattern]:
+    """The patterns of one file. Parsed YAML is cached as JSON (keyed by the file's size
+    and modification time) because parsing is most of the CLI's start-up time."""
+    try:
+        stat = path.stat()
+        key = [_CACHE_FORMAT, str(path.resolve()), stat.st_mtime_ns, stat.st_size]
+        cache_file = _cache_path(path)
+    except (OSError, RuntimeError):
+        key, cache_file = [], None
+    if cache_file is not None:
+        try:
+            cached = json.loads(cache_file.read_text(encoding="utf-8"))
+            if cached.get("key") == key:
+                return [pattern_from_mapping(item, path, line) for line, item in cached["patterns"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # no or stale cache: parse the YAML
     data = _read_yaml(path)
     if data is None:
         return []
@@ -240,7 +277,18 @@ def load_file(path: Path) -> list[Pattern]:
             f"{path}:1: a pattern file is a mapping with a 'patterns' list",
             hint="see docs/diagnosis.md for the pattern file format",
         )
-    return [pattern_from_mapping(item, path) for item in data["patterns"] if isinstance(item, dict)]
+    items = [item for item in data["patterns"] if isinstance(item, dict)]
+    patterns = [pattern_from_mapping(item, path) for item in items]
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            entries = [[getattr(item, "line", None), dict(item)] for item in items]
+            tmp.write_text(json.dumps({"key": key, "patterns": entries}), encoding="utf-8")
+            tmp.replace(cache_file)
+        except (OSError, TypeError, ValueError):
+            pass  # the cache only saves start-up time
+    return patterns
 
 
 def shipped_dir() -> Path | None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ import jsonschema
 import yaml
 
 from hee_monitor.analysis.interface import LogExcerpt
-from hee_monitor.analysis.llm import excerpt_from_lines
 from hee_monitor.analysis.llm_cache import CachedAnswer
 from hee_monitor.errors import PatternError, UsageError
 from hee_monitor.resources import load_schema
@@ -106,10 +106,10 @@ def generalise(line: str) -> _Generalised | None:
         elif kind == "number":
             parts.append((r"\d+", False, 0))
         elif kind == "quoted":
-            parts.append((re.escape(text[0]) + r"\S+" + re.escape(text[-1]), False, 0))
+            parts.append((re.escape(text[0]) + r"\S*" + re.escape(text[-1]), False, 0))
         elif kind == "quoted_spaced":
             q = re.escape(text[0])
-            parts.append((f"{q}[^{q}]+{q}", False, 0))
+            parts.append((f"{q}[^{q}]*{q}", False, 0))
         elif kind in ("redacted", "url", "path", "file", "coordinate", "hex", "version"):
             parts.append((r"\S+", False, 0))
         elif kind == "word":
@@ -197,8 +197,20 @@ def suggest_from_answer(entry: CachedAnswer) -> Suggestion | NotSuggested:
     return Suggestion(pattern=pattern, log=entry.log, model=entry.model)
 
 
-def suggest_patterns(entries: Iterable[CachedAnswer]) -> SuggestionReport:
-    """Proposals for every explained log; the same regex is proposed once."""
+def suggest_patterns(
+    entries: Iterable[CachedAnswer],
+    *,
+    validate: bool = True,
+    extra_patterns: Sequence[Path] = (),
+) -> SuggestionReport:
+    """Proposals for every explained log; the same regex is proposed once.
+
+    With ``validate`` each proposal also goes through the pattern validator
+    (``hee-monitor patterns validate``) together with the shipped database and
+    ``extra_patterns`` (your pattern directories): its regex must compile in the fast engine
+    and its example must rank it first; a proposal that fails is reported as not suggested,
+    with the validator's reason (e.g. an existing pattern already explains the example).
+    """
     suggestions: dict[str, Suggestion] = {}
     skipped: list[NotSuggested] = []
     for entry in entries:
@@ -212,7 +224,35 @@ def suggest_patterns(entries: Iterable[CachedAnswer]) -> SuggestionReport:
             existing["examples"] = [*existing["examples"], *outcome.pattern["examples"]][:5]
             continue
         suggestions[regex] = outcome
-    return SuggestionReport(tuple(suggestions.values()), tuple(skipped))
+    kept = list(suggestions.values())
+    if validate and kept:
+        problems = _validator_problems([s.pattern for s in kept], extra_patterns)
+        for suggestion in list(kept):
+            reasons = problems.get(str(suggestion.pattern["id"]))
+            if reasons:
+                kept.remove(suggestion)
+                skipped.append(
+                    NotSuggested(suggestion.log, "pattern validator: " + "; ".join(reasons))
+                )
+    return SuggestionReport(tuple(kept), tuple(skipped))
+
+
+def _validator_problems(
+    patterns: list[dict[str, Any]], extra_patterns: Sequence[Path]
+) -> dict[str, list[str]]:
+    """Problems the pattern validator finds in ``patterns``, by pattern id."""
+    from hee_monitor.analysis.patterns import validate_files
+
+    with tempfile.TemporaryDirectory(prefix="hee-suggest-") as tmp:
+        path = Path(tmp) / "suggested.yaml"
+        path.write_text(patterns_yaml(patterns), encoding="utf-8")
+        problems = validate_files([*extra_patterns, path], shipped=True)
+    ours = {str(p["id"]) for p in patterns}
+    out: dict[str, list[str]] = {}
+    for problem in problems:
+        if problem.pattern_id in ours:  # problems of the user's own files are not ours
+            out.setdefault(problem.pattern_id, []).append(problem.message)
+    return out
 
 
 def patterns_yaml(patterns: Iterable[dict[str, Any]]) -> str:
@@ -233,18 +273,15 @@ def patterns_yaml(patterns: Iterable[dict[str, Any]]) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
-
-
 def read_log_excerpt(path: Path) -> LogExcerpt:
-    """A bounded excerpt of a log file (ANSI codes and GitHub timestamps removed)."""
+    """The bounded excerpt the analyzer would hand the fallback classifier for ``path``."""
+    from hee_monitor.analysis.logreader import excerpt_from_path
+
+    if not path.is_file():
+        raise UsageError(f"{path}: cannot read the log (no such file)", hint="check the path")
     try:
-        raw = path.read_bytes()
+        return excerpt_from_path(path)
     except OSError as exc:
         raise UsageError(
             f"{path}: cannot read the log ({exc.strerror})", hint="check the path"
         ) from None
-    text = raw.decode("utf-8", "replace")
-    lines = [_TIMESTAMP.sub("", _ANSI.sub("", line)) for line in text.splitlines()]
-    return excerpt_from_lines(str(path), lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -24,7 +25,33 @@ DIGEST_PREFIX = "sha256:"
 
 
 def canonical_bytes(payload: Any) -> bytes:
-    """RFC 8785 canonical JSON of ``payload`` (what signatures and digests cover)."""
+    """RFC 8785 canonical JSON of ``payload`` (what signatures and digests cover).
+
+    The C JSON encoder with sorted keys and no whitespace already produces RFC 8785 output
+    except for how floats are spelled (``1.0`` is ``1``, ``1e-07`` is ``1e-7``), so that is
+    the fast path, with floats re-spelled the ECMAScript way. Anything unusual (characters
+    outside the BMP, whose key order differs in UTF-16, huge integers, values JSON cannot
+    hold, many float-like tokens) goes to the reference implementation, ``rfc8785``.
+    """
+    try:
+        text = json.dumps(
+            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (ValueError, TypeError):
+        return _reference(payload)
+    if not text.startswith(("{", "[")) or (not text.isascii() and _NON_BMP.search(text)):
+        return _reference(payload)
+    respelled = _respell_numbers(text)
+    if respelled is None:
+        return _reference(payload)
+    text = respelled
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: let the reference implementation say so
+        return _reference(payload)
+
+
+def _reference(payload: Any) -> bytes:
     try:
         return rfc8785.dumps(payload)
     except rfc8785.CanonicalizationError as exc:
@@ -34,18 +61,122 @@ def canonical_bytes(payload: Any) -> bytes:
         ) from exc
 
 
+_NON_BMP = re.compile("[\U00010000-\U0010ffff]")
+# a float as Python spells it, or an integer too long to be safe; numbers in compact JSON
+# always follow ":", "," or "[" (inside strings such text can occur too: checked below)
+_NUMBER_TOKEN = re.compile(r"[:,\[](-?(?:\d+\.\d+(?:e[+-]\d+)?|\d+e[+-]\d+|\d{16,}))(?=[,\]}])")
+_ESCAPED_QUOTE = re.compile(r'(?<!\\)(?:\\\\)*\\"')
+_MAX_RESPELLED = 10_000
+_SAFE_INT = 2**53 - 1
+
+
+def _respell_numbers(text: str) -> str | None:
+    """``text`` with every float outside strings spelled as ECMAScript does; None when the
+    reference implementation must decide (a huge integer, or too many candidates)."""
+    pieces: list[str] = []
+    position = 0
+    inside = False  # whether ``position`` is inside a string
+    for count, match in enumerate(_NUMBER_TOKEN.finditer(text)):
+        if count >= _MAX_RESPELLED:
+            return None
+        start, end = match.span(1)
+        segment = text[position:start]
+        quotes = segment.count('"') - len(_ESCAPED_QUOTE.findall(segment))
+        inside ^= quotes % 2 == 1
+        pieces.append(segment)
+        token = match.group(1)
+        if inside:
+            pieces.append(token)
+        elif "." in token or "e" in token:
+            pieces.append(es6_number(float(token)))
+        elif abs(int(token)) > _SAFE_INT:
+            return None
+        else:
+            pieces.append(token)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def es6_number(value: float) -> str:
+    """A finite float spelled as ECMAScript's Number.prototype.toString (RFC 8785 §3.2.2.3).
+
+    Python's ``repr`` already yields the shortest round-tripping digits; only the layout
+    (where the point goes, when to use an exponent, how to write it) differs.
+    """
+    if value == 0:
+        return "0"
+    if value < 0:
+        return "-" + es6_number(-value)
+    mantissa, _, exponent = repr(value).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    # value = 0.<digits> x 10^n
+    n = len(whole) + int(exponent or 0) - (len(whole + fraction) - len(digits))
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    power = n - 1
+    sign = "+" if power >= 0 else "-"
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{head}e{sign}{abs(power)}"
+
+
 def digest(payload: Any) -> str:
     """``sha256:<hex>`` of the canonical payload: a version's identity in the hash chain."""
-    return DIGEST_PREFIX + hashlib.sha256(canonical_bytes(payload)).hexdigest()
+    return digest_of(canonical_bytes(payload))
+
+
+def digest_of(canonical: bytes) -> str:
+    return DIGEST_PREFIX + hashlib.sha256(canonical).hexdigest()
 
 
 def dump_document(document: Any) -> bytes:
-    """The one form in which hee-monitor writes capsule files."""
+    """The one form in which hee-monitor writes capsule files.
+
+    Objects are spread over lines (two-space indent); a list of records (fixes, decisions,
+    incidents) has one record per line, as compact JSON. Easy to read and to diff, and fast:
+    each record is written by the C JSON encoder.
+    """
     try:
-        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-        return (text + "\n").encode("utf-8")
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        lines: list[str] = []
+        _render(document, "", lines, "")
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
         raise CapsuleFormatError(f"capsule cannot be written as JSON: {exc}") from exc
+
+
+def _inline(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _render(value: Any, indent: str, lines: list[str], head: str, tail: str = "") -> None:
+    """Append ``value`` to ``lines``; ``head`` prefixes its first line, ``tail`` ends its last."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        lines.append(head + "{")
+        items = list(value.items())
+        for position, (key, child) in enumerate(items):
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+            comma = "," if position < len(items) - 1 else ""
+            _render(child, inner, lines, f"{inner}{_inline(key)}: ", comma)
+        lines.append(indent + "}" + tail)
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        lines.append(head + "[")
+        last = len(value) - 1
+        lines.extend(
+            f"{inner}{_inline(item)}{',' if position < last else ''}"
+            for position, item in enumerate(value)
+        )
+        lines.append(indent + "]" + tail)
+    else:
+        lines.append(head + _inline(value) + tail)
 
 
 def _reject_constant(name: str) -> Any:

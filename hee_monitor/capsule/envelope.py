@@ -13,7 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hee_monitor.capsule import schema
-from hee_monitor.capsule.canonical import canonical_bytes, digest, dump_document, parse_document
+from hee_monitor.capsule.canonical import (
+    canonical_bytes,
+    digest_of,
+    dump_document,
+    parse_document,
+)
 from hee_monitor.capsule.errors import (
     BadSignatureError,
     CapsuleFormatError,
@@ -85,7 +90,7 @@ def sign(payload: dict[str, Any], signers: Sequence[Signer]) -> Capsule:
     data = canonical_bytes(payload)
     signatures = tuple({"keyid": s.keyid, "sig": s.sign(data).hex()} for s in signers)
     document = {"signed": payload, "signatures": list(signatures)}
-    return Capsule(payload, signatures, dump_document(document), digest(payload))
+    return Capsule(payload, signatures, dump_document(document), digest_of(data))
 
 
 def _envelope(document: Any, source: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -110,15 +115,15 @@ def _envelope(document: Any, source: str) -> tuple[dict[str, Any], list[dict[str
 
 
 def verify_signatures(
-    payload: dict[str, Any], signatures: Sequence[dict[str, str]], keys: TrustedKeys, source: str
+    data: bytes, signatures: Sequence[dict[str, str]], keys: TrustedKeys, source: str
 ) -> None:
-    """Require ``keys.threshold`` valid signatures by distinct trusted keys."""
+    """Require ``keys.threshold`` valid signatures of ``data`` (the canonical payload) by
+    distinct trusted keys."""
     if not signatures:
         raise MissingSignatureError(
             f"{source}: the capsule is not signed",
             hint="sign it with `hee-monitor capsule update --signing-key FILE`",
         )
-    data = canonical_bytes(payload)
     valid: set[str] = set()
     bad: list[str] = []
     unknown: list[str] = []
@@ -178,11 +183,12 @@ def open_capsule(
     """
     document = parse_document(raw, source=source)
     payload, signatures = _envelope(document, source)
-    verify_signatures(payload, signatures, keys, source)
+    data = canonical_bytes(payload)
+    verify_signatures(data, signatures, keys, source)
     schema.validate(payload, source=source)
     if now is not None:
         check_expiry(payload, now, source)
-    return Capsule(payload, tuple(signatures), raw, digest(payload))
+    return Capsule(payload, tuple(signatures), raw, digest_of(data))
 
 
 def read_unverified(raw: bytes, *, source: str) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -12,9 +12,11 @@ capsule is refused instead (naming the JSON pointer, never the value). Readers s
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,29 @@ _LOOKS_SENSITIVE = re.compile(
     r"|\bBearer\s+[A-Za-z0-9._~+/-]{16,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
+
+
+# cheap whole-document screen: only a document that trips it is walked value by value
+_SCREEN = re.compile(
+    r"gh[pousr]_|github_pat_|xox[abposr]-|hooks\.slack\.com|AKIA[0-9A-Z]{16}|Bearer|PRIVATE KEY"
+)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+@lru_cache(maxsize=16)
+def _unsealed_key_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    # `"name": ` followed by anything but a sealed string (json.dumps default separators)
+    alternatives = "|".join(re.escape(json.dumps(n, ensure_ascii=False)) for n in sorted(names))
+    return re.compile(f'(?:{alternatives}): (?!"{SEALED_PREFIX})')
+
+
+def _may_hold_sensitive(payload: dict[str, Any], sensitive_keys: Collection[str]) -> bool:
+    text = json.dumps(payload, ensure_ascii=False)
+    if _SCREEN.search(text) or ("@" in text and _EMAIL.search(text)):
+        return True
+    return bool(sensitive_keys) and bool(
+        _unsealed_key_pattern(frozenset(sensitive_keys)).search(text)
+    )
 
 
 class EncryptionKey:
@@ -123,6 +148,10 @@ def seal(
     no key is given; nothing is changed in that case.
     """
     found: list[tuple[Any, Any, str]] = []  # (container, index, pointer)
+    if not _may_hold_sensitive(payload, sensitive_keys):
+        # nothing outside /sensitive can need sealing; check /sensitive itself (small)
+        names = payload.get("sensitive")
+        payload = {"sensitive": names} if isinstance(names, dict) else {}
 
     def walk(node: Any, pointer: str, forced: bool) -> None:
         if isinstance(node, dict):

@@ -58,6 +58,9 @@ class TrustRecord:
             return None
         return int(entry["version"]), str(entry["digest"])
 
+    def repositories(self) -> list[str]:
+        return sorted(self._read()["repositories"])
+
     def record(self, capsule: Capsule, now: datetime) -> None:
         data = self._read()
         data["repositories"][capsule.repository] = {

@@ -79,12 +79,16 @@ def _stdin_chunks() -> Iterator[bytes]:
     type=click.Path(path_type=Path),
     help="JUnit XML report whose failed tests are added as findings (repeatable).",
 )
+@click.option(
+    "--no-shipped", is_flag=True, help="Use only the --patterns given, not the shipped ones."
+)
 @click.option("--engine", type=click.Choice(["hyperscan", "re2", "re"]), hidden=True)
 def analyze(
     logs: tuple[str, ...],
     fmt: str,
     pattern_dirs: tuple[Path, ...],
     junit_files: tuple[Path, ...],
+    no_shipped: bool,
     engine: str | None,
 ) -> int:
     """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
@@ -107,7 +111,7 @@ def analyze(
     from hee_monitor.analysis.analyzer import Analyzer
     from hee_monitor.analysis.patterns import load_database
 
-    analyzer = Analyzer(load_database(pattern_dirs), engine=engine)
+    analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped), engine=engine)
     junit_findings = _junit_findings(junit_files)
     diagnoses = _run(analyzer, paths)
     if not paths:

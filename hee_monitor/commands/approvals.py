@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 
 from hee_monitor.clock import SystemClock
-from hee_monitor.fixes.approvals import STATUSES, ApprovalStore
+from hee_monitor.fixes.approvals import STATUSES, ApprovalStore, Notifier
 from hee_monitor.fixes.config import DEFAULT_APPROVAL_TIMEOUT_HOURS
-from hee_monitor.models import Alert
+from hee_monitor.models import Alert, HealthState
 from hee_monitor.store.db import DEFAULT_DATABASE, open_engine
 
 _database = click.option(
@@ -82,6 +83,20 @@ def reject_cmd(database: str, request_id: str, by: str, reason: str) -> int:
     return _decide("reject", database, request_id, by, reason)
 
 
+class RouterNotifier:
+    """Hands escalations to the alert router (matrix, grouping, dedupe, retry)."""
+
+    def __init__(self, router: Any, now: datetime) -> None:
+        self.router = router
+        self.now = now
+        #: what the router did with each alert (grouped, queued, deduped, muted)
+        self.outcomes: list[str] = []
+
+    def notify(self, alert: Alert) -> None:
+        result = self.router.submit(alert, state=HealthState.OPERATIONAL, now=self.now)
+        self.outcomes.append(type(result.outcome).__name__.removeprefix("Alert").lower())
+
+
 class _Printer:
     def notify(self, alert: Alert) -> None:
         data = {"kind": alert.kind, "severity": alert.severity.value, "repo": alert.repo}
@@ -92,10 +107,29 @@ class _Printer:
 @_database
 @click.option("--timeout-hours", type=float, default=DEFAULT_APPROVAL_TIMEOUT_HOURS,
               show_default=True)  # fmt: skip
-def escalate_cmd(database: str, timeout_hours: float) -> int:
-    """Escalate requests pending longer than the timeout (prints the alerts as JSON lines)."""
-    store = ApprovalStore(open_engine(database))
-    sent = store.escalate_due(SystemClock().now(), timedelta(hours=timeout_hours), _Printer())
+@click.option("--print", "print_only", is_flag=True,
+              help="Print the alerts as JSON lines instead of routing them.")  # fmt: skip
+def escalate_cmd(database: str, timeout_hours: float, print_only: bool) -> int:
+    """Escalate requests pending longer than the timeout, once each, through the alert
+    router ([alerts] of hee-monitor.toml)."""
+    # the router's tables must be declared before the store creates what is missing
+    from hee_monitor.alerts.pipeline import AlertRouter
+    from hee_monitor.config import load_config
+
+    engine = open_engine(database)
+    store = ApprovalStore(engine)
+    clock = SystemClock()
+    now = clock.now()
+    notifier: Notifier = _Printer()
+    routed: RouterNotifier | None = None
+    if not print_only:
+        router = AlertRouter.from_config(load_config().section("alerts"), engine, clock)
+        notifier = routed = RouterNotifier(router, now)
+    sent = store.escalate_due(now, timedelta(hours=timeout_hours), notifier)
+    if routed is not None:
+        routed.router.flush(now)
+        for alert, outcome in zip(sent, routed.outcomes, strict=True):
+            click.echo(f"escalated ({outcome}): {alert.title}")
     if not sent:
         click.echo("nothing to escalate", err=True)
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from hee_monitor.clock import SystemClock
 from hee_monitor.errors import UsageError
-from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile
+from hee_monitor.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile, SignedCapsule
 from hee_monitor.fixes.config import load_config
 from hee_monitor.fixes.engine import EngineOptions, FixEngine, Mode
 from hee_monitor.fixes.inputs import analyze_log, load_diagnosis, sweep_findings
@@ -52,6 +51,38 @@ def _findings(
     )
 
 
+def _capsule(path: Path | None) -> CapsuleAccess | None:
+    """A signed capsule (the store's current.json, with HEE_SIGNING_KEY set) is updated
+    through the capsule store, which re-signs it; a plain payload file directly."""
+    if path is None:
+        return None
+    if path.name == "current.json" and os.environ.get("HEE_SIGNING_KEY"):
+        from hee_monitor.capsule.keys import load_signer, load_trusted_keys
+        from hee_monitor.capsule.sealing import load_encryption_key
+        from hee_monitor.capsule.store import CapsuleStore
+
+        signer = load_signer()
+        trusted = load_trusted_keys((), fallback=signer)
+        store = CapsuleStore(path.parent, signer, trusted, load_encryption_key())
+        return SignedCapsule(store)
+    return JsonCapsuleFile(path)
+
+
+def service_settings(repository: str | None) -> dict[str, Any]:
+    """What the service configuration (hee-monitor.toml: ``[policy]``, ``[repos."o/n"]``,
+    ``[fix]``) says about fixing this repository; the repository's own file comes on top."""
+    from hee_monitor.config import load_config as load_service_config
+
+    service = load_service_config()
+    policy = service.policy_for(repository or "")
+    return {
+        "risk_threshold": policy.risk_threshold,
+        "protected": policy.protected,
+        "max_attempts": policy.max_fix_failures,
+        **service.section("fix"),
+    }
+
+
 def _runnable(engine: FixEngine, findings: list[Finding], *, explicit: bool) -> list[Finding]:
     """A local sweep tries only the strategies whose tools and files are here."""
     if explicit or not all(f.source == "local" for f in findings):
@@ -79,25 +110,14 @@ def _store(url: str | None, mode: Mode, dry_run: bool = False) -> Engine:
     return open_engine(DEFAULT_DATABASE)
 
 
-def _pull_requests(repository: str | None, api_url: str | None) -> Any:
+def _github(repository: str | None, api_url: str | None) -> Any:
+    """The GitHub source, for the pull request and re-runs; None without a repo or token."""
     token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not repository or not token:
         return None
-    from hee_monitor.fixes.pull_request import DEFAULT_API_URL, GitHubPullRequests
+    from hee_monitor.sources.github import GitHubSource
 
-    return GitHubPullRequests(token, api_url or DEFAULT_API_URL)
-
-
-def _rerun(repository: str | None, api_url: str | None) -> Any:
-    token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
-    if not repository or not token:
-        return None
-    try:
-        # the GitHub source ships separately; without it, re-runs are skipped with a reason
-        source = importlib.import_module("hee_monitor.sources.github")
-    except ImportError:
-        return None
-    return source.GitHubSource([repository], token=token, api_url=api_url)
+    return GitHubSource([repository], token=token, api_url=api_url)
 
 
 def render(outcome: FixOutcome, detailed: bool) -> str:
@@ -226,10 +246,11 @@ def build_engine(
     push: bool,
 ) -> FixEngine:
     the_mode = Mode(mode)
-    capsule: CapsuleAccess | None = JsonCapsuleFile(state_capsule) if state_capsule else None
+    capsule = _capsule(state_capsule)
     if capsule is not None:
         capsule.payload()  # a bad capsule is an input error before anything runs
-    config = load_config(repo_path, config_file)
+    config = load_config(repo_path, config_file, base=service_settings(repository))
+    github = None if dry_run else _github(repository, api_url)
     options = EngineOptions(
         mode=the_mode,
         dry_run=dry_run,
@@ -249,8 +270,8 @@ def build_engine(
         config=config,
         capsule=capsule,
         options=options,
-        pull_requests=None if dry_run or not push else _pull_requests(repository, api_url),
-        rerun=None if dry_run else _rerun(repository, api_url),
+        pull_requests=None if dry_run or not push else github,
+        rerun=None if dry_run else github,
     )
 
 

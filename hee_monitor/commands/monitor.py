@@ -27,6 +27,8 @@ from hee_monitor.errors import HeeError, UsageError
 from hee_monitor.models import Diagnosis, Finding, Severity
 from hee_monitor.monitor import wiring
 from hee_monitor.monitor.cycle import CycleReport, MonitorCycle
+from hee_monitor.sources.github import GitHubSource
+from hee_monitor.sources.interface import Skipped
 from hee_monitor.state.store import read_state
 
 MODES = ("hee", "continuous", "pre-commit")
@@ -148,9 +150,21 @@ def monitor(
 def _cycle(
     w: wiring.Wiring, level: Severity, on_run: Callable[[str], None] | None = None
 ) -> MonitorCycle:
+    gh = _gh(w)
     return wiring.cycle(
-        w, sources=[w.github], alert_level=level, run_control=w.github, on_run=on_run
+        w,
+        sources=[gh],
+        alert_level=level,
+        notifier=wiring.notifier(w),
+        run_control=gh,
+        on_run=on_run,
     )
+
+
+def _gh(w: wiring.Wiring) -> GitHubSource:
+    if w.github is None:
+        raise UsageError("no repositories to watch", hint="pass --repo owner/name")
+    return w.github
 
 
 def _is_tty() -> bool:
@@ -268,6 +282,7 @@ def _continuous(
 ) -> int:
     stop = threading.Event()
     cycle = _cycle(w, level)
+    cycle.should_stop = stop.is_set  # finish the current run, not the whole backlog
     cycles = 0
     with _stop_on_signals(stop):
         while not stop.is_set():
@@ -291,7 +306,7 @@ def _continuous(
 
 
 def _single_repo(w: wiring.Wiring) -> str:
-    repos = list(w.github.repos)
+    repos = list(_gh(w).repos)
     if len(repos) != 1:
         raise UsageError(
             "--run-id and --wait-for-commit need exactly one repository",
@@ -306,8 +321,8 @@ def _one_run(
     from hee_monitor.policy.interface import Event, PolicyFacts
 
     repo = _single_repo(w)
-    item = w.github.fetch_failed_run(repo, run_id, attempt)
-    if not hasattr(item, "jobs"):
+    item = _gh(w).fetch_failed_run(repo, run_id, attempt)
+    if isinstance(item, Skipped):
         raise UsageError(f"{repo} run {run_id}: {item.reason}")
     analyzer = wiring.analyzer()
     diagnoses: list[tuple[str, Diagnosis | None, str]] = []
@@ -401,7 +416,7 @@ def _print_finding(f: Finding, detailed: bool) -> None:
 
 def _wait_for_commit(w: wiring.Wiring, sha: str, timeout: float, level: Severity, fmt: str) -> int:
     repo = _single_repo(w)
-    result = w.github.wait_for_commit(repo, sha, timeout)
+    result = _gh(w).wait_for_commit(repo, sha, timeout)
     report = _cycle(w, level).run_once()
     if fmt == "json":
         click.echo(
@@ -481,3 +496,11 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
         total = sum(len(found) for _, found in results)
         click.echo(f"{total} finding(s), {len(critical)} critical in {len(results)} file(s)")
     return 1 if critical else 0
+
+
+def pre_commit_hook() -> None:
+    """Entry point of the ``hee-ci-monitoring`` pre-commit hook: the files pre-commit passes
+    (logs; ``.xml`` files are JUnit reports) are diagnosed; a critical finding fails it."""
+    from hee_monitor.cli import run
+
+    sys.exit(run(["monitor", "--mode", "pre-commit", *sys.argv[1:]]))

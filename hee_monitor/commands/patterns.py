@@ -100,7 +100,10 @@ def list_patterns(fmt: str, category: str | None, pattern_dirs: tuple[Path, ...]
     help="Extra pattern directory or file (repeatable).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def lint(logs_dir: Path, threshold: float, pattern_dirs: tuple[Path, ...], fmt: str) -> int:
+@click.option("--no-shipped", is_flag=True, help="Lint only the --patterns given.")
+def lint(
+    logs_dir: Path, threshold: float, pattern_dirs: tuple[Path, ...], fmt: str, no_shipped: bool
+) -> int:
     """Run the database over logs of passing builds: a pattern that fires there is noise.
 
     Exit status 1 when a pattern fires on more than --threshold of the logs.
@@ -115,7 +118,7 @@ def lint(logs_dir: Path, threshold: float, pattern_dirs: tuple[Path, ...], fmt: 
     logs = sorted(p for p in logs_dir.rglob("*") if p.is_file())
     if not logs:
         raise UsageError(f"no log files in {logs_dir}", hint="add logs of passing builds")
-    analyzer = Analyzer(load_database(pattern_dirs))
+    analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped))
     fired: dict[str, list[str]] = {}
     for log in logs:
         for finding in analyzer.analyze_path(log).failures:

@@ -11,10 +11,9 @@ from hee_monitor.clock import SystemClock
 from hee_monitor.config import load_config
 from hee_monitor.errors import StateError
 from hee_monitor.models import HealthState
-from hee_monitor.monitor.capsule_file import PlainCapsuleFile
+from hee_monitor.monitor import wiring
 from hee_monitor.state.machine import Transition, allowed_triggers
-from hee_monitor.state.store import HealthStore
-from hee_monitor.store.audit import AuditStore
+from hee_monitor.state.store import HealthStore, read_state
 
 _capsule_option = click.option(
     "--state-capsule", "capsule", help="State capsule file (default: [monitor] state_capsule)."
@@ -25,11 +24,13 @@ _config_option = click.option(
 _database_option = click.option("--database", help="Audit store URL (default: [monitor] database).")
 
 
-def _store(config_file: Path | None, capsule: str | None) -> tuple[HealthStore, PlainCapsuleFile]:
+def _wiring(
+    config_file: Path | None, capsule: str | None, database: str | None = None
+) -> wiring.Wiring:
     config = load_config(config_file)
-    repos = config.repos
-    file = PlainCapsuleFile(Path(capsule or config.state_capsule), repos[0] if repos else "")
-    return HealthStore(file), file
+    return wiring.build(
+        config, clock=SystemClock(), capsule_path=capsule, database=database, need_github=False
+    )
 
 
 @click.group("state")
@@ -43,9 +44,9 @@ def state() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
     """Print the current state, since when, and the triggers allowed from it."""
-    store, file = _store(config_file, capsule)
-    snap = store.current()
-    payload = file.load()
+    w = _wiring(config_file, capsule)
+    payload = w.capsule.load()
+    snap = read_state(payload)
     allowed = list(allowed_triggers(snap.state))
     incidents = payload.get("open_incidents", [])
     if fmt == "json":
@@ -68,16 +69,10 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
     return 0
 
 
-def _move(
-    config_file: Path | None, capsule: str | None, database: str | None, trigger: str, reason: str
-) -> Transition:
-    store, _ = _store(config_file, capsule)
-    clock = SystemClock()
-    move = store.fire(trigger, now=clock.now(), reason=reason)
-    config = load_config(config_file)
-    AuditStore.open(database or config.database).record_transition(
-        ",".join(config.repos) or "-", move
-    )
+def _move(w: wiring.Wiring, trigger: str, reason: str) -> Transition:
+    move = HealthStore(w.capsule).fire(trigger, now=w.clock.now(), reason=reason)
+    repo = str(w.capsule.load().get("repository", "-"))
+    w.audit.record_transition(repo, move)
     return move
 
 
@@ -90,8 +85,8 @@ def set_maintenance(
     config_file: Path | None, capsule: str | None, database: str | None, reason: str
 ) -> int:
     """Enter maintenance: no fixes, re-runs or alerts until `state resume`."""
-    store, _ = _store(config_file, capsule)
-    current = store.current().state
+    w = _wiring(config_file, capsule, database)
+    current = read_state(w.capsule.load()).state
     trigger = {
         HealthState.OPERATIONAL: "scheduled_update",
         HealthState.DEGRADED: "manual_intervention",
@@ -103,7 +98,7 @@ def set_maintenance(
             hint="maintenance starts from operational (scheduled_update) or degraded "
             "(manual_intervention)",
         )
-    move = _move(config_file, capsule, database, trigger, reason)
+    move = _move(w, trigger, reason)
     click.echo(f"{move.from_state.value} → {move.to_state.value} ({move.trigger}): {reason}")
     return 0
 
@@ -115,6 +110,6 @@ def set_maintenance(
 @click.option("--reason", default="maintenance finished", show_default=True)
 def resume(config_file: Path | None, capsule: str | None, database: str | None, reason: str) -> int:
     """Leave maintenance (update_complete): back to operational."""
-    move = _move(config_file, capsule, database, "update_complete", reason)
+    move = _move(_wiring(config_file, capsule, database), "update_complete", reason)
     click.echo(f"{move.from_state.value} → {move.to_state.value} ({move.trigger}): {reason}")
     return 0

@@ -26,6 +26,13 @@ from hee_monitor.errors import UsageError
 @click.option("--model", default="llama3.2", show_default=True, help="Ollama model.")
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True)
 @click.option(
+    "--patterns",
+    "pattern_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="Your pattern directory or file: a proposal its patterns already cover is dropped.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False, writable=True),
@@ -37,6 +44,7 @@ def suggest(
     host: str | None,
     model: str,
     timeout: float,
+    pattern_dirs: tuple[Path, ...],
     output: Path | None,
 ) -> int:
     """Propose patterns for failures only the local model could explain.
@@ -69,7 +77,7 @@ def suggest(
         entries = [e for e in cache if e.log_fingerprint in fingerprints and e.model == model]
     else:
         entries = list(cache)
-    report = suggest_patterns(entries)
+    report = suggest_patterns(entries, extra_patterns=pattern_dirs)
     for skipped in report.skipped:
         click.echo(f"{skipped.log}: no proposal: {skipped.reason}", err=True)
     if not report.suggestions:

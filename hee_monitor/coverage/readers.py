@@ -1,4 +1,4 @@
-"""Read coverage reports: Cobertura XML, JaCoCo XML, LCOV and coverage.py JSON.
+"""Read coverage reports: Cobertura XML, JaCoCo XML, LCOV, coverage.py and istanbul JSON.
 
 Cobertura comes from coverage.py (``coverage xml``), JaCoCo through cover2cover and
 istanbul/nyc (``--reporter=cobertura``); all put lines (with ``condition-coverage`` for
@@ -420,11 +420,13 @@ def _read_coverage_py_json(path: Path, data: bytes) -> CoverageData:
         doc = json.loads(data)
     except ValueError as exc:
         raise CoverageError(f"{path}: malformed JSON ({exc})", hint="regenerate it") from None
+    if isinstance(doc, dict) and doc and all(_looks_istanbul(v) for v in doc.values()):
+        return _read_istanbul_json(path, doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict):
         raise CoverageError(
             f"{path}: JSON is not a coverage.py report (no 'files' object)",
-            hint="generate it with `coverage json`; for other tools use their LCOV or "
-            "Cobertura output",
+            hint="expected coverage.py JSON (`coverage json`) or istanbul/nyc "
+            "coverage-final.json; for other tools use their LCOV or Cobertura output",
         )
     meta: dict[str, Any] = doc["meta"] if isinstance(doc.get("meta"), dict) else {}
     has_branches = bool(meta.get("branch_coverage"))
@@ -477,6 +479,91 @@ def _read_coverage_py_json(path: Path, data: bytes) -> CoverageData:
         files=tuple(files),
         has_branches=has_branches or any(f.branches for f in files),
         has_functions=has_functions,
+    )
+
+
+# -- istanbul coverage-final.json ---------------------------------------------------------
+
+
+def _looks_istanbul(entry: Any) -> bool:
+    return isinstance(entry, dict) and "statementMap" in entry and "s" in entry
+
+
+def _start_line(loc: Any) -> int | None:
+    if isinstance(loc, dict) and isinstance(loc.get("start"), dict):
+        line = loc["start"].get("line")
+        return line if isinstance(line, int) else None
+    return None
+
+
+def _end_line(loc: Any) -> int | None:
+    if isinstance(loc, dict) and isinstance(loc.get("end"), dict):
+        line = loc["end"].get("line")
+        return line if isinstance(line, int) else None
+    return None
+
+
+def _counts(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CoverageError(f"{path}: {where} must be an object", hint="regenerate the report")
+    return value
+
+
+def _read_istanbul_json(path: Path, doc: dict[str, Any]) -> CoverageData:
+    """istanbul-lib-coverage's format: statements, functions and branches by id per file."""
+    files: list[FileCoverage] = []
+    for name, entry in sorted(doc.items()):
+        file_name = str(entry.get("path") or name)
+        where = f"[{file_name!r}]"
+        statements = _counts(path, f"{where}.statementMap", entry.get("statementMap"))
+        s_hits = _counts(path, f"{where}.s", entry.get("s"))
+        builder = _FileBuilder(file_name)
+        for sid, loc in statements.items():
+            line = _start_line(loc)
+            if line is None:
+                raise CoverageError(
+                    f"{path}: {where} statement {sid} has no start line",
+                    hint="regenerate the report (nyc report --reporter=json)",
+                )
+            hits = s_hits.get(sid, 0)
+            hits = hits if isinstance(hits, int) else 0
+            builder.line_hits[line] = max(builder.line_hits.get(line, 0), hits)
+        branch_map = _counts(path, f"{where}.branchMap", entry.get("branchMap", {}))
+        b_hits = _counts(path, f"{where}.b", entry.get("b", {}))
+        for bid, branch in branch_map.items():
+            outcomes = b_hits.get(bid, [])
+            line = _start_line(branch.get("loc") if isinstance(branch, dict) else None)
+            if line is None and isinstance(branch, dict):
+                line = branch.get("line") if isinstance(branch.get("line"), int) else None
+            if line is None or not isinstance(outcomes, list):
+                continue
+            taken = sum(1 for c in outcomes if isinstance(c, int) and c > 0)
+            old = builder.branches.get(line, (0, 0))
+            builder.branches[line] = (old[0] + taken, old[1] + len(outcomes))
+        fn_map = _counts(path, f"{where}.fnMap", entry.get("fnMap", {}))
+        f_hits = _counts(path, f"{where}.f", entry.get("f", {}))
+        ends: dict[tuple[str, int], int] = {}
+        for fid, fn in fn_map.items():
+            if not isinstance(fn, dict):
+                continue
+            start = _start_line(fn.get("decl")) or _start_line(fn.get("loc")) or fn.get("line")
+            if not isinstance(start, int):
+                continue
+            fname = str(fn.get("name") or f"(anonymous_{fid})")
+            hits = f_hits.get(fid, 0)
+            builder.functions.append(
+                FunctionCoverage(fname, start, (), (), hits if isinstance(hits, int) else 0)
+            )
+            end = _end_line(fn.get("loc"))
+            if end is not None and end > start:
+                ends[(fname, start)] = end
+        files.append(_with_function_ranges(builder, ends))
+    return CoverageData(
+        source=str(path),
+        format="istanbul-json",
+        files=tuple(files),
+        has_branches=any(f.branches for f in files),
+        has_functions=any(f.functions for f in files),
     )
 
 

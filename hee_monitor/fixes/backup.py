@@ -122,6 +122,45 @@ def _file_modes(repo: Path, git: Git, index: Path) -> dict[str, int]:
     return modes
 
 
+def _directories(repo: Path, excludes: tuple[str, ...]) -> dict[str, int]:
+    """Every directory of the work tree (git does not track empty ones) and its mode."""
+    found: dict[str, int] = {}
+    skip = {".git", *excludes}
+    root = str(repo)
+    for dirpath, dirnames, _ in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        keep = []
+        for d in dirnames:
+            rel = d if rel_dir == "." else f"{rel_dir}/{d}"
+            if d == ".git" or rel in skip:
+                continue
+            full = os.path.join(dirpath, d)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            found[rel] = stat.S_IMODE(st.st_mode)
+            keep.append(d)
+        dirnames[:] = keep
+    return found
+
+
+def _sync_directories(repo: Path, wanted: dict[str, int], excludes: tuple[str, ...]) -> None:
+    """Remove directories the fix created, recreate the ones it removed, reset modes."""
+    current = _directories(repo, excludes)
+    for rel in sorted(set(current) - set(wanted), key=lambda r: r.count("/"), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: an excluded file lives there
+            (repo / rel).rmdir()
+    for rel in sorted(set(wanted) - set(current), key=lambda r: r.count("/")):
+        path = repo / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        path.mkdir(exist_ok=True)
+    for rel, mode in wanted.items():
+        path = repo / rel
+        if path.is_dir() and stat.S_IMODE(path.lstat().st_mode) != mode:
+            os.chmod(path, mode)
+
+
 def take_snapshot(
     git: Git, snapshot_id: str, now: datetime, excludes: tuple[str, ...] = ()
 ) -> Snapshot:
@@ -147,6 +186,7 @@ def take_snapshot(
         "repo": str(repo),
         "head": head,
         "modes": _file_modes(repo, git, index),
+        "directories": _directories(repo, excludes),
     }
     write_durably(snapshot.manifest, json.dumps(manifest).encode())
     return snapshot
@@ -179,21 +219,19 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
     """Put the work tree back exactly as it was when ``snapshot`` was taken."""
     started = time.monotonic()
     repo = git.toplevel()
-    _, diff = changed_paths(git, snapshot)
+    # one scratch index for the scan before and the check after: the second scan re-reads
+    # only what the restore rewrote
+    scratch = snapshot.directory / "index.restore"
+    shutil.copyfile(snapshot.index, scratch)
+    now_tree = git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
+    diff = [] if now_tree == snapshot.tree else git.diff_trees(snapshot.tree, now_tree)
     deleted, restored = [], []
     for status, name in diff:
         if status == "A":
             _remove(repo / name)
             deleted.append(name)
-    kept_dirs = {str(Path(n).parent) for s, n in diff if s != "A"}
-    for name in deleted:  # prune directories the fix created, deepest first
-        parent = (repo / name).parent
-        while parent != repo and str(parent.relative_to(repo)) not in kept_dirs:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+    manifest = json.loads(snapshot.manifest.read_bytes())
+    _sync_directories(repo, manifest.get("directories", {}), snapshot.excludes)
     to_restore = [n for s, n in diff if s != "A"]
     for name in to_restore:
         # a directory may now stand where a file was (its files were deleted above)
@@ -214,8 +252,10 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
             stdin="\0".join(to_restore).encode("utf-8", "surrogateescape") + b"\0",
         )
         restored = to_restore
-    modes_reset = _reset_modes(repo, snapshot)
-    _, leftover = changed_paths(git, snapshot)
+    modes_reset = _reset_modes(repo, manifest["modes"])
+    after = git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
+    scratch.unlink(missing_ok=True)
+    leftover = [] if after == snapshot.tree else git.diff_trees(snapshot.tree, after)
     if leftover:
         raise FixError(
             f"restore left {len(leftover)} path(s) different from the backup: "
@@ -228,17 +268,18 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
     )
 
 
-def _reset_modes(repo: Path, snapshot: Snapshot) -> list[str]:
-    modes: dict[str, int] = json.loads(snapshot.manifest.read_text())["modes"]
+def _reset_modes(repo: Path, modes: dict[str, int]) -> list[str]:
     reset = []
+    prefix = str(repo) + os.sep
+    lstat, imode, is_link = os.lstat, stat.S_IMODE, stat.S_ISLNK
+    # plain strings and bound names: this loop runs once per file of the repository
     for name, mode in modes.items():
-        path = repo / name
         try:
-            st = os.lstat(path)
+            st_mode = lstat(prefix + name).st_mode
         except FileNotFoundError:
             continue
-        if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
-            os.chmod(path, mode)
+        if imode(st_mode) != mode and not is_link(st_mode):
+            os.chmod(prefix + name, mode)
             reset.append(name)
     return reset
 

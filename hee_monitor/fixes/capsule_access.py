@@ -25,7 +25,7 @@ Mutator = Callable[[dict[str, Any]], None]
 class CapsuleAccess(Protocol):
     def payload(self) -> dict[str, Any]: ...
 
-    def update(self, mutator: Mutator, now: datetime) -> None: ...
+    def update(self, mutator: Mutator, *, now: datetime) -> Any: ...
 
 
 class InMemoryCapsule:
@@ -37,7 +37,7 @@ class InMemoryCapsule:
     def payload(self) -> dict[str, Any]:
         return copy.deepcopy(self.data)
 
-    def update(self, mutator: Mutator, now: datetime) -> None:
+    def update(self, mutator: Mutator, *, now: datetime) -> None:
         mutator(self.data)
         self.data["version"] = int(self.data.get("version", 0)) + 1
 
@@ -65,7 +65,7 @@ class JsonCapsuleFile:
         signed = data.get("signed")
         return signed if isinstance(signed, dict) else data
 
-    def update(self, mutator: Mutator, now: datetime) -> None:
+    def update(self, mutator: Mutator, *, now: datetime) -> None:
         data = self._read()
         if "signed" in data and data.get("signatures"):
             raise CapsuleError(
@@ -78,3 +78,18 @@ class JsonCapsuleFile:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+class SignedCapsule:
+    """The capsule store behind the port: reads are verified, every history line becomes a
+    new signed version."""
+
+    def __init__(self, store: Any) -> None:
+        # typed loosely: the capsule package is optional for the fix engine
+        self.store = store
+
+    def payload(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self.store.load().payload))
+
+    def update(self, mutator: Mutator, *, now: datetime) -> None:
+        self.store.update(mutator, now=now)

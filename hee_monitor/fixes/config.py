@@ -120,13 +120,13 @@ def _argv(value: Any, where: str) -> tuple[str, ...]:
     raise ConfigError(f"{where} must be a command string or a list of strings")
 
 
-def load_config(repo: Path, path: Path | None = None) -> FixConfig:
-    """The repository's fix settings; defaults when it has no configuration file."""
+def repository_section(repo: Path, path: Path | None = None) -> dict[str, Any]:
+    """The raw ``fixes:`` mapping of the repository's file; empty when it has none."""
     file = path or repo / CONFIG_FILE
     if not file.is_file():
         if path is not None:
             raise ConfigError(f"configuration file {file} does not exist")
-        return FixConfig()
+        return {}
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -136,4 +136,14 @@ def load_config(repo: Path, path: Path | None = None) -> FixConfig:
     section = data.get("fixes") or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: 'fixes' must be a mapping")
-    return FixConfig.from_mapping(section, f"{file}: fixes")
+    return section
+
+
+def load_config(
+    repo: Path, path: Path | None = None, base: Mapping[str, Any] | None = None
+) -> FixConfig:
+    """The repository's fix settings over ``base`` (the service's ``[policy]`` and ``[fix]``
+    settings); defaults where neither says anything."""
+    merged = {**(base or {}), **repository_section(repo, path)}
+    where = str(path or repo / CONFIG_FILE) + ": fixes"
+    return FixConfig.from_mapping(merged, where)

@@ -16,6 +16,7 @@ A process killed anywhere between backup and settlement leaves its journal behin
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from hee_monitor.analysis.redact import redact
 from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import CapsuleError, FixError, HeeError
 from hee_monitor.fixes import backup, records
@@ -176,8 +178,26 @@ class FixEngine:
         )
 
     def run(self, findings: Sequence[Finding]) -> list[FixOutcome]:
-        """Fix each finding in turn (most likely root cause first), one outcome each."""
-        return [self.execute_fix(f) for f in findings]
+        """Fix each finding in turn (most likely root cause first), one outcome each.
+
+        Two findings with the same strategy and details get one fix: the second would only
+        redo the first (the same tool over the same tree)."""
+        outcomes: list[FixOutcome] = []
+        done: dict[tuple[str, str], str] = {}
+        for finding in findings:
+            key = (finding.fix_strategy or "", json.dumps(finding.details, sort_keys=True))
+            if finding.fix_strategy and key in done:
+                outcomes.append(
+                    self._skip_factory(finding)(
+                        f"the same fix ({finding.fix_strategy}) was already tried for {done[key]}"
+                    )
+                )
+                continue
+            outcome = self.execute_fix(finding)
+            if isinstance(outcome, FixApplied | FixRolledBack | FixPlanned | ApprovalRequested):
+                done[key] = finding.pattern_id
+            outcomes.append(outcome)
+        return outcomes
 
     def execute_fix(
         self, finding: Finding, *, approval: ApprovalRequest | None = None
@@ -436,6 +456,7 @@ class FixEngine:
             tuple(files),
             tuple(results),
             risk=a.risk,
+            plan=a.plan,
         )
 
     def _commit_on_branch(
@@ -491,6 +512,7 @@ class FixEngine:
             pull_request=pr_url,
             risk=a.risk,
             notes=tuple(a.notes),
+            plan=a.plan,
         )
 
     def _commit(
@@ -559,8 +581,12 @@ class FixEngine:
                 self.options.repository,
                 branch,
                 base,
-                f"Fix {a.finding.pattern_id}: {a.finding.title}",
-                pull_request_body(a.finding, a.plan, a.risk, results, before),
+                redact(f"Fix {a.finding.pattern_id}: {a.finding.title}", self._secrets()),
+                # evidence and tool output come from logs: no token reaches GitHub in a body
+                redact(
+                    pull_request_body(a.finding, a.plan, a.risk, results, before),
+                    self._secrets(),
+                ),
             )
         except HeeError as exc:
             a.notes.append(f"the pull request could not be opened: {exc.message}")
@@ -664,6 +690,10 @@ class FixEngine:
                     continue
         return tuple(sorted(own))
 
+    def _secrets(self) -> list[str]:
+        names = ("GITHUB_TOKEN", "HEE_GITHUB_TOKEN", "GH_TOKEN", "HEE_SIGNING_KEY")
+        return [self.env[n] for n in names if self.env.get(n)]
+
     def _payload(self) -> dict[str, Any] | None:
         return self.capsule.payload() if self.capsule is not None else None
 
@@ -704,7 +734,7 @@ class FixEngine:
             payload.setdefault("auto_fix_history", []).append(entry)
 
         try:
-            self.capsule.update(mutate, now)
+            self.capsule.update(mutate, now=now)
         except CapsuleError as exc:
             # the fix itself is settled; losing the history line must not undo it
             log.warning("the fix outcome was not recorded in the capsule: %s", exc.message)

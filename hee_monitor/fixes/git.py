@@ -38,6 +38,8 @@ class Git:
     def __init__(self, repo: Path, env: Mapping[str, str] | None = None) -> None:
         self.repo = repo
         self.env = dict(env if env is not None else os.environ)
+        self._toplevel: Path | None = None
+        self._git_dir: Path | None = None
 
     def run(
         self,
@@ -77,10 +79,14 @@ class Git:
     # ---- facts ------------------------------------------------------------------------------
 
     def toplevel(self) -> Path:
-        return Path(self.out("rev-parse", "--show-toplevel"))
+        if self._toplevel is None:
+            self._toplevel = Path(self.out("rev-parse", "--show-toplevel"))
+        return self._toplevel
 
     def git_dir(self) -> Path:
-        return Path(self.out("rev-parse", "--absolute-git-dir"))
+        if self._git_dir is None:
+            self._git_dir = Path(self.out("rev-parse", "--absolute-git-dir"))
+        return self._git_dir
 
     def head(self) -> str | None:
         proc = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)

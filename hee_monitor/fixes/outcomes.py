@@ -22,6 +22,8 @@ class FixApplied:
     risk: int = 0
     #: what the reader should know (e.g. why no pull request was opened)
     notes: tuple[str, ...] = ()
+    #: the plan that was carried out (its validation is what proved the fix)
+    plan: FixPlan | None = field(default=None, compare=False)
 
     kind = "applied"
 

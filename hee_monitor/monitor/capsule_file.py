@@ -10,28 +10,16 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hee_monitor.capsule.files import load_capsule_file, save_capsule_file, update_capsule_file
+from hee_monitor.capsule.keys import Signer, TrustedKeys
+from hee_monitor.capsule.sealing import EncryptionKey
+from hee_monitor.capsule.store import new_payload
+from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import CapsuleError
-
-
-def new_payload(repository: str, now: datetime) -> dict[str, Any]:
-    stamp = now.isoformat().replace("+00:00", "Z")
-    return {
-        "schema_version": 1,
-        "version": 1,
-        "created": stamp,
-        "expires": (now + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
-        "repository": repository,
-        "previous_digest": None,
-        "monitoring_state": {"current_status": "operational", "status_since": stamp},
-        "auto_fix_history": [],
-        "decision_history": [],
-        "open_incidents": [],
-        "constraints": {},
-    }
 
 
 class PlainCapsuleFile:
@@ -43,7 +31,7 @@ class PlainCapsuleFile:
 
     def load(self) -> dict[str, Any]:
         if not self.path.exists():
-            return new_payload(self.repository, datetime.now().astimezone())
+            return new_payload(self.repository, SystemClock().now())
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -77,3 +65,52 @@ class PlainCapsuleFile:
             Path(tmp).unlink(missing_ok=True)
             raise
         return payload
+
+
+class SignedCapsuleFile:
+    """A signed capsule file (``--state-capsule current.json``): every read is verified
+    against ``trusted_keys``; every update is the next version, signed and chained."""
+
+    def __init__(
+        self,
+        path: Path,
+        repository: str,
+        signer: Signer,
+        trusted_keys: TrustedKeys,
+        *,
+        encryption_key: EncryptionKey | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.repository = repository
+        self.signer = signer
+        self.trusted_keys = trusted_keys
+        self.encryption_key = encryption_key
+        self.clock: Clock = clock or SystemClock()
+
+    def load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return new_payload(self.repository, self.clock.now())
+        capsule = load_capsule_file(
+            self.path, self.trusted_keys, now=self.clock.now(), record=False
+        )
+        return copy.deepcopy(capsule.payload)
+
+    def update(self, mutator: Callable[[dict[str, Any]], None], *, now: datetime) -> object:
+        if not self.path.exists():
+            save_capsule_file(
+                self.path,
+                new_payload(self.repository, now),
+                [self.signer],
+                now=now,
+                encryption_key=self.encryption_key,
+            )
+        return update_capsule_file(
+            self.path,
+            self.path,
+            mutator,
+            [self.signer],
+            self.trusted_keys,
+            now=now,
+            encryption_key=self.encryption_key,
+        )

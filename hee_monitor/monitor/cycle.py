@@ -12,12 +12,15 @@ is fixed, re-run or alerted; alerts are recorded as muted.
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hee_monitor.capsule.envelope import format_time, parse_time
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
@@ -130,6 +133,12 @@ class MonitorCycle:
     alert_level: Severity = Severity.LOW
     #: called with each run key as it is processed (progress display)
     on_run: Callable[[str], None] | None = None
+    #: repository → branches watched (empty: all) and pattern ids enabled (empty: all)
+    scope_for: Callable[[str], tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default=lambda _repo: ((), ())
+    )
+    #: asked between runs: True ends the cycle after the current run (SIGTERM)
+    should_stop: Callable[[], bool] = field(default=lambda: False)
     #: joins findings beyond the log (job metadata, artifacts) into the analysed jobs
     detector: Callable[[FailedRun, list[JobRecord]], list[JobRecord]] | None = None
     #: a run's skip flag, which withholds fixes (and optionally alerts) from its decision
@@ -141,6 +150,7 @@ class MonitorCycle:
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
+        self._reconcile_capsule()
         state = read_state(self.capsule.load()).state
         before = state
         outcomes: list[RunOutcome] = []
@@ -154,7 +164,11 @@ class MonitorCycle:
 
         state, recovered = self._check_reruns(state)
         recoveries += recovered
+        state, recovered = self._check_fixes(state)
+        recoveries += recovered
         for source in self.sources:
+            if self.should_stop():
+                break
             try:
                 for item in source.poll():
                     if isinstance(item, Skipped):
@@ -166,6 +180,12 @@ class MonitorCycle:
                         continue
                     if self.audit.seen(item.key):
                         continue
+                    branches, _ = self.scope_for(item.repo)
+                    if branches and not any(
+                        fnmatch.fnmatchcase(item.branch or "", b) for b in branches
+                    ):
+                        self.audit.mark(item.key, now=self.clock.now())  # not watched: done
+                        continue
                     if self.on_run:
                         self.on_run(item.key)
                     outcome = self._process(item, state)
@@ -174,6 +194,8 @@ class MonitorCycle:
                     outcomes.append(outcome)
                     if outcome.decision is not None:
                         state = outcome.decision.to_state
+                    if self.should_stop():
+                        break
             except HeeError as exc:
                 log.warning("source failed: %s", exc.message)
                 skips.append(Skipped(getattr(source, "kind", type(source).__name__), exc.message))
@@ -185,6 +207,7 @@ class MonitorCycle:
                 self.escalator.sweep(state, self.clock.now())
             except Exception as exc:
                 log.warning("escalation sweep failed: %s", getattr(exc, "message", exc))
+        self._flush_alerts(state)
         return CycleReport(
             started,
             self.clock.now(),
@@ -194,6 +217,53 @@ class MonitorCycle:
             tuple(skips),
             tuple(recoveries),
         )
+
+    def _reconcile_capsule(self) -> None:
+        """Bring into the capsule what the audit store recorded but a crash kept out of it.
+
+        A run's records are committed before the capsule is written; a crash in between
+        leaves the capsule one decision (and maybe one state change) behind.
+        """
+        payload = self.capsule.load()
+        history = payload.get("decision_history", [])
+        known = {e.get("run_key") for e in history}
+        # what a crash kept out is newer than the capsule's last entry (or its creation)
+        last = history[-1]["timestamp"] if history else payload.get("created")
+        since = parse_time(str(last)) if last else None
+        missing = [
+            row
+            for row in reversed(self.audit.query(since=since, limit=HISTORY_LIMIT))
+            if row["event"] == Event.FAILED_RUN.value and row["run_key"] not in known
+        ]
+        if not missing:
+            return
+        latest = self.audit.latest_transition()
+        snapshot = read_state(payload)
+        status_since = parse_time(snapshot.since) if snapshot.since else None
+
+        def mutate(p: dict[str, Any]) -> None:
+            for row in missing:
+                entry = {
+                    "timestamp": format_time(parse_time(row["decided_at"])),
+                    "run_key": row["run_key"],
+                    "action": row["actions"][0],
+                    "actions": row["actions"],
+                    "trigger": row["triggers"][-1] if row["triggers"] else None,
+                    "from_state": row["from_state"],
+                    "to_state": row["to_state"],
+                    "reasons": row["reasons"],
+                }
+                if row["fingerprint"]:
+                    entry["fingerprint"] = row["fingerprint"]
+                    entry["pattern_id"] = row["pattern_id"]
+                _append_history(p, entry)
+            if latest is not None and (status_since is None or latest[1] > status_since):
+                monitoring = p.setdefault("monitoring_state", {})
+                monitoring["current_status"] = latest[0]
+                monitoring["status_since"] = format_time(latest[1])
+
+        log.warning("capsule was %d decision(s) behind the audit store; caught up", len(missing))
+        self.capsule.update(mutate, now=self.clock.now())
 
     # -- one failed run --------------------------------------------------------------------
 
@@ -212,7 +282,14 @@ class MonitorCycle:
     def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:
         jobs = [self._analyse(run, job) for job in run.jobs]
         jobs = self._detect(run, jobs)
-        found = _unique([f for j in jobs if j.diagnosis for f in j.diagnosis.failures])
+        # The policy reasons from each job's root cause: secondary findings (a generic
+        # "error:" line under a network timeout) must not turn a transient run into a mixed one.
+        _, enabled = self.scope_for(run.repo)
+        if enabled:
+            jobs = [_only(j, enabled) for j in jobs]
+        found = _unique(
+            [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
+        )
         unexplained = sum(1 for j in jobs if j.diagnosis is None or j.diagnosis.unexplained)
         settings = self.settings_for(run.repo)
         fingerprints = [f.fingerprint for f in found]
@@ -354,8 +431,7 @@ class MonitorCycle:
             outcome, reason = "muted", "no notifier configured"
         else:
             try:
-                self.notifier.notify(alert, now)
-                outcome, reason = "sent", ""
+                outcome, reason = self.notifier.notify(alert, now), ""
             except Exception as exc:  # a channel failing must not stop the cycle
                 outcome, reason = "failed", f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
         self.audit.record_alert(alert, outcome, now=now, reason=reason)
@@ -371,6 +447,14 @@ class MonitorCycle:
             return False
         self.audit.record_rerun(run.repo, run.run_id, run.head_sha, fingerprints, now=now)
         return True
+
+    def _flush_alerts(self, state: HealthState) -> None:
+        if self.notifier is None or state is HealthState.MAINTENANCE:
+            return
+        try:
+            self.notifier.flush(self.clock.now())
+        except Exception as exc:  # delivery trouble is retried next cycle
+            log.warning("alert flush failed: %s", getattr(exc, "message", exc))
 
     # -- recovery --------------------------------------------------------------------------
 
@@ -400,6 +484,20 @@ class MonitorCycle:
                 Event.RERUN_PASSED, pending.repo, state, now, closes=pending.fingerprints
             )
             decisions.append(decision)
+        return state, decisions
+
+    def _check_fixes(self, state: HealthState) -> tuple[HealthState, list[Decision]]:
+        """Fixes the fix engine applied since the last cycle: each may recover the pipeline
+        (auto_fix_successful) and closes the incident of its fingerprint."""
+        decisions: list[Decision] = []
+        applied = self.audit.new_applied_fixes()
+        now = self.clock.now()
+        for _attempt, repo, fingerprint in applied:
+            state, decision = self._recover(
+                Event.FIX_SUCCEEDED, repo, state, now, closes=(fingerprint,)
+            )
+            decisions.append(decision)
+        self.audit.mark_fixes_seen([a for a, _, _ in applied], now=now)
         return state, decisions
 
     def _quiet_recovery(self, state: HealthState) -> tuple[HealthState, list[Decision]]:
@@ -445,7 +543,26 @@ class MonitorCycle:
             _append_history(p, _history_entry(now, "", None, decision))
 
         self.capsule.update(mutate, now=now)
+        if (
+            self.notifier is not None
+            and decision.to_state is HealthState.OPERATIONAL
+            and state is not HealthState.OPERATIONAL
+        ):
+            try:
+                self.notifier.recovered(repo, now)
+            except Exception as exc:
+                log.warning("resolved notices failed: %s", getattr(exc, "message", exc))
         return decision.to_state, decision
+
+
+def _only(record: JobRecord, enabled: tuple[str, ...]) -> JobRecord:
+    """The job's diagnosis keeping only the repository's enabled patterns."""
+    if record.diagnosis is None:
+        return record
+    kept = tuple(f for f in record.diagnosis.failures if f.pattern_id in enabled)
+    return dataclasses.replace(
+        record, diagnosis=dataclasses.replace(record.diagnosis, failures=kept)
+    )
 
 
 def _unique(found: list[Finding]) -> list[Finding]:
@@ -459,24 +576,29 @@ def _unique(found: list[Finding]) -> list[Finding]:
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return format_time(at)
 
 
 def _history_entry(
     now: datetime, run_key: str, root: Finding | None, decision: Decision
 ) -> dict[str, Any]:
-    return {
-        "timestamp": _iso(now),
-        "run_key": run_key,
-        "fingerprint": root.fingerprint if root else None,
-        "pattern_id": root.pattern_id if root else None,
-        "action": decision.primary_action.value,
-        "actions": [a.value for a in decision.actions],
-        "trigger": decision.triggers[-1] if decision.triggers else None,
-        "from_state": decision.from_state.value,
-        "to_state": decision.to_state.value,
-        "reasons": list(decision.reasons),
-    }
+    entry: dict[str, Any] = {"timestamp": _iso(now)}
+    if run_key:
+        entry["run_key"] = run_key
+    if root is not None:
+        entry["fingerprint"] = root.fingerprint
+        entry["pattern_id"] = root.pattern_id
+    entry.update(
+        {
+            "action": decision.primary_action.value,
+            "actions": [a.value for a in decision.actions],
+            "trigger": decision.triggers[-1] if decision.triggers else None,
+            "from_state": decision.from_state.value,
+            "to_state": decision.to_state.value,
+            "reasons": list(decision.reasons),
+        }
+    )
+    return entry
 
 
 def _append_history(payload: dict[str, Any], entry: dict[str, Any]) -> None:
@@ -498,8 +620,8 @@ def _record_in_capsule(
     monitoring["last_run_id"] = str(run.run_id)
     monitoring.setdefault("current_status", decision.to_state.value)
     _append_history(payload, _history_entry(now, run.key, found[0] if found else None, decision))
-    if Action.LABEL_FLAKY in decision.actions:
-        return  # flaky failures are not incidents
+    if not {Action.ALERT, Action.ESCALATE} & set(decision.actions):
+        return  # flaky failures and pending re-runs are not incidents (yet)
     incidents = payload.setdefault("open_incidents", [])
     by_fp = {i.get("fingerprint"): i for i in incidents}
     for f in found:

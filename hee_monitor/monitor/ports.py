@@ -1,42 +1,31 @@
 """The ports the monitoring cycle talks through.
 
-Each is a small Protocol mirroring the component that implements it (sources, analyzer,
-capsule store, alert router), so the cycle is tested with in-memory implementations and
-runs in production with the real ones.
+Sources (and their ``Skipped`` value and ``ProcessedRuns`` register) are the sources
+layer's own; the others are small Protocols the analyzer, the capsule file and the alert
+router satisfy, so the cycle is tested with in-memory implementations and runs in
+production with the real ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState
+from hee_monitor.sources.interface import ProcessedRuns, Skipped, Source
 
-
-@dataclass(frozen=True)
-class Skipped:
-    """Something a source could not read this cycle, and why; recorded, never fatal."""
-
-    repo: str
-    reason: str
-    #: the run concerned, when the skip is about one run rather than the whole repository
-    run_id: int | None = None
-
-
-class ProcessedRuns(Protocol):
-    """Which run attempts were already processed (exactly once, across restarts)."""
-
-    def seen(self, key: str) -> bool: ...
-
-    def mark(self, key: str) -> None: ...
-
-
-class Source(Protocol):
-    """Yields failed runs not yet processed (and skips for what it could not read)."""
-
-    def poll(self) -> Iterator[FailedRun | Skipped]: ...
+__all__ = [
+    "Analyzer",
+    "Capsule",
+    "Escalator",
+    "Notifier",
+    "ProcessedRuns",
+    "RunControl",
+    "RunState",
+    "Skipped",
+    "Source",
+]
 
 
 class RunState(Protocol):
@@ -70,7 +59,16 @@ class Capsule(Protocol):
 
 
 class Notifier(Protocol):
-    def notify(self, alert: Alert, now: datetime) -> object: ...
+    """Takes an alert; what it returns is for the record only. ``flush`` (once a cycle)
+    sends what is due: grouped alerts whose wait is over, retries."""
+
+    def notify(self, alert: Alert, now: datetime) -> str: ...
+
+    def flush(self, now: datetime) -> None: ...
+
+    def recovered(self, repo: str, now: datetime) -> None:
+        """The pipeline is healthy again: tell those who were told of its failures."""
+        ...
 
 
 class Escalator(Protocol):

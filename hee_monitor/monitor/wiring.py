@@ -6,21 +6,26 @@ so that a build without one of them still monitors (and says what is missing).
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+# imported for its tables too: they are declared on the shared metadata before the audit
+# store is opened (and created), so the router finds them
+from hee_monitor.alerts import AlertRouter
 from hee_monitor.clock import Clock
 from hee_monitor.config import Config
 from hee_monitor.errors import ConfigError
 from hee_monitor.models import Severity
-from hee_monitor.monitor.capsule_file import PlainCapsuleFile
+from hee_monitor.monitor.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Source
 from hee_monitor.policy import POLICIES
+from hee_monitor.sources.github import GitHubSource
+from hee_monitor.state.store import read_state
 from hee_monitor.store.audit import AuditStore
 
 if TYPE_CHECKING:
@@ -35,30 +40,16 @@ class Wiring:
     audit: AuditStore
     capsule: Capsule
     clock: Clock
-    github: Any = None  # the GitHub source, when repositories are watched
+    github: GitHubSource | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
-
-
-def _optional(module: str, attr: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 def github_source(
     config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
-) -> Any:
-    """The GitHub source for ``repos``, its processed-runs register backed by ``audit``."""
-    cls = _optional("hee_monitor.sources.github", "GitHubSource")
-    if cls is None:
-        raise ConfigError(
-            "this build has no GitHub source (hee_monitor.sources.github)",
-            hint="install the full hee-monitor package, or use --mode pre-commit on local logs",
-        )
-    return cls(
+) -> GitHubSource:
+    """The GitHub source for ``repos``, its processed-runs register backed by ``audit``:
+    the source hands out a run until the cycle has recorded it, across restarts."""
+    return GitHubSource(
         list(repos),
         token=config.token,
         api_url=config.api_url,
@@ -80,9 +71,35 @@ def analyzer() -> Analyzer:
     return built
 
 
-#: capsule implementations by name
-CAPSULES: dict[str, Callable[[Path, str], Capsule]] = {
-    "plain": lambda path, repo: PlainCapsuleFile(path, repo),
+def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsule:
+    """The signed capsule file; keys from [capsule] signing_key / trusted_keys /
+    encryption_key (paths) or HEE_SIGNING_KEY / HEE_TRUSTED_KEYS / HEE_CAPSULE_ENCRYPTION_KEY."""
+    from hee_monitor.capsule.keys import load_signer, load_trusted_keys
+    from hee_monitor.capsule.sealing import load_encryption_key
+
+    section = config.section("capsule")
+    key_file = section.get("signing_key")
+    signer = load_signer(Path(key_file) if key_file else None)
+    trusted = load_trusted_keys([str(k) for k in section.get("trusted_keys", [])], fallback=signer)
+    enc = section.get("encryption_key")
+    return SignedCapsuleFile(
+        path,
+        repo,
+        signer,
+        trusted,
+        encryption_key=load_encryption_key(Path(enc) if enc else None),
+        clock=clock,
+    )
+
+
+def _signing_configured(config: Config) -> bool:
+    return bool(os.environ.get("HEE_SIGNING_KEY") or config.section("capsule").get("signing_key"))
+
+
+#: capsule implementations by name: signed when a signing key is configured, else plain JSON
+CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
+    "signed": signed_capsule,
+    "plain": lambda path, repo, _config, _clock: PlainCapsuleFile(path, repo),
 }
 
 
@@ -99,8 +116,13 @@ def build(
     audit = AuditStore.open(database or config.database)
     watched = list(repos) if repos else list(config.repos)
     path = Path(capsule_path or config.state_capsule)
-    capsule = CAPSULES["plain"](path, watched[0] if len(watched) == 1 else ",".join(watched))
+    # one capsule per pipeline: named after the (first) repository watched
+    repo = watched[0] if watched else "local/local"
+    kind = "signed" if _signing_configured(config) else "plain"
+    capsule = CAPSULES[kind](path, repo, config, clock)
     wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock)
+    if kind == "plain":
+        wiring.notes.append("capsule not signed: set HEE_SIGNING_KEY to sign it")
     if need_github:
         if not watched:
             raise ConfigError(
@@ -110,6 +132,14 @@ def build(
             )
         wiring.github = github_source(config, watched, audit, clock, lookback_hours)
     return wiring
+
+
+def notifier(w: Wiring) -> Notifier:
+    """The alert router on the audit store's database, configured by [alerts]."""
+    from hee_monitor.monitor.notify import RouterNotifier
+
+    router = AlertRouter.from_config(w.config.section("alerts"), w.audit.engine, w.clock)
+    return RouterNotifier(router, lambda: read_state(w.capsule.load()).state)
 
 
 def cycle(
@@ -134,6 +164,7 @@ def cycle(
         notifier=notifier,
         run_control=run_control,
         settings_for=config.policy_for,
+        scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
     )

@@ -65,7 +65,7 @@ class PolicyFacts:
     state: HealthState
     settings: PolicySettings = field(default_factory=PolicySettings)
     run_key: str = ""
-    #: every finding of every failed job of the run, root causes first
+    #: the root cause of each explained failed job of the run (one per fingerprint)
     findings: tuple[Finding, ...] = ()
     failed_jobs: int = 0
     #: failed jobs whose log nothing explained

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hee_monitor.capsule.envelope import format_time
 from hee_monitor.errors import CapsuleError
 from hee_monitor.models import HealthState
 from hee_monitor.monitor.ports import Capsule
@@ -79,4 +80,4 @@ class HealthStore:
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return format_time(at)

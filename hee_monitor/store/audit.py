@@ -36,10 +36,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hee_monitor.errors import StoreError
+from hee_monitor.fixes.records import fix_attempts
 from hee_monitor.models import Alert, Diagnosis, FailedJob, FailedRun
 from hee_monitor.policy.interface import Decision
 from hee_monitor.state.machine import Transition
 from hee_monitor.store.db import metadata, open_engine
+
+#: outcomes of the fix engine's attempts that count as a failed try of a strategy
+FAILED_FIX_OUTCOMES = ("rolled-back", "crashed")
 
 processed_runs = Table(
     "audit_processed_runs",
@@ -171,6 +175,13 @@ skips = Table(
     Column("key", String(300), nullable=True),
     Column("reason", Text, nullable=False),
     Column("at", DateTime, nullable=False, index=True),
+)
+
+fixes_seen = Table(
+    "audit_fix_attempts_seen",
+    metadata,
+    Column("attempt_id", Integer, primary_key=True),
+    Column("seen_at", DateTime, nullable=False),
 )
 
 flaky = Table(
@@ -603,7 +614,20 @@ class AuditStore:
         return int(count)
 
     def failed_fix_attempts(self, fingerprint: str, strategy: str) -> int:
+        """Failed tries of ``strategy`` on ``fingerprint``: the fix engine's attempts that
+        were rolled back or crashed, plus fixes recorded here as failed."""
         with self._tx() as conn:
+            engine_failures = conn.execute(
+                select(func.count())
+                .select_from(fix_attempts)
+                .where(
+                    and_(
+                        fix_attempts.c.fingerprint == fingerprint,
+                        fix_attempts.c.strategy == strategy,
+                        fix_attempts.c.outcome.in_(FAILED_FIX_OUTCOMES),
+                    )
+                )
+            ).scalar_one()
             count = conn.execute(
                 select(func.count())
                 .select_from(fixes)
@@ -615,7 +639,7 @@ class AuditStore:
                     )
                 )
             ).scalar_one()
-        return int(count)
+        return int(count) + int(engine_failures)
 
     def is_flaky(self, fingerprints: Sequence[str]) -> bool:
         if not fingerprints:
@@ -676,6 +700,41 @@ class AuditStore:
             for r in rows
         ]
 
+    def new_applied_fixes(self) -> list[tuple[int, str, str]]:
+        """Fix-engine attempts that were applied and not yet taken into account by the
+        monitor: (attempt id, repository, fingerprint)."""
+        seen = select(fixes_seen.c.attempt_id)
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(fix_attempts.c.id, fix_attempts.c.repository, fix_attempts.c.fingerprint)
+                .where(and_(fix_attempts.c.outcome == "applied", fix_attempts.c.id.not_in(seen)))
+                .order_by(fix_attempts.c.id)
+            ).all()
+        return [(int(r[0]), str(r[1] or ""), str(r[2])) for r in rows]
+
+    def mark_fixes_seen(self, attempt_ids: Sequence[int], *, now: datetime) -> None:
+        if not attempt_ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                insert(fixes_seen),
+                [{"attempt_id": i, "seen_at": _naive(now)} for i in attempt_ids],
+            )
+
+    def latest_transition(self) -> tuple[str, datetime] | None:
+        """The state the newest recorded transition led to, and when."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(transitions.c.to_state, transitions.c.at)
+                .order_by(transitions.c.at.desc(), transitions.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        at = _aware(row.at)
+        assert at is not None
+        return str(row.to_state), at
+
     def count(self, table: Table) -> int:
         with self._tx() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -720,6 +779,9 @@ class AuditStore:
                     *where(fixes, "finished_at")
                 )
             ).all()
+            engine_fixes = conn.execute(
+                select(fix_attempts.c.outcome).where(fix_attempts.c.outcome.is_not(None))
+            ).all()
             decision_actions = conn.execute(
                 select(decisions.c.actions).where(*where(decisions, "decided_at"))
             ).all()
@@ -739,7 +801,10 @@ class AuditStore:
         actions: Counter[str] = Counter()
         for (raw,) in decision_actions:
             actions.update(json.loads(raw))
-        fixes_total = len(fix_rows)
+        fixes_total = len(fix_rows) + len(engine_fixes)
+        fixes_ok = sum(1 for f in fix_rows if f.success) + sum(
+            1 for (outcome,) in engine_fixes if outcome == "applied"
+        )
         return Metrics(
             runs_processed=runs.get("processed", 0),
             runs_skipped=int(skipped),
@@ -754,11 +819,7 @@ class AuditStore:
             remediation_seconds=_summary(
                 [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
             ),
-            fix_success_rate=(
-                round(sum(1 for f in fix_rows if f.success) / fixes_total, 4)
-                if fixes_total
-                else None
-            ),
+            fix_success_rate=(round(fixes_ok / fixes_total, 4) if fixes_total else None),
             fixes=fixes_total,
             by_category=dict(sorted(Counter(f.category for f in found).items())),
             by_pattern=dict(sorted(Counter(f.pattern_id for f in found).items())),

@@ -26,6 +26,12 @@ def _shared_dir() -> Path:
 REFERENCE_LOGS = _shared_dir() / "reference" / "actions-logs"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled-database and parsed-pattern caches go to a temporary directory."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def sample_db() -> PatternDatabase:
     return load_database([SAMPLE_PATTERNS], shipped=False)

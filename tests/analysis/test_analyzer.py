@@ -91,10 +91,25 @@ patterns:
     assert analyzer.analyze_text("grep 'No space left on device' x\n").unexplained
 
 
+def test_colour_codes_inside_whitespace_are_tolerated(analyzer: Analyzer) -> None:
+    """``\\s`` in a regex also accepts colour codes around it (tools colour words)."""
+    log = "ModuleNotFoundError:\x1b[0m\x1b[1m No module named 'x'\n"
+    assert analyzer.analyze_text(log).unexplained  # literal space: not tolerated
+    db = load_database([SAMPLE_PATTERNS], shipped=False)
+    pattern = db.get("TEST-PY-MODULE-NOT-FOUND")
+    assert pattern is not None
+    from dataclasses import replace
+
+    tolerant_db = PatternDatabase(
+        [replace(pattern, regex=(r"ModuleNotFoundError:\s+No module named '[^']+'",))]
+    )
+    assert ids(Analyzer(tolerant_db).analyze_text(log)) == ["TEST-PY-MODULE-NOT-FOUND"]
+
+
 def test_colour_codes_timestamps_and_crlf_do_not_hide_a_match(analyzer: Analyzer) -> None:
     log = (
-        "\ufeff2024-01-01T00:00:00.1234567Z \x1b[31mFAILED\x1b[0m tests/test_a.py::test_x - "
-        "assert 1 == 2\r\n2024-01-01T00:00:01.0000000Z done\r\n"
+        "\ufeff2024-01-01T00:00:00.1234567Z \x1b[31mFAILED tests/test_a.py::test_x - "
+        "assert 1 == 2\x1b[0m\r\n2024-01-01T00:00:01.0000000Z done\r\n"
     )
     diagnosis = analyzer.analyze_text(log)
     assert ids(diagnosis) == ["TEST-PYTEST-FAILED"]
@@ -292,6 +307,27 @@ def test_json_is_serialisable(analyzer: Analyzer) -> None:
     assert json.loads(json.dumps(data))["failures"][0]["evidence"][0]["start_line"] == 5
 
 
-def test_from_default_database_adds_extra_dirs() -> None:
+def test_from_default_database_adds_extra_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hee_monitor.analysis.patterns as patterns_module
+
+    # without the shipped patterns: compiling them is tested elsewhere and takes seconds
+    monkeypatch.setattr(patterns_module, "shipped_dir", lambda: None)
     analyzer = Analyzer.from_default_database([SAMPLE_PATTERNS])
+    assert len(analyzer.database) == len(load_database([SAMPLE_PATTERNS], shipped=False))
     assert analyzer.database.get("TEST-RUFF") is not None
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "logs").glob("*.log"))
+
+
+@pytest.mark.parametrize("log", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_logs_are_explained_by_the_shipped_database(log: Path) -> None:
+    analyzer = Analyzer.from_default_database()
+    diagnosis = analyzer.analyze_path(log)
+    assert diagnosis.lines == log.read_bytes().count(b"\n")
+    if len(analyzer.database) == 0:
+        pytest.skip("no shipped patterns in this checkout")
+    assert not diagnosis.unexplained, f"{log.name} is not explained"
+    for finding in diagnosis.failures:
+        for ev in finding.evidence:
+            assert 1 <= ev.start_line <= ev.end_line <= diagnosis.lines

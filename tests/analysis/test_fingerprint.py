@@ -30,8 +30,9 @@ def test_different_failures_differ() -> None:
     assert len(fingerprint("P-1", ["x"])) == 16
 
 
+# a realistic commit sha has both digits and letters (an all-digit one masks as a number)
 _hex = st.text(alphabet="0123456789abcdef", min_size=40, max_size=40).filter(
-    lambda s: any(c.isdigit() for c in s)
+    lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s)
 )
 
 

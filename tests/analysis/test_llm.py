@@ -18,7 +18,6 @@ from hee_monitor.analysis.llm import (
     OllamaClassifier,
     build_classifier,
     build_prompt,
-    excerpt_from_lines,
 )
 from hee_monitor.analysis.llm_cache import JsonDirCache, SqlCache
 from hee_monitor.clock import FakeClock
@@ -209,11 +208,17 @@ def test_failures_are_not_cached(fake: FakeOllama, tmp_path: Path) -> None:
     assert len(fake.chat_requests) == 2
 
 
-def test_a_broken_cache_file_is_a_miss(fake: FakeOllama, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["unreadable", "edited"])
+def test_a_broken_cache_entry_is_a_miss(fake: FakeOllama, tmp_path: Path, damage: str) -> None:
     fake.script(Answer(GOOD))
     _classifier(fake, cache=tmp_path).classify(_excerpt())
     for path in tmp_path.glob("*.json"):
-        path.write_text("{broken", encoding="utf-8")
+        if damage == "unreadable":
+            path.write_text("{broken", encoding="utf-8")
+        else:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            del record["answer"]["severity"]
+            path.write_text(json.dumps(record), encoding="utf-8")
     assert _classifier(fake, cache=tmp_path).classify(_excerpt()).findings
     assert len(fake.chat_requests) == 2
 
@@ -255,18 +260,11 @@ def test_the_prompt_stays_within_the_bound_and_keeps_the_end() -> None:
     user = prompt.messages[1]["content"]
     shown = user.splitlines()[1:]
     assert len(shown) <= MAX_EXCERPT_LINES
-    assert len("".join(s + "\n" for s in shown).encode()) <= MAX_EXCERPT_BYTES
+    text_bytes = sum(len(s.split(": ", 1)[1].encode()) + 1 for s in shown)
+    assert text_bytes <= MAX_EXCERPT_BYTES
     assert shown[-1].startswith("5000: ")
     assert prompt.omitted_lines == 5000 - len(shown)
     assert "earlier lines omitted" in user
-
-
-def test_excerpt_from_lines_is_bounded_and_keeps_the_tail() -> None:
-    lines = ["é" * 3000] + [f"step {i}" for i in range(1000)]
-    excerpt = excerpt_from_lines("big.log", lines)
-    assert len(excerpt.lines) == MAX_EXCERPT_LINES
-    assert excerpt.lines[-1] == ExcerptLine(1001, "step 999")
-    assert excerpt.total_lines == 1001
 
 
 def test_settings_defaults_environment_and_errors() -> None:
@@ -304,3 +302,21 @@ def test_the_fake_speaks_the_api_the_client_expects(fake: FakeOllama) -> None:
         client.chat("nope", [{"role": "user", "content": "x"}])
     assert err.value.status_code == 404 and err.value.error == "model 'nope' not found"
     assert fake.chat_requests[0].json["stream"] is True
+
+
+def test_the_analyzer_asks_the_model_for_a_log_no_pattern_explains(fake: FakeOllama) -> None:
+    from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.patterns import PatternDatabase
+
+    log_lines = [f"2026-01-05T10:00:0{i}.0000000Z {line}" for i, line in enumerate(LOG_LINES)]
+    fake.script(Answer({**GOOD, "evidence_lines": [5, 6, 400]}))
+    analyzer = Analyzer(PatternDatabase(), fallback=_classifier(fake))
+    diagnosis = analyzer.analyze_text("\n".join(log_lines) + "\n", name="acme/web#77 build")
+    root = diagnosis.root_cause
+    assert root is not None and root.source == "llm:llama3.2"
+    # evidence points at the original log's lines, timestamps stripped by the analyzer
+    assert [(e.start_line, e.end_line) for e in root.evidence] == [(5, 6)]
+    assert root.evidence[0].text.splitlines() == LOG_LINES[4:6]
+    assert any("dropped 1 evidence line number(s)" in n for n in diagnosis.notes)
+    (request,) = fake.chat_requests
+    assert all(secret not in request.raw.decode() for secret in SECRETS)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,13 @@ def test_database_merged_keeps_order() -> None:
     a = Pattern("A-1", "a", "test", Severity.LOW, "DEVOPS", 1, ("a",), ("a",))  # type: ignore[arg-type]
     b = Pattern("B-1", "b", "test", Severity.LOW, "DEVOPS", 1, ("b",), ("b",))  # type: ignore[arg-type]
     assert [p.id for p in PatternDatabase([a]).merged([b])] == ["A-1", "B-1"]
+
+
+def test_parsed_files_are_cached_and_refreshed_when_changed(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", GOOD)
+    first = load_database([path], shipped=False)
+    assert list(first) == list(load_database([path], shipped=False))  # from the cache
+    assert load_database([path], shipped=False).get("T-ONE").line == 2  # type: ignore[union-attr]
+    path.write_text(GOOD.replace("First pattern", "Changed title!"), encoding="utf-8")
+    os.utime(path, ns=(1, 10**18))  # a different mtime even on coarse file systems
+    assert load_database([path], shipped=False).get("T-ONE").title == "Changed title!"  # type: ignore[union-attr]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -147,3 +148,32 @@ def test_the_same_regex_is_proposed_once_with_both_examples() -> None:
     assert len(report.suggestions) == 1
     assert len(report.suggestions[0].pattern["examples"]) == 2
     assert len(report.skipped) == 1
+
+
+def test_a_proposal_an_existing_pattern_already_covers_is_dropped(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        yaml.safe_dump(
+            {
+                "patterns": [
+                    {
+                        "id": "ACME-NPM-404",
+                        "title": "npm package not found",
+                        "category": "dependency",
+                        "severity": "high",
+                        "owner": "DEVOPS",
+                        "risk": 2,
+                        "priority": 95,
+                        "regex": r"npm ERR! 404",
+                        "examples": ["npm ERR! 404 Not Found - GET https://r.example/x"],
+                    }
+                ]
+            }
+        )
+    )
+    entry = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found"])
+    assert len(suggest_patterns([entry]).suggestions) == 1
+    report = suggest_patterns([entry], extra_patterns=[mine])
+    assert report.suggestions == ()
+    (skipped,) = report.skipped
+    assert "pattern validator" in skipped.reason and "ACME-NPM-404" in skipped.reason

@@ -35,7 +35,7 @@ unknown_fields = st.dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(top=unknown_fields, nested=unknown_fields, in_fix=unknown_fields)
 def test_save_load_save_is_byte_identical_and_keeps_unknown_fields(
     top: dict[str, Any], nested: dict[str, Any], in_fix: dict[str, Any]
@@ -97,3 +97,44 @@ def test_dump_document_is_a_fixed_point() -> None:
     raw = dump_document(document)
     assert parse_document(raw, source="f") == document
     assert dump_document(parse_document(raw, source="f")) == raw
+
+
+# -- the fast canonical form must equal the reference implementation ----------------------
+
+import rfc8785  # noqa: E402
+
+from hee_monitor.capsule.canonical import es6_number  # noqa: E402
+
+tricky_text = st.text(alphabet=st.sampled_from(list('ab1.5e-:,[]{}"\\ \n\x01é€😀')), max_size=12)
+tricky_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | tricky_text
+)
+tricky_json = st.recursive(
+    tricky_leaf,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(tricky_text, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.dictionaries(tricky_text, tricky_json, max_size=5))
+def test_fast_canonical_form_equals_rfc8785(value: dict[str, Any]) -> None:
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(number=st.floats(allow_nan=False, allow_infinity=False))
+def test_float_spelling_equals_rfc8785(number: float) -> None:
+    assert es6_number(number).encode() == rfc8785.dumps(number)
+
+
+@pytest.mark.parametrize("value", [{"big": 2**53}, {"a": [1, -(2**60)]}, {"s": "x\ud800"}])
+def test_fast_path_hands_unrepresentable_values_to_the_reference(value: object) -> None:
+    with pytest.raises(CapsuleFormatError):
+        canonical_bytes(value)

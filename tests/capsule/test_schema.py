@@ -67,3 +67,137 @@ def test_validate_raises_with_every_violation() -> None:
         validate(payload, source="current.json")
     assert len(info.value.violations) == 2
     assert "current.json does not match state_capsule.schema.json" in info.value.message
+
+
+# -- the compiled fast path must never accept what the reference validator rejects ----------
+
+import copy  # noqa: E402
+from typing import Any  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from hee_monitor.capsule.schema import fast_validator  # noqa: E402
+
+
+def _rich_payload() -> dict[str, Any]:
+    payload = new_payload("octo/app", NOW)
+    payload["version"], payload["previous_digest"] = 2, "sha256:" + "a" * 64
+    payload["monitoring_state"]["hee_specific"]["spec_coverage"] = 80.5
+    payload["auto_fix_history"].append(
+        {
+            "timestamp": "2026-11-22T18:30:00Z",
+            "pattern_id": "P",
+            "success": True,
+            "rollback": False,
+            "run_id": "1",
+            "branch": None,
+            "strategy": "s",
+            "hee_context": {
+                "state_capsule_version": 1,
+                "decision_impact": "low",
+                "context_preservation": True,
+            },
+        }
+    )
+    payload["decision_history"].append(
+        {
+            "timestamp": "2026-11-22T18:30:00Z",
+            "action": "alert",
+            "from_state": None,
+            "to_state": "failed",
+            "reasons": ["r"],
+            "pattern_id": None,
+        }
+    )
+    payload["open_incidents"].append(
+        {
+            "id": "I",
+            "opened": "2026-11-22T18:00:00Z",
+            "last_seen": "2026-11-22T18:00:00Z",
+            "severity": "high",
+            "occurrences": 2,
+            "title": "t",
+        }
+    )
+    payload["constraints"]["maintenance_windows"].append(
+        {"start": "2026-11-23T00:00:00Z", "end": "2026-11-23T02:00:00Z", "reason": "r"}
+    )
+    payload["sensitive"]["notify_email"] = "enc:fernet:abc"
+    return payload
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, child in node.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+RICH = _rich_payload()
+PATHS = _paths(RICH)
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    1.0,
+    1.5,
+    -1,
+    100,
+    101,
+    2**40,
+    "",
+    "x",
+    "low",
+    "failed",
+    "2026-11-22T19:00:00Z",
+    "2026-11-22T19:00:00+01:00",
+    "2026-11-22T25:00:00Z",
+    "sha256:" + "b" * 64,
+    "enc:fernet:x",
+    "octo/app",
+    [],
+    {},
+    ["x"],
+    {"a": 1},
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(PATHS), st.sampled_from([*ODD_VALUES, "<delete>"])),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_compiled_validator_never_accepts_what_the_reference_rejects(
+    edits: list[tuple[tuple[Any, ...], Any]],
+) -> None:
+    payload = copy.deepcopy(RICH)
+    for path, value in edits:
+        node: Any = payload
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            if value == "<delete>":
+                del node[path[-1]]
+            else:
+                node[path[-1]] = copy.deepcopy(value)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced the parent
+    reference_ok = not list(validator().iter_errors(payload))
+    try:
+        fast_validator()(payload)
+        fast_ok = True
+    except Exception:
+        fast_ok = False
+    if fast_ok:
+        assert reference_ok, edits
+    assert (violations(payload) == []) == reference_ok

@@ -333,3 +333,17 @@ def test_clock_is_used_when_no_time_is_given(
     clock.advance(timedelta(days=31).total_seconds())
     with pytest.raises(ExpiredCapsuleError):
         store.load()
+
+
+def test_backups_are_pruned_and_survive_archiving(
+    tmp_path: Path, signer: Signer, keys: TrustedKeys
+) -> None:
+    store = CapsuleStore(tmp_path, signer, keys, backups_kept=2)
+    store.initialise("octo/app", now=NOW)
+    raws = {1: store.current_path.read_bytes()}
+    for day in range(1, 5):
+        raws[day + 1] = store.update(add_fix(when=later(day)), now=later(day)).raw
+    kept = sorted(p.name for p in store.backups_dir.iterdir())
+    assert kept == ["current.v00000003.json", "current.v00000004.json"]
+    store.archive(older_than=timedelta(days=0), now=later(5))
+    assert (store.backups_dir / "current.v00000004.json").read_bytes() == raws[4]

@@ -101,3 +101,14 @@ def test_a_refused_capsule_is_never_recorded_as_trusted(store: CapsuleStore) -> 
     with pytest.raises(RollbackError):
         store.load(now=later(2))
     assert store.trust.path.read_bytes() == record
+
+
+def test_a_capsule_of_another_repository_swapped_in_is_refused(
+    store: CapsuleStore, signer: Signer
+) -> None:
+    store.load(now=NOW)
+    from hee_monitor.capsule import new_payload
+
+    store.current_path.write_bytes(sign(new_payload("octo/other", NOW), [signer]).raw)
+    with pytest.raises(ForkError, match="capsule of octo/other, but this state directory"):
+        store.load(now=NOW)

@@ -51,7 +51,9 @@ def invoke(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
 
 
 def test_json_contract(log: Path) -> None:
-    code, out, _ = invoke("analyze", "--format", "json", "--patterns", str(SAMPLE), str(log))
+    code, out, _ = invoke(
+        "analyze", "--format", "json", "--no-shipped", "--patterns", str(SAMPLE), str(log)
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) >= {"log", "lines", "failures", "unexplained"}
@@ -73,7 +75,14 @@ def test_json_lines_for_several_logs(log: Path, tmp_path: Path) -> None:
     other = tmp_path / "ok.log"
     other.write_text("all good\n", encoding="utf-8")
     code, out, _ = invoke(
-        "analyze", "--format", "json", "--patterns", str(SAMPLE), str(log), str(other)
+        "analyze",
+        "--format",
+        "json",
+        "--no-shipped",
+        "--patterns",
+        str(SAMPLE),
+        str(log),
+        str(other),
     )
     first, second = (json.loads(line) for line in out.splitlines())
     assert (
@@ -85,7 +94,14 @@ def test_json_lines_for_several_logs(log: Path, tmp_path: Path) -> None:
 
 def test_stdin(log: Path) -> None:
     code, out, _ = invoke(
-        "analyze", "--format", "json", "--patterns", str(SAMPLE), "-", input=log.read_bytes()
+        "analyze",
+        "--format",
+        "json",
+        "--no-shipped",
+        "--patterns",
+        str(SAMPLE),
+        "-",
+        input=log.read_bytes(),
     )
     data = json.loads(out)
     assert (
@@ -96,12 +112,14 @@ def test_stdin(log: Path) -> None:
 
 
 def test_text_and_markdown(log: Path) -> None:
-    code, text, _ = invoke("analyze", "--patterns", str(SAMPLE), str(log))
+    code, text, _ = invoke("analyze", "--no-shipped", "--patterns", str(SAMPLE), str(log))
     assert code == 0
     assert "root cause: Python module missing [TEST-PY-MODULE-NOT-FOUND]" in text
     assert "owner DEVOPS" in text and "fix strategy: add-missing-dependency" in text
     assert "3 | E   ModuleNotFoundError" in text
-    code, md, _ = invoke("analyze", "--format", "markdown", "--patterns", str(SAMPLE), str(log))
+    code, md, _ = invoke(
+        "analyze", "--format", "markdown", "--no-shipped", "--patterns", str(SAMPLE), str(log)
+    )
     assert "| 1 | **Python module missing** (`TEST-PY-MODULE-NOT-FOUND`)" in md
     assert "3: E   ModuleNotFoundError" in md
 
@@ -114,7 +132,15 @@ def test_junit_findings_are_added(log: Path, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, out, _ = invoke(
-        "analyze", "--format", "json", "--patterns", str(SAMPLE), "--junit", str(report), str(log)
+        "analyze",
+        "--format",
+        "json",
+        "--no-shipped",
+        "--patterns",
+        str(SAMPLE),
+        "--junit",
+        str(report),
+        str(log),
     )
     ids = [f["pattern_id"] for f in json.loads(out)["failures"]]
     assert code == 0 and "JUNIT-TEST-FAILED" in ids
@@ -170,6 +196,7 @@ def test_subprocess_stdin_json() -> None:
             "analyze",
             "--format",
             "json",
+            "--no-shipped",
             "--patterns",
             str(SAMPLE),
             "-",

@@ -41,3 +41,50 @@ def test_list_show_approve_and_reject(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "already rejected" in capsys.readouterr().err
     assert run(["approvals", "approve", "APR-none", "--by", "x", "--reason", "y",
                 "--database", url]) == 2  # fmt: skip
+
+
+def test_escalate_routes_overdue_requests_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.chdir(tmp_path)  # no hee-monitor.toml here: the default [alerts] settings
+    monkeypatch.delenv("HEE_CONFIG", raising=False)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = ApprovalStore(open_engine(url))
+    old = datetime.now(UTC) - timedelta(hours=25)
+    request = store.request(
+        now=old, repository="octo/app", repo_path="/r", run_id="1",
+        finding=make_finding("bump-dependency").to_json(),
+        plan={"strategy": "bump-dependency", "description": "raise x"}, risk=6, reason="risky",
+    )  # fmt: skip
+    assert run(["approvals", "escalate", "--database", url, "--print"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["kind"] == "approval"
+    assert request.id in printed["body"]
+    assert store.get(request.id).escalated is not None
+    # once only: a second run finds nothing to escalate
+    assert run(["approvals", "escalate", "--database", url]) == 0
+    assert "nothing to escalate" in capsys.readouterr().err
+
+
+def test_escalate_through_the_alert_router(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEE_CONFIG", raising=False)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = ApprovalStore(open_engine(url))
+    request = store.request(
+        now=datetime.now(UTC) - timedelta(hours=30), repository="octo/app", repo_path="/r",
+        run_id="1", finding=make_finding("bump-dependency").to_json(),
+        plan={"strategy": "bump-dependency", "description": "raise x"}, risk=6, reason="risky",
+    )  # fmt: skip
+    assert run(["approvals", "escalate", "--database", url]) == 0
+    out = capsys.readouterr()
+    title = f"Fix {request.id} (bump-dependency) has waited 30 h for approval"
+    # the router took it: grouped or queued for the matrix's channels, not dropped
+    assert f"escalated (grouped): {title}" in out.out or f"escalated (queued): {title}" in out.out
+    assert store.get(request.id).escalated is not None

@@ -341,5 +341,10 @@ def test_validate_lists_every_problem_with_its_pointer(
 def _patterns(tmp_path: Path) -> Path:
     directory = tmp_path / "patterns"
     directory.mkdir(exist_ok=True)
-    (directory / "python.yaml").write_text("patterns:\n  - id: PY-RUFF-LINT\n", encoding="utf-8")
+    (directory / "python.yaml").write_text(
+        "patterns:\n  - id: PY-RUFF-LINT\n    title: ruff\n    category: lint\n"
+        "    severity: low\n    owner: DEVELOPER\n    risk: 1\n    regex: ['ruff']\n"
+        "    examples: ['ruff']\n",
+        encoding="utf-8",
+    )
     return directory

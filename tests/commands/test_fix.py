@@ -130,3 +130,60 @@ def test_fix_recover_reports_nothing_to_do(work: Repo, tmp_path: Path) -> None:
     work.commit()
     assert run(["fix", "recover", "--repo-path", str(work.path), "--database",
                 f"sqlite:///{tmp_path / 'a.db'}"]) == 0  # fmt: skip
+
+
+def test_a_log_is_analysed_on_the_spot_and_one_fix_serves_its_findings(
+    work: Repo, tmp_path: Path
+) -> None:
+    work.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
+    work.write("b.py", "import re\n")
+    work.commit("init")
+    log = tmp_path / "job.log"
+    log.write_text(
+        "Run ruff check .\n"
+        "app.py:1:8: F401 [*] `os` imported but unused\n"
+        "b.py:1:8: F401 [*] `re` imported but unused\n"
+        "Found 2 errors.\n"
+        "Error: Process completed with exit code 1.\n"
+    )
+    proc = _run(work, "--log", str(log), "--no-push", "--run-id", "8", "--report", "detailed",
+                "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "with ruff-fix on branch hee/fix/" in proc.stdout
+    assert "files: app.py, b.py" in proc.stdout
+    assert proc.stdout.count("FIXED") == 1
+
+
+def test_a_repository_protected_in_the_service_configuration_is_never_changed(
+    work: Repo, tmp_path: Path
+) -> None:
+    diagnosis = _lint_repo(work, tmp_path)
+    config = tmp_path / "hee-monitor.toml"
+    config.write_text('[github]\nrepos = ["octo/app"]\n\n[repos."octo/app"]\nprotected = true\n')
+    before = tree_state(work.path)
+    work.env["HEE_CONFIG"] = str(config)
+    proc = _run(work, "--diagnosis", str(diagnosis), "--repo", "octo/app", "--no-push",
+                "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "SKIPPED PY-RUFF-LINT (ruff-fix): the repository is protected" in proc.stdout
+    assert tree_state(work.path) == before
+    assert "hee/fix" not in work.refs()
+
+
+def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_path: Path) -> None:
+    from hee_monitor.capsule import CapsuleStore, Signer, TrustedKeys
+
+    signer = Signer.generate()
+    state = tmp_path / "state"
+    capsules = CapsuleStore(state, signer, TrustedKeys.of([signer.public_key]), None)
+    capsules.initialise("octo/app")
+    diagnosis = _lint_repo(work, tmp_path)
+    work.env["HEE_SIGNING_KEY"] = signer.private_pem().decode()
+    current = str(state / "current.json")
+    proc = _run(work, "--diagnosis", str(diagnosis), "--state-capsule", current, "--no-push",
+                "--run-id", "5", "--database", f"sqlite:///{tmp_path / 'a.db'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    live = capsules.load()
+    assert live.version == 2
+    assert [h["branch"] for h in live.payload["auto_fix_history"]] == ["hee/fix/PY-RUFF-LINT-5"]
+    assert signer.private_pem().decode() not in proc.stdout + proc.stderr

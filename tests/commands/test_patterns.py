@@ -70,6 +70,7 @@ def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture
             "json",
             "--passing-logs",
             str(logs),
+            "--no-shipped",
             "--patterns",
             str(SAMPLE),
         ]
@@ -86,6 +87,7 @@ def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture
                 "lint",
                 "--passing-logs",
                 str(logs),
+                "--no-shipped",
                 "--patterns",
                 str(SAMPLE),
                 "--threshold",

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hee_monitor.coverage.model import CoverageData, FileCoverage
 from hee_monitor.coverage.readers import read_report
@@ -145,3 +148,128 @@ def test_a_missing_report_says_how_to_make_one(tmp_path: Path) -> None:
         read_report(tmp_path / "coverage.xml")
     assert "cannot read the coverage report" in err.value.message
     assert err.value.hint is not None and "coverage xml" in err.value.hint
+
+
+LCOV_LINES = st.sampled_from(
+    [
+        "SF:a.c",
+        "DA:1,1",
+        "DA:2,0",
+        "DA:x",
+        "FN:1,f",
+        "FN:1,3,g",
+        "FNDA:2,f",
+        "FNDA:,f",
+        "BRDA:1,0,0,1",
+        "BRDA:1,0,1,-",
+        "BRDA:1",
+        "LF:2",
+        "end_of_record",
+        "",
+        "TN:t",
+        "FNF:1",
+    ]
+)
+XML_PIECES = st.sampled_from(
+    [
+        "<coverage>",
+        "</coverage>",
+        "<packages>",
+        "</packages>",
+        "<class filename='a'>",
+        "<class>",
+        "</class>",
+        "<lines>",
+        "</lines>",
+        "<line number='1' hits='2'/>",
+        "<line number='2' hits='x'/>",
+        "<line hits='1'/>",
+        "<line number='3' branch='true' condition-coverage='50% (1/2)'/>",
+        "<method name='m' hits='1'>",
+        "</method>",
+        "<report>",
+        "</report>",
+        "<package name='p'>",
+        "</package>",
+        "<sourcefile name='S.java'>",
+        "</sourcefile>",
+        "<line nr='1' ci='1'/>",
+    ]
+)
+JSON_DOCS = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 30) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "files",
+                    "meta",
+                    "executed_lines",
+                    "missing_lines",
+                    "functions",
+                    "executed_branches",
+                    "missing_branches",
+                    "start_line",
+                    "a.py",
+                    "",
+                    # istanbul coverage-final.json
+                    "statementMap",
+                    "s",
+                    "fnMap",
+                    "f",
+                    "branchMap",
+                    "b",
+                    "loc",
+                    "decl",
+                    "start",
+                    "end",
+                    "line",
+                    "name",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    content=st.one_of(
+        st.lists(LCOV_LINES, max_size=20).map(lambda ls: "\n".join(ls).encode()),
+        st.lists(XML_PIECES, max_size=20).map(lambda ps: "".join(ps).encode()),
+        JSON_DOCS.map(lambda d: json.dumps({"files": d} if isinstance(d, dict) else d).encode()),
+        JSON_DOCS.map(lambda d: json.dumps({"x.js": d}).encode()),
+        st.binary(max_size=64),
+    )
+)
+def test_any_input_gives_data_or_a_coverage_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "report"
+    path.write_bytes(content)
+    try:
+        data = read_report(path)
+    except CoverageError as exc:
+        assert str(path) in exc.message
+        return
+    for f in data.files:
+        assert 0 <= f.lines_covered <= f.lines_total
+        assert 0 <= f.branches_covered <= f.branches_total
+
+
+def test_istanbul_coverage_final_json() -> None:
+    data = read_report(FIXTURES / "coverage-final.json")
+    assert data.format == "istanbul-json"
+    (fmt,) = data.files
+    assert fmt.path.endswith("src/format.js")
+    assert (fmt.lines_covered, fmt.lines_total) == (4, 7)
+    assert (fmt.branches_covered, fmt.branches_total) == (1, 4)
+    names = {f.name: f for f in fmt.functions}
+    assert names["formatPrice"].lines == (2, 3, 4) and names["formatPrice"].uncovered_lines == (4,)
+    assert not names["(anonymous_1)"].covered
+    assert names["parseAmount"].uncovered_lines == (12,)
+    assert (data.functions_covered, data.functions_total) == (2, 3)

@@ -39,10 +39,18 @@ class MemoryCapsule:
 class RecordingNotifier:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
+        self.flushes = 0
+        self.recoveries: list[str] = []
 
     def notify(self, alert: Alert, now: datetime) -> str:
         self.alerts.append(alert)
         return "sent"
+
+    def flush(self, now: datetime) -> None:
+        self.flushes += 1
+
+    def recovered(self, repo: str, now: datetime) -> None:
+        self.recoveries.append(repo)
 
 
 class ScriptedAnalyzer:

@@ -391,3 +391,25 @@ def test_pull_request_body_carries_diagnosis_evidence_and_validation() -> None:
     assert "F401 `os` imported but unused" in body
     assert "app.py:1:8: F401" in body
     assert "passed: `ruff check`" in body
+
+
+def test_history_lands_in_a_signed_capsule_as_a_new_version(
+    repo: Repo, store: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    from hee_monitor.capsule import CapsuleStore, Signer, TrustedKeys
+    from hee_monitor.fixes.capsule_access import SignedCapsule
+
+    signer = Signer.generate()
+    capsules = CapsuleStore(
+        tmp_path / "state", signer, TrustedKeys.of([signer.public_key]), None, clock
+    )
+    capsules.initialise("octo/app", now=clock.now())
+    lint_repo(repo)
+    engine = engine_for(repo, store, clock, capsule=SignedCapsule(capsules))
+    outcome = engine.execute_fix(make_finding("ruff-fix"))
+    assert isinstance(outcome, FixApplied)
+    live = capsules.load()
+    assert live.version == 2
+    (entry,) = live.payload["auto_fix_history"]
+    assert entry["branch"] == "hee/fix/PY-RUFF-LINT-42"
+    assert entry["hee_context"]["state_capsule_version"] == 1

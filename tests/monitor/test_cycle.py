@@ -242,13 +242,14 @@ def test_quiet_window_recovers_a_degraded_pipeline(tmp_path: Path) -> None:
     report = env.cycle.run_once()
     assert report.state_after is HealthState.OPERATIONAL and env.state == "operational"
     assert env.capsule.payload["open_incidents"] == []
+    assert env.notifier.recoveries == ["octo/app"] and env.notifier.flushes == 3
 
 
 def test_a_notifier_that_raises_is_recorded_as_failed(tmp_path: Path) -> None:
     env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
 
-    class Broken:
-        def notify(self, alert: object, now: datetime) -> None:
+    class Broken(RecordingNotifier):
+        def notify(self, alert: object, now: datetime) -> str:
             raise ConnectionError("smtp down")
 
     env.cycle.notifier = Broken()
@@ -264,3 +265,64 @@ def test_recurring_fingerprint_escalates(tmp_path: Path, n: int) -> None:
     last = report.runs[-1].decision
     assert last is not None and Action.ESCALATE in last.actions
     assert env.notifier.alerts[-1].kind == "escalation"
+
+
+def test_capsule_catches_up_with_decisions_a_crash_kept_out(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1), run(2)], {"test": (finding("PY-TEST"),)})
+
+    class CrashingCapsule(MemoryCapsule):
+        def update(self, mutator, *, now):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt  # the process dies after the audit commit
+
+    real = env.capsule
+    env.cycle.capsule = CrashingCapsule(real.payload)
+    with pytest.raises(KeyboardInterrupt):
+        env.cycle.run_once()
+    env.cycle.capsule = real
+    env.cycle.run_once()
+    keys = [e["run_key"] for e in real.payload["decision_history"]]
+    assert keys == ["octo/app#1.1", "octo/app#2.1"]
+    assert env.state == "degraded"
+    assert env.audit.count(processed_runs) == 2
+
+
+def test_repository_scope_branches_and_enabled_patterns(tmp_path: Path) -> None:
+    other = FailedRun("octo/app", 9, 1, "CI", "abc", "feature/x", "push", "failure", (job("test"),))
+    env = Env(tmp_path, [other, run(1)], {"test": (finding("GEN-ERROR"), finding("PY-TEST"))})
+    env.cycle.scope_for = lambda _repo: (("ma*", "release/*"), ("PY-TEST",))
+    report = env.cycle.run_once()
+    assert [r.key for r in report.runs] == ["octo/app#1.1"]
+    assert env.audit.seen("octo/app#9.1")  # not watched, not retried
+    assert env.capsule.payload["open_incidents"][0]["pattern_id"] == "PY-TEST"
+
+
+def test_a_fix_the_engine_applied_recovers_and_closes_its_incident(tmp_path: Path) -> None:
+    from hee_monitor.fixes.records import finish_attempt, start_attempt
+
+    env = Env(tmp_path, [run(1)], {"test": (finding("RUFF"),)})
+    env.cycle.run_once()
+    assert env.state == "degraded"
+    attempt = start_attempt(
+        env.audit.engine,
+        fingerprint="fp-RUFF",
+        pattern_id="RUFF",
+        strategy="ruff-fix",
+        repository="octo/app",
+        run_id="1",
+        started=START,
+    )
+    finish_attempt(env.audit.engine, attempt, "applied", "")
+    env.source.items = []
+    report = env.cycle.run_once()
+    assert [d.triggers for d in report.recoveries] == [("auto_fix_successful",)]
+    assert env.state == "operational" and env.capsule.payload["open_incidents"] == []
+    assert env.cycle.run_once().recoveries == ()  # taken into account once
+
+
+def test_a_stop_request_ends_the_cycle_after_the_current_run(tmp_path: Path) -> None:
+    env = Env(tmp_path, [run(1), run(2), run(3)], {"test": (finding("PY-TEST"),)})
+    env.cycle.should_stop = lambda: len(env.analyzer.calls) >= 1
+    report = env.cycle.run_once()
+    assert [r.key for r in report.runs] == ["octo/app#1.1"]
+    env.cycle.should_stop = lambda: False
+    assert [r.key for r in env.cycle.run_once().runs] == ["octo/app#2.1", "octo/app#3.1"]

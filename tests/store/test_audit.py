@@ -191,3 +191,25 @@ def test_unusable_database_is_a_store_error_without_the_url(url: str, tmp_path: 
     with pytest.raises(StoreError) as info:
         AuditStore.open(url.format(tmp=tmp_path))
     assert "s3cret" not in str(info.value) and "s3cret" not in (info.value.hint or "")
+
+
+def test_fix_engine_attempts_count_as_failed_tries_and_in_the_success_rate(
+    store: AuditStore,
+) -> None:
+    from hee_monitor.fixes.records import finish_attempt, start_attempt
+
+    for outcome in ("rolled-back", "crashed", "applied"):
+        attempt = start_attempt(
+            store.engine,
+            fingerprint="fp-x",
+            pattern_id="PY-RUFF",
+            strategy="ruff-fix",
+            repository="octo/app",
+            run_id="1",
+            started=NOW,
+        )
+        finish_attempt(store.engine, attempt, outcome, "")
+    assert store.failed_fix_attempts("fp-x", "ruff-fix") == 2
+    assert store.failed_fix_attempts("fp-x", "other") == 0
+    metrics = store.metrics()
+    assert metrics.fixes == 3 and metrics.fix_success_rate == round(1 / 3, 4)
