@@ -271,8 +271,10 @@ def _day(at: datetime) -> str:
 def _days(delta: timedelta) -> str:
     days = delta.total_seconds() / 86400
     if days < 1:
-        return f"{max(delta.total_seconds() / 3600, 0):.0f} hours"
-    return f"{days:.0f} days"
+        hours = round(max(delta.total_seconds() / 3600, 0))
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    whole = round(days)
+    return f"{whole} day{'' if whole == 1 else 's'}"
 
 
 class TokenForge(Protocol):

@@ -3,7 +3,7 @@
 GitHub reads the first of ``.github/CODEOWNERS``, ``CODEOWNERS`` and ``docs/CODEOWNERS``.
 Each line is a gitignore-style pattern followed by owners (``@user``, ``@org/team`` or an
 e-mail address); the *last* matching line wins, and a pattern without owners leaves the
-path unowned. Patterns are matched with ``pathspec``'s git wildmatch (CODEOWNERS has no
+path unowned. Patterns are matched with ``pathspec``'s gitignore matching (CODEOWNERS has no
 ``!`` negation; such lines are ignored, as GitHub ignores them).
 """
 
@@ -47,7 +47,7 @@ class CodeOwners:
             parts = line.split()
             pattern, owners = parts[0].replace("\\#", "#"), tuple(parts[1:])
             try:
-                spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+                spec = pathspec.PathSpec.from_lines("gitignore", [pattern])
             except (ValueError, TypeError):
                 continue  # GitHub skips lines it cannot parse too
             rules.append(Rule(pattern, owners, number, spec))
