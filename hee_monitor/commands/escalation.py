@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from hee_monitor.config import load_config
+from hee_monitor.errors import ConfigError
 from hee_monitor.escalation.issues import EscalationSettings, IssueEscalator, plan
 from hee_monitor.escalation.store import EscalationStore
 from hee_monitor.models import HealthState
@@ -72,7 +73,14 @@ def sweep(
     config = load_config(config_file)
     settings = EscalationSettings.from_section(config.section("escalation"))
     if dry_run:
-        settings = replace(settings, dry_run=True)
+        # a dry run shows what escalation would do, also before it is switched on
+        settings = replace(settings, dry_run=True, enabled=True)
+    elif not settings.enabled:
+        raise ConfigError(
+            "escalation into GitHub issues is not enabled",
+            hint="set enabled = true in [escalation] of hee-monitor.toml "
+            "(see docs/escalation.md), or look first with --dry-run",
+        )
     store = EscalationStore(open_engine(database or config.database))
     forge = None
     if not settings.dry_run:

@@ -45,7 +45,8 @@ def marker(fingerprint: str) -> str:
 class EscalationSettings:
     """The ``[escalation]`` section."""
 
-    enabled: bool = True
+    #: off by default: filing issues in a repository is something its owners opt into
+    enabled: bool = False
     #: failed runs of one fingerprint that make it persistent …
     occurrences: int = 3
     #: … or the hours between its first and latest occurrence (None: not used)

@@ -37,3 +37,10 @@ def test_status_and_dry_run_sweep(database: str, capsys: pytest.CaptureFixture[s
     assert run(["escalation", "sweep", "--dry-run", "--format", "json"]) == 0
     (action,) = json.loads(capsys.readouterr().out)
     assert action["step"] == "open" and action["dry_run"]
+
+
+def test_a_live_sweep_needs_escalation_enabled(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["escalation", "sweep"]) == 2
+    assert "not enabled" in capsys.readouterr().err

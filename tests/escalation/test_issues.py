@@ -71,7 +71,7 @@ def run(n: int) -> FailedRun:
 
 def escalator(tmp_path: Path, source: GitHubSource | None, **kw: object) -> IssueEscalator:
     store = EscalationStore(open_engine(f"sqlite:///{tmp_path}/esc.db"))
-    return IssueEscalator(store, source, EscalationSettings(**kw))  # type: ignore[arg-type]
+    return IssueEscalator(store, source, EscalationSettings(enabled=True, **kw))  # type: ignore[arg-type]
 
 
 def test_one_issue_per_fingerprint_over_50_occurrences_closed_on_recovery(

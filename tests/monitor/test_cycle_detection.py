@@ -82,7 +82,7 @@ def test_a_failing_detector_costs_nothing_but_itself(tmp_path: Path) -> None:
 
 def test_escalation_and_token_watch_are_called_each_cycle(tmp_path: Path) -> None:
     store = EscalationStore(AuditStore.open(f"sqlite:///{tmp_path}/audit.db").engine)
-    esc = IssueEscalator(store, None, EscalationSettings(occurrences=2, dry_run=True))
+    esc = IssueEscalator(store, None, EscalationSettings(enabled=True, occurrences=2, dry_run=True))
     checked: list[datetime] = []
     c = cycle(tmp_path, [run(1), run(2)], escalator=esc, token_watch=checked.append)
     c.run_once()
