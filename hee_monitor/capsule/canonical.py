@@ -151,8 +151,11 @@ def dump_document(document: Any) -> bytes:
         raise CapsuleFormatError(f"capsule cannot be written as JSON: {exc}") from exc
 
 
+_INLINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
 def _inline(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    return _INLINE.encode(value)
 
 
 def _render(value: Any, indent: str, lines: list[str], head: str, tail: str = "") -> None:

@@ -82,12 +82,17 @@ class Capsule:
         return tuple(s["keyid"] for s in self.signatures)
 
 
-def sign(payload: dict[str, Any], signers: Sequence[Signer]) -> Capsule:
-    """Validate ``payload`` against the schema and sign it with every signer."""
+def sign(
+    payload: dict[str, Any], signers: Sequence[Signer], *, canonical: bytes | None = None
+) -> Capsule:
+    """Validate ``payload`` against the schema and sign it with every signer.
+
+    ``canonical`` is the payload's canonical bytes if the caller has them already.
+    """
     if not signers:
         raise MissingSignatureError("no signing key given", hint="pass --signing-key FILE")
     schema.validate(payload, source=f"capsule version {payload.get('version')}")
-    data = canonical_bytes(payload)
+    data = canonical if canonical is not None else canonical_bytes(payload)
     signatures = tuple({"keyid": s.keyid, "sig": s.sign(data).hex()} for s in signers)
     document = {"signed": payload, "signatures": list(signatures)}
     return Capsule(payload, signatures, dump_document(document), digest_of(data))

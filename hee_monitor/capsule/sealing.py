@@ -67,11 +67,14 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za
 def _unsealed_key_pattern(names: frozenset[str]) -> re.Pattern[str]:
     # `"name": ` followed by anything but a sealed string (json.dumps default separators)
     alternatives = "|".join(re.escape(json.dumps(n, ensure_ascii=False)) for n in sorted(names))
-    return re.compile(f'(?:{alternatives}): (?!"{SEALED_PREFIX})')
+    return re.compile(f'(?:{alternatives}): ?(?!"{SEALED_PREFIX})')
 
 
-def _may_hold_sensitive(payload: dict[str, Any], sensitive_keys: Collection[str]) -> bool:
-    text = json.dumps(payload, ensure_ascii=False)
+def _may_hold_sensitive(
+    payload: dict[str, Any], sensitive_keys: Collection[str], text: str | None
+) -> bool:
+    if text is None:
+        text = json.dumps(payload, ensure_ascii=False)
     if _SCREEN.search(text) or ("@" in text and _EMAIL.search(text)):
         return True
     return bool(sensitive_keys) and bool(
@@ -141,14 +144,17 @@ def seal(
     payload: dict[str, Any],
     key: EncryptionKey | None,
     sensitive_keys: Collection[str] = DEFAULT_SENSITIVE_KEYS,
+    *,
+    text: str | None = None,
 ) -> list[str]:
     """Encrypt every sensitive string of ``payload`` in place; return their JSON pointers.
 
+    ``text``, the payload as JSON (any spacing), saves serialising it again for the screen.
     Raises :class:`SensitiveDataError` (naming the first pointer) if one must be sealed and
     no key is given; nothing is changed in that case.
     """
     found: list[tuple[Any, Any, str]] = []  # (container, index, pointer)
-    if not _may_hold_sensitive(payload, sensitive_keys):
+    if not _may_hold_sensitive(payload, sensitive_keys, text):
         # nothing outside /sensitive can need sealing; check /sensitive itself (small)
         names = payload.get("sensitive")
         payload = {"sensitive": names} if isinstance(names, dict) else {}

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hee_monitor.capsule.canonical import digest, parse_document
+from hee_monitor.capsule.canonical import canonical_bytes, digest, parse_document
 from hee_monitor.capsule.envelope import Capsule, format_time, open_capsule, parse_time, sign
 from hee_monitor.capsule.errors import (
     CapsuleFormatError,
@@ -141,8 +141,10 @@ def make_successor(
     if isinstance(fixes, list) and len(fixes) > fix_history_limit:
         cut = len(fixes) - fix_history_limit
         trimmed, payload["auto_fix_history"] = fixes[:cut], fixes[cut:]
-    seal(payload, encryption_key, sensitive_keys)
-    return Successor(sign(payload, signers), trimmed)
+    canonical = canonical_bytes(payload)
+    sealed = seal(payload, encryption_key, sensitive_keys, text=canonical.decode("utf-8"))
+    # when values were sealed they changed, and sign() canonicalises again
+    return Successor(sign(payload, signers, canonical=None if sealed else canonical), trimmed)
 
 
 def _month(timestamp: Any) -> str:

@@ -141,8 +141,9 @@ def test_logs_without_a_specific_line_are_not_proposed(
 
 
 def test_the_same_regex_is_proposed_once_with_both_examples() -> None:
-    a = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found"])
-    b = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/b - Not found"])
+    # a failure of an in-house tool: no shipped pattern knows it
+    a = _entry(["acmectl: license server refused seat 3 for team web (quota 40 reached)"])
+    b = _entry(["acmectl: license server refused seat 17 for team web (quota 45 reached)"])
     c = _entry(["only 1 2 3"])
     report = suggest_patterns([a, b, c])
     assert len(report.suggestions) == 1
@@ -157,23 +158,46 @@ def test_a_proposal_an_existing_pattern_already_covers_is_dropped(tmp_path: Path
             {
                 "patterns": [
                     {
-                        "id": "ACME-NPM-404",
-                        "title": "npm package not found",
+                        "id": "ACME-LICENSE-SEAT",
+                        "title": "acmectl license seat refused",
                         "category": "dependency",
                         "severity": "high",
                         "owner": "DEVOPS",
                         "risk": 2,
                         "priority": 95,
-                        "regex": r"npm ERR! 404",
-                        "examples": ["npm ERR! 404 Not Found - GET https://r.example/x"],
+                        "regex": r"acmectl: license server refused",
+                        "examples": ["acmectl: license server refused seat 1 for team x"],
                     }
                 ]
             }
         )
     )
-    entry = _entry(["npm ERR! 404 Not Found - GET https://registry.npmjs.org/a - Not found"])
+    entry = _entry(["acmectl: license server refused seat 3 for team web (quota 40 reached)"])
     assert len(suggest_patterns([entry]).suggestions) == 1
     report = suggest_patterns([entry], extra_patterns=[mine])
     assert report.suggestions == ()
     (skipped,) = report.skipped
-    assert "pattern validator" in skipped.reason and "ACME-NPM-404" in skipped.reason
+    assert "pattern validator" in skipped.reason and "ACME-LICENSE-SEAT" in skipped.reason
+
+
+def test_a_proposal_a_shipped_pattern_already_covers_is_dropped() -> None:
+    from hee_monitor.analysis.patterns import load_database
+
+    # a shipped pattern with high priority whose example yields a proposal at all
+    entry = next(
+        (
+            e
+            for p in load_database()
+            if p.priority > 60 and p.examples
+            for e in [_entry(p.examples[0].splitlines(), category=p.category)]
+            if isinstance(suggest_from_answer(e), Suggestion)
+        ),
+        None,
+    )
+    if entry is None:
+        pytest.skip("no shipped patterns in this checkout")
+    report = suggest_patterns([entry])
+    assert report.suggestions == ()
+    (skipped,) = report.skipped
+    assert skipped.reason.startswith("pattern validator: ")
+    assert "matches but ranks" in skipped.reason
