@@ -84,7 +84,7 @@ class DetectionSettings:
     #: a job is slow above percentile × (1 + margin) …
     slow_margin: float = 0.5
     #: … and at least this many seconds above the percentile (short jobs jitter)
-    slow_min_seconds: float = 120.0
+    slow_min_seconds: float = 60.0
     #: GitHub's own limit for a job without ``timeout-minutes`` (6 hours)
     default_timeout_minutes: float = 360.0
     timeout_minutes: dict[str, float] = field(default_factory=dict)
