@@ -544,7 +544,7 @@ class GitHubSource:
             try:
                 with self._translate(repo, f"read the labels of pull request #{number}"):
                     _headers, data = self.requester.requestJsonAndCheck(
-                        "GET", f"/repos/{repo}/issues/{number}"
+                        "GET", f"/repos/{repo}/pulls/{number}"
                     )
             except _SkipRepo as skip:
                 log.warning("%s: %s", repo, skip.reason)
