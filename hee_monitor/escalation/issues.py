@@ -234,7 +234,7 @@ class IssueEscalator:
             if step is Step.NONE:
                 continue
             try:
-                actions.append(self._act(step, reason, tracked, now))
+                action = self._act(step, reason, tracked, now)
             except HeeError as exc:
                 log.warning(
                     "escalation of %s in %s failed: %s",
@@ -242,6 +242,17 @@ class IssueEscalator:
                     tracked.repo,
                     exc.message,
                 )
+                continue
+            actions.append(action)
+            log.info(
+                "%s%s issue %s in %s for %s: %s",
+                "would " if action.dry_run else "",
+                action.step.value,
+                f"#{action.number}" if action.number else "(new)",
+                action.repo,
+                action.fingerprint,
+                action.reason,
+            )
         self.last_actions = actions
         return actions
 

@@ -317,8 +317,8 @@ class MonitorCycle:
             open_critical_incidents=0,
         )
         decision = self.policy.decide(facts, now)
-        if self.skip_for is not None:
-            decision = apply_skip(decision, self.skip_for(run))
+        skip = self.skip_for(run) if self.skip_for is not None else None
+        decision = apply_skip(decision, skip)
         reason = "; ".join(decision.reasons)
         moves = fire_all(state, decision.triggers, at=now, reason=f"{run.key}: {reason}")
         if not self.audit.record_run(run, jobs, decision, moves, now=now):
@@ -331,7 +331,8 @@ class MonitorCycle:
         rerun = False
         if Action.RERUN in decision.actions and not maintenance:
             rerun = self._rerun(run, fingerprints, now)
-        self._escalate(run, found, decision, now)
+        if skip is None or not skip.alerts:
+            self._escalate(run, found, decision, now)
         diagnoses = tuple(j.diagnosis for j in jobs if j.diagnosis is not None)
         return RunOutcome(
             run.key,

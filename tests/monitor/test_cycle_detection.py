@@ -91,3 +91,18 @@ def test_escalation_and_token_watch_are_called_each_cycle(tmp_path: Path) -> Non
     assert action.step == "open" and action.dry_run
     assert store.get("octo/app", "fp-ruff") is not None
     assert replace(action, body="").title.startswith("CI failure: ruff")
+
+
+def test_a_skip_that_withholds_alerts_withholds_escalation_too(tmp_path: Path) -> None:
+    store = EscalationStore(AuditStore.open(f"sqlite:///{tmp_path}/audit.db").engine)
+    esc = IssueEscalator(store, None, EscalationSettings(enabled=True, occurrences=1))
+    quiet = SkipSettings(alerts=True)
+    c = cycle(
+        tmp_path,
+        [run(1, "x [skip hee]")],
+        escalator=esc,
+        skip_for=lambda r: skip_decision(r, quiet),
+    )
+    (outcome,) = c.run_once().runs
+    assert outcome.decision is not None and outcome.decision.actions == (Action.NONE,)
+    assert store.all() == []
