@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from hee_monitor.clock import Clock, SystemClock
+from hee_monitor.clock import SystemClock
 from hee_monitor.config import load_config
 from hee_monitor.errors import HeeError, UsageError
 from hee_monitor.models import Diagnosis, Finding, Severity
@@ -94,6 +94,14 @@ MODES = ("hee", "continuous", "pre-commit")
 )
 @click.option("--max-cycles", type=int, default=None, help="continuous: stop after N cycles.")
 @click.option(
+    "--webhook-port",
+    type=int,
+    default=None,
+    help="continuous: also listen for GitHub webhooks (secret: $HEE_WEBHOOK_SECRET) "
+    "on this port; a failed-run delivery starts the next cycle at once.",
+)
+@click.option("--webhook-host", default="127.0.0.1", show_default=True)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def monitor(
@@ -114,6 +122,8 @@ def monitor(
     timeout: float,
     lookback_hours: float,
     max_cycles: int | None,
+    webhook_port: int | None,
+    webhook_host: str,
     fmt: str,
 ) -> int:
     """Watch repositories: diagnose each failed job once, decide, move the health state."""
@@ -140,7 +150,7 @@ def monitor(
     if commit:
         return _wait_for_commit(w, commit, timeout, level, fmt)
     if mode == "continuous":
-        return _continuous(w, level, clock, max_cycles, fmt)
+        return _continuous(w, level, max_cycles, fmt, webhook_host, webhook_port)
     report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
     _emit(report, fmt)
     _github_outputs(report)
@@ -265,9 +275,10 @@ def _github_outputs(report: CycleReport) -> None:
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event, wake: threading.Event) -> Iterator[None]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         stop.set()  # finish the current run, write state, then leave
+        wake.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -277,15 +288,39 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _webhooks(host: str, port: int | None, wake: threading.Event) -> Iterator[None]:
+    """Listen for webhook deliveries; each failed run only wakes the loop (the poll that
+    follows picks the run up and records it, so exactly-once stays with the audit store)."""
+    if port is None:
+        yield
+        return
+    from hee_monitor.commands.serve import build_server
+
+    server = build_server(host, port, on_run=lambda _repo, _run, _attempt: wake.set())
+    server.start()
+    click.echo(f"hee-monitor: listening for GitHub webhooks on {server.url}", err=True)
+    try:
+        yield
+    finally:
+        server.stop()
+
+
 def _continuous(
-    w: wiring.Wiring, level: Severity, clock: Clock, max_cycles: int | None, fmt: str
+    w: wiring.Wiring,
+    level: Severity,
+    max_cycles: int | None,
+    fmt: str,
+    webhook_host: str,
+    webhook_port: int | None,
 ) -> int:
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
     cycle = _cycle(w, level)
     cycle.should_stop = stop.is_set  # finish the current run, not the whole backlog
     cycles = 0
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop, wake), _webhooks(webhook_host, webhook_port, wake):
         while not stop.is_set():
+            wake.clear()
             try:
                 report = cycle.run_once()
             except HeeError as exc:  # e.g. the store is briefly unreachable: try next time
@@ -293,11 +328,12 @@ def _continuous(
                 report = None
             if report is not None and (report.runs or report.recoveries):
                 _emit(report, fmt)
+                sys.stdout.flush()
             cycles += 1
             if max_cycles is not None and cycles >= max_cycles:
                 break
             state = report.state_after if report else read_state(w.capsule.load()).state
-            stop.wait(w.config.interval(state))
+            wake.wait(w.config.interval(state))  # a webhook delivery or a signal cuts it short
     click.echo(f"hee-monitor: stopped after {cycles} cycle(s)", err=True)
     return 0
 
@@ -465,14 +501,24 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
     for path in paths:
         if not path.is_file():
             raise UsageError(f"{path}: not a readable file")
+    from hee_monitor.sources.local import LocalSource
+
     analyzer = wiring.pattern_analyzer()
     results: list[tuple[str, list[Finding]]] = []
-    for path in files:
-        if path.suffix.lower() == ".xml":
-            results.append((str(path), parse_junit(path)))
-        else:
-            results.append((str(path), list(analyzer.analyze_path(path).failures)))
-    for path in junit:
+    logs = [p for p in files if p.suffix.lower() != ".xml"]
+    reports = [p for p in files if p.suffix.lower() == ".xml"] + list(junit)
+    if logs:
+        # the local source streams each log as one failed job, in the order given
+        for item in LocalSource(logs, repo="local/pre-commit").poll():
+            if isinstance(item, Skipped):
+                raise UsageError(f"cannot read the logs: {item.reason}")
+            for path, job in zip(logs, item.jobs, strict=False):
+                if job.open_log is None:
+                    continue
+                diagnosis = analyzer.analyze_stream(job.open_log(), str(path))
+                results.append((str(path), list(diagnosis.failures)))
+    # JUnit reports are parsed for their failed test cases, one finding per case
+    for path in reports:
         results.append((str(path), parse_junit(path)))
     critical = [f for _, found in results for f in found if f.severity is Severity.CRITICAL]
     if fmt == "json":

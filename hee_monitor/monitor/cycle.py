@@ -69,7 +69,12 @@ class RunOutcome:
 
     @property
     def fix_required(self) -> bool:
-        return self.decision is not None and bool(FIX_ACTIONS & set(self.decision.actions))
+        """A fix was decided and may run: never in maintenance."""
+        return (
+            self.decision is not None
+            and self.decision.to_state is not HealthState.MAINTENANCE
+            and bool(FIX_ACTIONS & set(self.decision.actions))
+        )
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,7 @@ class MonitorCycle:
                     if branches and not any(
                         fnmatch.fnmatchcase(item.branch or "", b) for b in branches
                     ):
-                        self.audit.mark(item.key, now=self.clock.now())  # not watched: done
+                        self.audit.mark(item.key, now=self.clock.now(), reason="branch not watched")
                         continue
                     if self.on_run:
                         self.on_run(item.key)

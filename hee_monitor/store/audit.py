@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -324,15 +324,28 @@ class AuditStore:
             ).first()
         return row is not None
 
-    def mark(self, key: str, *, now: datetime | None = None) -> None:
-        """Record ``key`` as processed (idempotent)."""
+    def mark(
+        self,
+        key: str,
+        *,
+        now: datetime | None = None,
+        reason: str = "handed out by the source without a record of its own",
+    ) -> None:
+        """Remember ``key`` as done (idempotent). Runs the cycle processed are recorded by
+        :meth:`record_run`; a key marked only here (a run the source could not read, a
+        branch not watched) counts as skipped."""
+        if self.seen(key):
+            return
         at = now or datetime.now(UTC)
-        repo = key.split("#", 1)[0]
         try:
             with self._tx() as conn:
                 conn.execute(
                     insert(processed_runs).values(
-                        key=key, repo=repo, status="processed", processed_at=_naive(at)
+                        key=key,
+                        repo=key.split("#", 1)[0],
+                        status="skipped",
+                        reason=reason,
+                        processed_at=_naive(at),
                     )
                 )
         except IntegrityError:
@@ -344,6 +357,20 @@ class AuditStore:
         """Record something that could not be processed. With ``mark``, ``key`` counts as
         processed too, so a run that breaks processing is not retried every cycle."""
         with self._tx() as conn:
+            if key is None:
+                # a repository skipped every cycle (no access, say) is one row an hour
+                recent = conn.execute(
+                    select(skips.c.id).where(
+                        and_(
+                            skips.c.repo == repo,
+                            skips.c.key.is_(None),
+                            skips.c.reason == reason,
+                            skips.c.at >= _naive(now - timedelta(hours=1)),
+                        )
+                    )
+                ).first()
+                if recent is not None:
+                    return
             conn.execute(insert(skips).values(repo=repo, key=key, reason=reason, at=_naive(now)))
         if mark and key:
             try:
@@ -782,6 +809,22 @@ class AuditStore:
             engine_fixes = conn.execute(
                 select(fix_attempts.c.outcome).where(fix_attempts.c.outcome.is_not(None))
             ).all()
+            # remediation of a fix-engine fix: failure diagnosed → fix applied
+            applied = conn.execute(
+                select(fix_attempts.c.fingerprint, fix_attempts.c.started).where(
+                    fix_attempts.c.outcome == "applied"
+                )
+            ).all()
+            remediation = [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
+            for fp, started in applied:
+                at = _naive(started)
+                seen = conn.execute(
+                    select(func.max(findings.c.recorded_at)).where(
+                        and_(findings.c.fingerprint == fp, findings.c.recorded_at <= at)
+                    )
+                ).scalar_one()
+                if seen is not None:
+                    remediation.append((at - seen).total_seconds())
             decision_actions = conn.execute(
                 select(decisions.c.actions).where(*where(decisions, "decided_at"))
             ).all()
@@ -816,9 +859,7 @@ class AuditStore:
                 [d.latency_seconds for d in diag if d.latency_seconds is not None]
             ),
             analysis_seconds=_summary([d.analysis_seconds for d in diag]),
-            remediation_seconds=_summary(
-                [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
-            ),
+            remediation_seconds=_summary(remediation),
             fix_success_rate=(round(fixes_ok / fixes_total, 4) if fixes_total else None),
             fixes=fixes_total,
             by_category=dict(sorted(Counter(f.category for f in found).items())),

@@ -197,6 +197,7 @@ def test_maintenance_mutes_alerts_and_pauses_reruns(tmp_path: Path) -> None:
     report = env.cycle.run_once()
     assert env.notifier.alerts == [] and env.control.reruns == []
     assert report.runs[0].alerts[0][0] == "muted" and env.state == "maintenance"
+    assert not report.fix_required
     assert env.audit.metrics().alerts == {"muted": 1}
 
 

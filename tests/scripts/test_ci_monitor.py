@@ -195,3 +195,71 @@ def test_pre_commit_mode_through_the_script(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "APPLE-SWIFT-ERROR" in proc.stdout
+
+
+def test_continuous_mode_wakes_on_a_webhook_delivery(fake: GitHubFake, tmp_path: Path) -> None:
+    import threading
+    import uuid
+
+    import urllib3
+
+    from hee_monitor.sources.webhook import signature
+
+    secret = "webhook-secret-for-tests"
+    fake.add_run("octo/app", jobs=[JobSpec("tests", log_text=PYTEST_LOG)])
+    env = _env(tmp_path) | {
+        "HEE_WEBHOOK_SECRET": secret,
+        "HEE_MONITOR__INTERVAL_OPERATIONAL": "600",
+        "HEE_MONITOR__INTERVAL_DEGRADED": "600",
+    }
+    proc = subprocess.Popen(
+        _args(fake, tmp_path, "--mode", "continuous", "--webhook-port", "0"),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(90, proc.kill)  # a hung read fails the test, never the suite
+    watchdog.start()
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = ""
+        for line in proc.stderr:
+            if "listening for GitHub webhooks on" in line:
+                url = line.rsplit(" ", 1)[1].strip()
+                break
+        for line in proc.stdout:
+            if "1 new failed run(s)" in line:
+                break
+        second = fake.add_run("octo/app", jobs=[JobSpec("tests", log_text=PYTEST_LOG)])
+        data = json.loads(
+            (ROOT / "tests/sources/data/webhook.workflow_run.completed.json").read_text()
+        )
+        data["repository"]["full_name"] = "octo/app"
+        data["workflow_run"].update(id=second.id, run_attempt=1, conclusion="failure")
+        body = json.dumps(data).encode()
+        response = urllib3.PoolManager().request(
+            "POST",
+            url + "/",
+            body=body,
+            headers={
+                "X-GitHub-Event": "workflow_run",
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature(secret, body),
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status == 202
+        woke = False
+        for line in proc.stdout:  # well before the 600 s poll interval
+            if f"octo/app#{second.id}.1" in line:
+                woke = True
+                break
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+    assert woke and proc.returncode == 0

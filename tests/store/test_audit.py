@@ -213,3 +213,29 @@ def test_fix_engine_attempts_count_as_failed_tries_and_in_the_success_rate(
     assert store.failed_fix_attempts("fp-x", "other") == 0
     metrics = store.metrics()
     assert metrics.fixes == 3 and metrics.fix_success_rate == round(1 / 3, 4)
+
+
+def test_a_repository_skipped_every_cycle_is_one_row_an_hour(store: AuditStore) -> None:
+    for minute in range(0, 120, 1):
+        store.record_skip("octo/private", "403: no access", now=NOW + timedelta(minutes=minute))
+    assert store.metrics().runs_skipped == 2
+
+
+def test_remediation_time_runs_from_diagnosis_to_the_applied_fix(store: AuditStore) -> None:
+    from hee_monitor.fixes.records import finish_attempt, start_attempt
+
+    run = _run(1)
+    store.record_run(
+        run, [JobRecord(run.jobs[0], Diagnosis("x", 1, (_finding("RUFF"),)))], DECISION, [], now=NOW
+    )
+    attempt = start_attempt(
+        store.engine,
+        fingerprint="fp-RUFF",
+        pattern_id="RUFF",
+        strategy="ruff-fix",
+        repository="octo/app",
+        run_id="1",
+        started=NOW + timedelta(minutes=4),
+    )
+    finish_attempt(store.engine, attempt, "applied", "")
+    assert store.metrics().remediation_seconds["mean"] == 240.0
