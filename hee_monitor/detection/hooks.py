@@ -25,6 +25,15 @@ from hee_monitor.skip import SkipDecision, SkipSettings, skip_decision
 from hee_monitor.token import TokenReport, TokenSettings, TokenWatch, check_token
 
 
+def validate_sections(config: Config) -> None:
+    """Raise ConfigError for an invalid ``[detection]``, ``[skip]``, ``[escalation]`` or
+    ``[token]`` section (``hee-monitor config check`` calls this)."""
+    DetectionSettings.from_section(config.section("detection"))
+    SkipSettings.from_section(config.section("skip"))
+    EscalationSettings.from_section(config.section("escalation"))
+    TokenSettings.from_section(config.section("token"))
+
+
 def cycle_hooks(
     config: Config,
     *,

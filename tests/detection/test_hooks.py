@@ -47,3 +47,16 @@ def test_invalid_sections_are_config_errors(tmp_path: Path) -> None:
             config(tmp_path, "[token]\nrotation_days = 0\n"),  # type: ignore[arg-type]
             engine=open_engine(f"sqlite:///{tmp_path}/a.db"),
         )
+
+
+def test_config_check_validates_these_sections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hee_monitor.cli import run
+
+    path = tmp_path / "hee-monitor.toml"
+    path.write_text('[escalation]\nupdate = "email"\n')
+    assert run(["config", "check", str(path)]) == 2
+    assert "escalation.update" in capsys.readouterr().err
+    path.write_text('[escalation]\nupdate = "body"\n[token]\ncreated_at = 2026-09-01\n')
+    assert run(["config", "check", str(path)]) == 0
