@@ -370,10 +370,10 @@ def check_token(
 
 @dataclass
 class TokenWatch:
-    """Checks the token on start and then every ``interval``; alerts on what it finds."""
+    """Checks the token on start and then every ``interval``; returns the alerts of each
+    check (none between checks) for the cycle to route and record like any other."""
 
     check: Callable[[datetime], TokenReport]
-    notify: Callable[[Alert, datetime], object] | None = None
     repo: str = ""
     interval: timedelta = timedelta(days=1)
     last: TokenReport | None = field(default=None)
@@ -381,19 +381,13 @@ class TokenWatch:
     def due(self, now: datetime) -> bool:
         return self.last is None or now - self.last.checked_at >= self.interval
 
-    def __call__(self, now: datetime) -> TokenReport | None:
+    def __call__(self, now: datetime) -> list[Alert]:
         if not self.due(now):
-            return None
+            return []
         report = self.check(now)
         self.last = report
         for check in report.problems:
             log.error("GitHub token: %s", check.message)
         for check in report.warnings:
             log.warning("GitHub token: %s", check.message)
-        if self.notify is not None:
-            for alert in report.alerts(self.repo):
-                try:
-                    self.notify(alert, now)
-                except Exception as exc:  # a channel failing must not stop monitoring
-                    log.warning("token alert not sent: %s", getattr(exc, "message", exc))
-        return report
+        return report.alerts(self.repo)

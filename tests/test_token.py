@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from hee_monitor.clock import FakeClock
-from hee_monitor.models import Alert
 from hee_monitor.sources.github import GitHubSource
 from hee_monitor.token import (
     Level,
@@ -151,14 +150,13 @@ def test_fine_grained_tokens_are_probed_per_repository(fake: GitHubFake, clock: 
 def test_the_watch_checks_on_start_and_daily_and_alerts(fake: GitHubFake, clock: FakeClock) -> None:
     fake.token_scopes = "repo"
     fake.token_expiration = "2026-06-03 00:00:00 UTC"
-    sent: list[Alert] = []
     with source(fake, clock) as s:
         watch = TokenWatch(
             lambda now: check_token(s, TokenSettings(features=("monitor",)), now, token=TOKEN),
-            notify=lambda alert, now: sent.append(alert),
             repo="octo/app",
         )
-        assert watch(clock.now()) is not None
-        assert watch(clock.now() + timedelta(hours=5)) is None
-        assert watch(clock.now() + timedelta(days=1)) is not None
-    assert [a.fingerprint for a in sent] == ["token:expiry:warning"] * 2
+        first = watch(clock.now())
+        assert watch(clock.now() + timedelta(hours=5)) == []
+        second = watch(clock.now() + timedelta(days=1))
+    assert [a.fingerprint for a in first + second] == ["token:expiry:warning"] * 2
+    assert {a.kind for a in first} == {"token"}

@@ -1,6 +1,7 @@
 """The monitoring cycle's hooks for detection beyond the log, skip flags, issue escalation
 and token hygiene, built from the configuration in one call:
-``MonitorCycle(..., **cycle_hooks(config, engine=..., github=..., notifier=...))``.
+``MonitorCycle(..., **cycle_hooks(config, engine=..., github=...))``. Token alerts come back
+to the cycle, which routes and records them like any other alert.
 
 Without a GitHub source (pre-commit, local files) only the metadata detector and the skip
 flags are on: artifacts, duration backfill, issues and the token need the API.
@@ -20,7 +21,7 @@ from hee_monitor.detection.durations import DurationStore
 from hee_monitor.detection.settings import DetectionSettings
 from hee_monitor.escalation.issues import EscalationSettings, IssueEscalator
 from hee_monitor.escalation.store import EscalationStore
-from hee_monitor.models import Alert, FailedRun
+from hee_monitor.models import FailedRun
 from hee_monitor.skip import SkipDecision, SkipSettings, skip_decision
 from hee_monitor.token import TokenReport, TokenSettings, TokenWatch, check_token
 
@@ -39,7 +40,6 @@ def cycle_hooks(
     *,
     engine: Engine,
     github: Any | None = None,
-    notifier: Any | None = None,
     repos: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for :class:`~hee_monitor.monitor.cycle.MonitorCycle`. Raises
@@ -63,11 +63,5 @@ def cycle_hooks(
     def check(now: datetime) -> TokenReport:
         return check_token(github, token, now, token=config.token, repos=watched)
 
-    notify = None
-    if notifier is not None:
-
-        def notify(alert: Alert, now: datetime) -> object:
-            return notifier.notify(alert, now)
-
-    hooks["token_watch"] = TokenWatch(check, notify=notify, repo=",".join(watched))
+    hooks["token_watch"] = TokenWatch(check, repo=",".join(watched))
     return hooks

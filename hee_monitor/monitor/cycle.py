@@ -150,8 +150,8 @@ class MonitorCycle:
     skip_for: Callable[[FailedRun], SkipDecision | None] | None = None
     #: files persistent failures as GitHub issues and closes them on recovery
     escalator: Escalator | None = None
-    #: called at the start of each cycle with the time; checks the token when it is due
-    token_watch: Callable[[datetime], object] | None = None
+    #: called at the start of each cycle; checks the token when due and returns its alerts
+    token_watch: Callable[[datetime], Sequence[Alert]] | None = None
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -163,9 +163,12 @@ class MonitorCycle:
         recoveries: list[Decision] = []
         if self.token_watch is not None:
             try:
-                self.token_watch(started)
+                token_alerts = self.token_watch(started)
             except Exception as exc:  # token hygiene must not stop monitoring
                 log.warning("token check failed: %s", getattr(exc, "message", exc))
+                token_alerts = ()
+            for alert in token_alerts:
+                self._send(alert, state is HealthState.MAINTENANCE, started)
 
         state, recovered = self._check_reruns(state)
         recoveries += recovered

@@ -168,5 +168,5 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
-        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github, notifier=notifier),
+        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
     )

@@ -10,13 +10,13 @@ from hee_monitor.clock import FakeClock
 from hee_monitor.detection.detector import RunDetector
 from hee_monitor.escalation.issues import EscalationSettings, IssueEscalator
 from hee_monitor.escalation.store import EscalationStore
-from hee_monitor.models import AutoFix, FailedJob, FailedRun, Finding, Owner, Severity
+from hee_monitor.models import Alert, AutoFix, FailedJob, FailedRun, Finding, Owner, Severity
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.policy.interface import Action, PolicySettings
 from hee_monitor.policy.rules import RulesPolicy
 from hee_monitor.skip import SkipSettings, skip_decision
 from hee_monitor.store.audit import AuditStore
-from tests.fakes.memory import ListSource, MemoryCapsule, ScriptedAnalyzer
+from tests.fakes.memory import ListSource, MemoryCapsule, RecordingNotifier, ScriptedAnalyzer
 
 START = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 FIXABLE = Finding(
@@ -84,9 +84,26 @@ def test_escalation_and_token_watch_are_called_each_cycle(tmp_path: Path) -> Non
     store = EscalationStore(AuditStore.open(f"sqlite:///{tmp_path}/audit.db").engine)
     esc = IssueEscalator(store, None, EscalationSettings(enabled=True, occurrences=2, dry_run=True))
     checked: list[datetime] = []
-    c = cycle(tmp_path, [run(1), run(2)], escalator=esc, token_watch=checked.append)
+
+    def token_watch(now: datetime) -> list[Alert]:
+        checked.append(now)
+        return [
+            Alert(
+                "octo/app",
+                Severity.HIGH,
+                "GitHub token: expired",
+                "x",
+                "token:expiry",
+                kind="token",
+            )
+        ]
+
+    notifier = RecordingNotifier()
+    c = cycle(tmp_path, [run(1), run(2)], escalator=esc, token_watch=token_watch, notifier=notifier)
     c.run_once()
     assert checked == [START]
+    assert [a.kind for a in notifier.alerts][:1] == ["token"]
+    assert c.audit.metrics().alerts.get("sent", 0) >= 1
     (action,) = esc.last_actions
     assert action.step == "open" and action.dry_run
     assert store.get("octo/app", "fp-ruff") is not None
