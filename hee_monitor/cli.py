@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "capsule": "capsule",
     "config": "config",
     "coverage": "coverage",
+    "demo": "demo",
     "escalation": "escalation",
     "fix": "fix",
     "llm": "llm",

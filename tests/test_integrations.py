@@ -76,7 +76,11 @@ def _script_invocations() -> list[tuple[str, list[str]]]:
 
 
 def test_action_calls_scripts() -> None:
-    assert {script for script, _ in _script_invocations()} == {"ci_monitor.py", "auto_fix.py"}
+    assert {script for script, _ in _script_invocations()} == {
+        "ci_monitor.py",
+        "auto_fix.py",
+        "generate_state_report.py",
+    }
 
 
 @pytest.mark.parametrize(("script", "options"), _script_invocations())

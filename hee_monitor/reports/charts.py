@@ -7,7 +7,7 @@ hostile pattern title cannot inject markup into the report.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 from hee_monitor.reports.model import CoverageRow, Series, StateChange
@@ -109,8 +109,12 @@ def state_timeline(
         if start is None or end is None:
             return _empty("state timeline", width)
         points = [(start, current)]
-    if end is None or end <= points[0][0]:
+    if end is None or end < points[-1][0]:
         end = points[-1][0]
+    # the current state stays visible even when it began the moment the report was made
+    min_tail = max((end - points[0][0]) * 0.03, timedelta(minutes=1))
+    if end - points[-1][0] < min_tail:
+        end = points[-1][0] + min_tail
     left, right, band_top, band_h = 10, 10, 8, 26
     span = max((end - points[0][0]).total_seconds(), 1.0)
     plot_w = width - left - right

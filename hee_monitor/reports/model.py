@@ -333,9 +333,15 @@ def read_audit(engine: Engine, repository: str | None) -> AuditData:
         with engine.connect() as conn:
             found = conn.execute(
                 scoped(
-                    select(findings.c.recorded_at, findings.c.category, findings.c.pattern_id),
+                    select(
+                        findings.c.run_key,
+                        findings.c.job_id,
+                        findings.c.recorded_at,
+                        findings.c.category,
+                        findings.c.pattern_id,
+                    ),
                     findings,
-                )
+                ).order_by(findings.c.id)
             ).all()
             moves = conn.execute(
                 scoped(select(transitions), transitions).order_by(transitions.c.at)
@@ -351,8 +357,16 @@ def read_audit(engine: Engine, repository: str | None) -> AuditData:
             f"cannot read the audit store ({type(exc).__name__})",
             hint="check --database: it must be the store the monitor writes",
         ) from None
+    # one failure per failed job: its root cause (the analyzer ranks it first), not every
+    # generic line that also matched
+    roots: dict[tuple[str, int], Any] = {}
+    for row in found:
+        roots.setdefault((row.run_key, row.job_id), row)
     return AuditData(
-        failures=[(_parse(r.recorded_at) or datetime.min, r.category, r.pattern_id) for r in found],
+        failures=[
+            (_parse(r.recorded_at) or datetime.min, r.category, r.pattern_id)
+            for r in roots.values()
+        ],
         changes=[
             StateChange(_iso(_parse(r.at)), r.from_state, r.to_state, r.trigger, r.reason)
             for r in moves
@@ -399,7 +413,9 @@ def build_model(
         by_category, cut1 = build_series((m, c) for m, c, _ in audit.failures)
         by_pattern, cut2 = build_series(_top([(m, p) for m, _, p in audit.failures], TOP_PATTERNS))
         changes = list(audit.changes)
-        alerts, cut3 = build_series(audit.alerts, order=("sent", "failed", "muted"))
+        alerts, cut3 = build_series(
+            audit.alerts, order=("sent", "queued", "grouped", "deduped", "failed", "muted")
+        )
         approvals: tuple[Approval, ...] | None = tuple(audit.approvals)
         source = "audit store"
         patterns_seen = {p for _, _, p in audit.failures}

@@ -187,3 +187,23 @@ def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_p
     assert live.version == 2
     assert [h["branch"] for h in live.payload["auto_fix_history"]] == ["hee/fix/PY-RUFF-LINT-5"]
     assert signer.private_pem().decode() not in proc.stdout + proc.stderr
+
+
+def test_fix_plan_prints_json_plans(
+    work: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from hee_monitor.cli import run
+
+    monkeypatch.setenv("PATH", work.env["PATH"])
+    diagnosis = _lint_repo(work, tmp_path)
+    before = tree_state(work.path)
+    code = run(["fix", "plan", "--diagnosis", str(diagnosis), "--repo-path", str(work.path),
+                "--format", "json", "--database", f"sqlite:///{tmp_path / 'a.db'}"])  # fmt: skip
+    assert code == 0
+    plans = json.loads(capsys.readouterr().out)
+    assert [p["outcome"] for p in plans] == ["planned", "skipped"]
+    assert plans[0]["plan"]["validation"] == ["ruff check --no-cache --quiet ."]
+    assert plans[1]["reason"].startswith("cannot run here:")
+    assert "package.json" in plans[1]["reason"]
+    assert tree_state(work.path) == before

@@ -1,0 +1,114 @@
+"""The demo, run in-process: its artefacts are real and say what happened."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import select
+
+from hee_monitor.alerts.outbox import outbox_table
+from hee_monitor.capsule.keys import TrustedKeys, load_public_key
+from hee_monitor.capsule.store import CapsuleStore
+from hee_monitor.demo import DemoResult, play
+from hee_monitor.errors import UsageError
+from hee_monitor.store.audit import alerts
+from hee_monitor.store.db import open_engine
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    out = io.StringIO()
+    result = play(tmp_path_factory.mktemp("demo") / "work", Console(file=out, width=120))
+    return result, out.getvalue()
+
+
+def test_the_capsule_verifies_with_the_generated_key(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    keys = TrustedKeys.of([load_public_key(str(result.public_key))])
+    store = CapsuleStore(result.capsule_dir, None, keys)
+    live = store.load()
+    assert live.version > 3
+    assert store.verify_chain().oldest_version == 1
+    assert live.payload["monitoring_state"]["current_status"] == "failed"  # the compile error
+    fixes = live.payload["auto_fix_history"]
+    kept = [f for f in fixes if f["success"] and not f["rollback"]]
+    rolled = [f for f in fixes if f["rollback"]]
+    assert [f["pattern_id"] for f in kept] == ["LIC-HEADER-MISSING"]
+    assert [f["pattern_id"] for f in rolled] == ["PY-PIP-RESOLUTION"]
+
+
+def test_the_fix_is_on_a_branch_with_a_pull_request(demo: tuple[DemoResult, str]) -> None:
+    result, out = demo
+    assert len(result.pull_requests) == 1 and "/pull/1" in result.pull_requests[0]
+    branch = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname:short)", "refs/heads/hee/fix/"],
+        cwd=result.origin, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert len(branch) == 1 and branch[0].startswith("hee/fix/LIC-HEADER-MISSING-")
+    added = subprocess.run(
+        ["git", "show", f"{branch[0]}:src/ledger/report.py"],
+        cwd=result.origin, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert added.startswith("# SPDX-License-Identifier: Apache-2.0")
+    # the user's checkout is as it was: the fix lives on its branch only
+    assert "SPDX" not in (result.repo / "src/ledger/report.py").read_text(encoding="utf-8")
+    assert "PR        " in out
+
+
+def test_the_bad_fix_was_rolled_back(demo: tuple[DemoResult, str]) -> None:
+    result, out = demo
+    assert result.rollbacks and "check_requirements" in result.rollbacks[0]
+    assert (result.repo / "requirements.txt").read_text(encoding="utf-8") == "click\n"
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=result.repo, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    assert status == ""
+    assert "rolled back" in out
+
+
+def test_alerts_were_delivered_on_the_console(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    engine = open_engine(result.database)
+    with engine.connect() as conn:
+        delivered = conn.execute(
+            select(outbox_table.c.severity).where(
+                outbox_table.c.channel == "console", outbox_table.c.status == "delivered"
+            )
+        ).all()
+        recorded = conn.execute(select(alerts.c.severity)).all()
+    engine.dispose()
+    assert "critical" in [r.severity for r in delivered]
+    assert {"critical", "high", "medium"} <= {r.severity for r in recorded}
+
+
+def test_the_report_shows_the_story(demo: tuple[DemoResult, str]) -> None:
+    result, out = demo
+    assert result.report_html is not None and result.report_markdown is not None
+    html = result.report_html.read_text(encoding="utf-8")
+    assert "Signature verified" in html
+    for text in ("LIC-HEADER-MISSING", "NET-RESET", "PY-PIP-RESOLUTION", "RUST-RUSTC-ERROR",
+                 "rolled back", 'id="current-status">failed<'):  # fmt: skip
+        assert text in html
+    assert "10.0 points" in html  # line coverage 80% against the 90% target
+    assert str(result.report_html) in out.replace("\n", "")
+
+
+def test_the_capsule_never_holds_the_private_key(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    key = (result.public_key.parent / "capsule-key").read_text(encoding="utf-8")
+    body = "".join(key.splitlines()[1:-1])
+    capsule = json.loads((result.capsule_dir / "current.json").read_text(encoding="utf-8"))
+    assert body and body not in json.dumps(capsule)
+
+
+def test_a_workdir_with_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(UsageError):
+        play(tmp_path, Console(file=io.StringIO()))
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
