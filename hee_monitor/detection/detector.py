@@ -119,10 +119,14 @@ class RunDetector:
         return added
 
     def backfill(self, repo: str, workflow: str) -> int:
-        """Read the latest successful runs of ``workflow`` once per process."""
+        """Read the latest successful runs of ``workflow`` once per process, and only while
+        the store holds too little of its history (a monitor started every few minutes
+        must not read 30 runs each time)."""
         if self.forge is None or self.durations is None or (repo, workflow) in self._backfilled:
             return 0
         self._backfilled.add((repo, workflow))
+        if self.durations.count(repo, workflow) >= self.settings.min_history:
+            return 0
         added = 0
         for run in self.forge.successful_runs(repo, workflow, self.settings.history_runs):
             added += self.learn(repo, workflow, self.forge.list_jobs(repo, run.run_id))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    func,
     insert,
     select,
 )
@@ -150,6 +151,24 @@ class DurationStore:
                 hint="check that the audit database is writable",
             ) from None
         return True
+
+    def count(self, repo: str, workflow: str) -> int:
+        """Successful job durations kept for a workflow (all its jobs)."""
+        query = select(func.count()).where(
+            and_(
+                job_durations.c.repo == repo,
+                job_durations.c.workflow == workflow,
+                job_durations.c.conclusion == "success",
+            )
+        )
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(query).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot count the durations of workflow {workflow!r} ({type(exc).__name__})",
+                hint="check the audit database",
+            ) from None
 
     def history(self, repo: str, workflow: str, job_name: str, *, limit: int) -> list[float]:
         """The last ``limit`` successful durations of the job, newest first."""

@@ -159,3 +159,20 @@ def test_github_trouble_is_a_note_not_a_lost_diagnosis(
     assert record.diagnosis.root_cause.pattern_id == "PAT-001"
     assert any("job history not updated" in n for n in record.diagnosis.notes)
     assert any("artifacts not read" in n for n in record.diagnosis.notes)
+
+
+def test_history_is_backfilled_once_not_every_start(
+    fake: GitHubFake, clock: FakeClock, source: GitHubSource, tmp_path: Path
+) -> None:
+    for minutes in (9.5, 10, 10.5, 10, 9.8, 10.2):
+        add_run(fake, clock, "success", minutes)
+    durations = DurationStore(open_engine(f"sqlite:///{tmp_path}/a.db"))
+    assert (
+        RunDetector(DetectionSettings(), durations=durations, forge=source).backfill(REPO, "CI")
+        == 12
+    )
+    before = len(fake.requests)
+    # the next process start: enough history is kept, GitHub is not asked again
+    again = RunDetector(DetectionSettings(), durations=durations, forge=source)
+    assert again.backfill(REPO, "CI") == 0
+    assert len(fake.requests) == before
