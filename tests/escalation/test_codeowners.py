@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hee_monitor.escalation.codeowners import (
     CodeOwners,
     assignable,
@@ -76,3 +79,9 @@ def test_read_from_a_checkout_or_through_a_reader(tmp_path: Path) -> None:
 
     assert from_reader(read).owners_of("a.py") == ("@py",)
     assert asked == [".github/CODEOWNERS", "CODEOWNERS"]
+
+
+@given(st.text(max_size=300), st.text(max_size=60))
+def test_any_codeowners_text_parses_and_answers(text: str, path: str) -> None:
+    owners = CodeOwners.parse(text)
+    assert all(isinstance(o, str) and o for o in owners.owners_of(path))

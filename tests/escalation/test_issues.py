@@ -5,6 +5,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hee_monitor.clock import FakeClock
 from hee_monitor.escalation.issues import (
@@ -216,3 +218,36 @@ def test_body_update_mode_rewrites_the_count(
     esc.sweep(HealthState.DEGRADED, clock.now())
     assert "**4** failed run(s)" in fake.issues[0]["body"]
     assert fake.issue_comments == []
+
+
+@given(
+    occurrences=st.integers(1, 100),
+    reported=st.integers(0, 100),
+    state=st.sampled_from(list(HealthState)),
+    has_issue=st.sampled_from([None, "open", "closed"]),
+    seen_hours_ago=st.floats(0, 100),
+    span_hours=st.floats(0, 100),
+)
+def test_plan_never_files_a_second_issue(
+    occurrences: int,
+    reported: int,
+    state: HealthState,
+    has_issue: str | None,
+    seen_hours_ago: float,
+    span_hours: float,
+) -> None:
+    last = tracked().first_seen + timedelta(hours=span_hours)
+    t = tracked(
+        occurrences=occurrences,
+        reported=min(reported, occurrences),
+        last_seen=last,
+        issue_number=7 if has_issue else None,
+        issue_state=has_issue,
+        closed_at=last - timedelta(hours=1) if has_issue == "closed" else None,
+    )
+    step, reason = plan(t, EscalationSettings(), state, last + timedelta(hours=seen_hours_ago))
+    assert reason
+    if has_issue is not None:
+        assert step is not Step.OPEN  # an issue exists: update, reopen or close it
+    if has_issue != "open":
+        assert step not in (Step.UPDATE, Step.CLOSE)
