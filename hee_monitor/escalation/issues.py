@@ -22,12 +22,19 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 from hee_monitor.analysis.redact import redact
 from hee_monitor.detection.settings import validate_section
 from hee_monitor.errors import HeeError
-from hee_monitor.escalation.codeowners import CodeOwners, assignable, from_reader, paths_in
+from hee_monitor.escalation.codeowners import (
+    CodeOwners,
+    assignable,
+    from_checkout,
+    from_reader,
+    paths_in,
+)
 from hee_monitor.escalation.store import EscalationStore, Tracked
 from hee_monitor.models import FailedRun, Finding, HealthState
 
@@ -59,6 +66,8 @@ class EscalationSettings:
     assignees: tuple[str, ...] = ()
     #: assign the CODEOWNERS of the files the evidence names
     codeowners: bool = True
+    #: read CODEOWNERS from this local checkout (the repository the monitor runs in)
+    codeowners_checkout: str | None = None
     #: "comment": one comment per update; "body": rewrite the body with the count
     update: str = "comment"
     dry_run: bool = False
@@ -376,6 +385,8 @@ class IssueEscalator:
         if repo not in self._owners:
             if self.codeowners_for is not None:
                 self._owners[repo] = self.codeowners_for(repo)
+            elif self.settings.codeowners_checkout:
+                self._owners[repo] = from_checkout(Path(self.settings.codeowners_checkout))
             elif self.forge is not None:
                 forge = self.forge
                 self._owners[repo] = from_reader(lambda path: forge.read_file(repo, path))

@@ -251,3 +251,16 @@ def test_plan_never_files_a_second_issue(
         assert step is not Step.OPEN  # an issue exists: update, reopen or close it
     if has_issue != "open":
         assert step not in (Step.UPDATE, Step.CLOSE)
+
+
+def test_codeowners_from_a_local_checkout(
+    tmp_path: Path, fake: GitHubFake, source: GitHubSource, clock: FakeClock
+) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / "docs").mkdir(parents=True)
+    (checkout / "docs" / "CODEOWNERS").write_text("src/ @bob\n")
+    esc = escalator(tmp_path, source, occurrences=1, codeowners_checkout=str(checkout))
+    esc.observe(run(1), [finding()], HealthState.DEGRADED, clock.now())
+    (action,) = esc.sweep(HealthState.DEGRADED, clock.now())
+    assert action.assignees == ("bob",)
+    assert not [r for r in fake.requests if "/contents/" in r.path]
