@@ -23,11 +23,13 @@ from hee_monitor.errors import HeeError
 COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "approvals": "approvals",
+    "artifacts": "artifacts",
     "audit": "audit",
     "capsule": "capsule",
     "config": "config",
     "coverage": "coverage",
     "demo": "demo",
+    "escalation": "escalation",
     "fix": "fix",
     "llm": "llm",
     "metrics": "metrics",
@@ -37,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "silence": "silence",
     "state": "state",
+    "token": "token",
 }
 
 

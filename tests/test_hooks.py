@@ -96,6 +96,8 @@ def test_the_hooks_run_under_pre_commit_try_repo(tmp_path: Path) -> None:
     _capsule(repo / "current.json")
     (repo / "patterns").mkdir()
     (repo / "patterns" / "team.yaml").write_text(PATTERN, encoding="utf-8")
+    sarif = ROOT / "tests" / "detection" / "data" / "codeql.sarif"
+    (repo / "codeql.sarif").write_bytes(sarif.read_bytes())
     _git(repo, "add", "-A")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEE_", "PYTHONPATH"))}
     env["PRE_COMMIT_HOME"] = str(Path.home() / ".cache" / "pre-commit")
@@ -114,6 +116,7 @@ def test_the_hooks_run_under_pre_commit_try_repo(tmp_path: Path) -> None:
     }
     assert results == {
         "hee-monitor diagnose local CI logs": "Failed",
+        "hee-monitor check security, audit and license reports": "Failed",
         "hee-monitor safe auto-fix": "Passed",
         "hee-monitor validate state capsules": "Passed",
         "hee-monitor validate pattern files": "Passed",

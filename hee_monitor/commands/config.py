@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from hee_monitor.config import load_config
+from hee_monitor.detection.hooks import validate_sections
 
 
 @click.group("config")
@@ -20,6 +21,7 @@ def config() -> None:
 def check(file: Path | None) -> int:
     """Validate FILE (default: $HEE_CONFIG or ./hee-monitor.toml) and the environment."""
     cfg = load_config(file)
+    validate_sections(cfg)
     where = str(cfg.path) if cfg.path else "embedded defaults (no file)"
     repos = ", ".join(cfg.repos) or "none configured"
     click.echo(f"ok: {where}; repositories: {repos}")

@@ -674,8 +674,9 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
 
     analyzer = wiring.pattern_analyzer()
     results: list[tuple[str, list[Finding]]] = []
-    logs = [p for p in files if p.suffix.lower() != ".xml"]
+    logs = [p for p in files if p.suffix.lower() not in (".xml", *_REPORT_SUFFIXES)]
     reports = [p for p in files if p.suffix.lower() == ".xml"] + list(junit)
+    structured = [p for p in files if p.suffix.lower() in _REPORT_SUFFIXES]
     if logs:
         # the local source streams each log as one failed job, in the order given
         for item in LocalSource(logs, repo="local/pre-commit").poll():
@@ -689,6 +690,8 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
     # JUnit reports are parsed for their failed test cases, one finding per case
     for path in reports:
         results.append((str(path), parse_junit(path)))
+    # SARIF, dependency audit and license reports (see docs/detection.md)
+    results += _structured_reports(structured)
     critical = [f for _, found in results for f in found if f.severity is Severity.CRITICAL]
     if fmt == "json":
         click.echo(
@@ -711,6 +714,25 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
         total = sum(len(found) for _, found in results)
         click.echo(f"{total} finding(s), {len(critical)} critical in {len(results)} file(s)")
     return 1 if critical else 0
+
+
+_REPORT_SUFFIXES = (".sarif", ".json")
+
+
+def _structured_reports(paths: Sequence[Path]) -> list[tuple[str, list[Finding]]]:
+    if not paths:
+        return []
+    from hee_monitor.detection.artifacts.reader import read_path
+    from hee_monitor.detection.settings import DetectionSettings
+
+    settings = DetectionSettings.from_section(load_config().section("detection"))
+    out = []
+    for path in paths:
+        report = read_path(path, settings)
+        for skipped in report.skipped:
+            click.echo(f"{skipped.name}: skipped: {skipped.reason}", err=True)
+        out.append((str(path), list(report.findings)))
+    return out
 
 
 def pre_commit_hook() -> None:

@@ -24,7 +24,15 @@ from hee_monitor.capsule.envelope import format_time, parse_time
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
-from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Skipped, Source
+from hee_monitor.monitor.ports import (
+    Analyzer,
+    Capsule,
+    Escalator,
+    Notifier,
+    RunControl,
+    Skipped,
+    Source,
+)
 from hee_monitor.policy.interface import (
     Action,
     Decision,
@@ -33,6 +41,7 @@ from hee_monitor.policy.interface import (
     PolicyFacts,
     PolicySettings,
 )
+from hee_monitor.skip import SkipDecision, apply_skip
 from hee_monitor.state.machine import Transition
 from hee_monitor.state.store import apply_transitions, fire_all, read_state
 from hee_monitor.store.audit import AuditStore, JobRecord
@@ -135,6 +144,14 @@ class MonitorCycle:
     )
     #: asked between runs: True ends the cycle after the current run (SIGTERM)
     should_stop: Callable[[], bool] = field(default=lambda: False)
+    #: joins findings beyond the log (job metadata, artifacts) into the analysed jobs
+    detector: Callable[[FailedRun, list[JobRecord]], list[JobRecord]] | None = None
+    #: a run's skip flag, which withholds fixes (and optionally alerts) from its decision
+    skip_for: Callable[[FailedRun], SkipDecision | None] | None = None
+    #: files persistent failures as GitHub issues and closes them on recovery
+    escalator: Escalator | None = None
+    #: called at the start of each cycle; checks the token when due and returns its alerts
+    token_watch: Callable[[datetime], Sequence[Alert]] | None = None
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -144,6 +161,14 @@ class MonitorCycle:
         outcomes: list[RunOutcome] = []
         skips: list[Skipped] = []
         recoveries: list[Decision] = []
+        if self.token_watch is not None:
+            try:
+                token_alerts = self.token_watch(started)
+            except Exception as exc:  # token hygiene must not stop monitoring
+                log.warning("token check failed: %s", getattr(exc, "message", exc))
+                token_alerts = ()
+            for alert in token_alerts:
+                self._send(alert, state is HealthState.MAINTENANCE, started)
 
         state, recovered = self._check_reruns(state)
         recoveries += recovered
@@ -185,6 +210,11 @@ class MonitorCycle:
         if not outcomes:
             state, recovered = self._quiet_recovery(state)
             recoveries += recovered
+        if self.escalator is not None:
+            try:
+                self.escalator.sweep(state, self.clock.now())
+            except Exception as exc:
+                log.warning("escalation sweep failed: %s", getattr(exc, "message", exc))
         self._flush_alerts(state)
         return CycleReport(
             started,
@@ -259,6 +289,7 @@ class MonitorCycle:
 
     def _process_run(self, run: FailedRun, state: HealthState, now: datetime) -> RunOutcome | None:
         jobs = [self._analyse(run, job) for job in run.jobs]
+        jobs = self._detect(run, jobs)
         # The policy reasons from each job's root cause: secondary findings (a generic
         # "error:" line under a network timeout) must not turn a transient run into a mixed one.
         _, enabled = self.scope_for(run.repo)
@@ -294,6 +325,8 @@ class MonitorCycle:
             open_critical_incidents=0,
         )
         decision = self.policy.decide(facts, now)
+        skip = self.skip_for(run) if self.skip_for is not None else None
+        decision = apply_skip(decision, skip)
         reason = "; ".join(decision.reasons)
         moves = fire_all(state, decision.triggers, at=now, reason=f"{run.key}: {reason}")
         if not self.audit.record_run(run, jobs, decision, moves, now=now):
@@ -306,6 +339,8 @@ class MonitorCycle:
         rerun = False
         if Action.RERUN in decision.actions and not maintenance:
             rerun = self._rerun(run, fingerprints, now)
+        if skip is None or not skip.alerts:
+            self._escalate(run, found, decision, now)
         diagnoses = tuple(j.diagnosis for j in jobs if j.diagnosis is not None)
         return RunOutcome(
             run.key,
@@ -318,6 +353,25 @@ class MonitorCycle:
             rerun,
             run.html_url,
         )
+
+    def _detect(self, run: FailedRun, jobs: list[JobRecord]) -> list[JobRecord]:
+        if self.detector is None:
+            return jobs
+        try:
+            return self.detector(run, jobs)
+        except Exception as exc:  # detection beyond the log must not cost the log's diagnosis
+            log.warning("detection beyond the log failed for %s: %s", run.key, exc)
+            return jobs
+
+    def _escalate(
+        self, run: FailedRun, found: Sequence[Finding], decision: Decision, now: datetime
+    ) -> None:
+        if self.escalator is None or decision.to_state is HealthState.MAINTENANCE:
+            return
+        try:
+            self.escalator.observe(run, found, decision.to_state, now)
+        except Exception as exc:  # GitHub trouble: the next occurrence tries again
+            log.warning("escalation of %s failed: %s", run.key, getattr(exc, "message", exc))
 
     def _analyse(self, run: FailedRun, job: Any) -> JobRecord:
         if job.open_log is None:

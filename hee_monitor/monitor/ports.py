@@ -8,16 +8,17 @@ production with the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from hee_monitor.models import Alert, Diagnosis
+from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState
 from hee_monitor.sources.interface import ProcessedRuns, Skipped, Source
 
 __all__ = [
     "Analyzer",
     "Capsule",
+    "Escalator",
     "Notifier",
     "ProcessedRuns",
     "RunControl",
@@ -68,3 +69,13 @@ class Notifier(Protocol):
     def recovered(self, repo: str, now: datetime) -> None:
         """The pipeline is healthy again: tell those who were told of its failures."""
         ...
+
+
+class Escalator(Protocol):
+    """Files persistent failures where people track work (GitHub issues)."""
+
+    def observe(
+        self, run: FailedRun, findings: Sequence[Finding], state: HealthState, now: datetime
+    ) -> object: ...
+
+    def sweep(self, state: HealthState, now: datetime) -> object: ...

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from hee_monitor.alerts import AlertRouter
 from hee_monitor.clock import Clock
 from hee_monitor.config import Config
+from hee_monitor.detection.hooks import cycle_hooks
 from hee_monitor.errors import ConfigError
 from hee_monitor.models import Severity
 from hee_monitor.monitor.capsule_file import PlainCapsuleFile, SignedCapsuleFile
@@ -195,4 +196,5 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
+        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
     )

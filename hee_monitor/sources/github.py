@@ -27,6 +27,7 @@ This is the only module that imports PyGithub. Design notes:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -215,6 +216,36 @@ class IssueRef:
     title: str
     state: str
     labels: tuple[str, ...] = ()
+    body: str = ""
+    assignees: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """One job of a run attempt, whatever its conclusion (for duration history)."""
+
+    job_id: int
+    name: str
+    status: str
+    conclusion: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """An artifact a workflow run uploaded."""
+
+    artifact_id: int
+    name: str
+    size_in_bytes: int
+    expired: bool
 
 
 @dataclass(frozen=True)
@@ -227,6 +258,8 @@ class TokenInfo:
     expires_at: datetime | None
     rate_limit: int | None
     rate_remaining: int | None
+    #: False when GitHub sent no ``X-OAuth-Scopes`` (fine-grained and app tokens)
+    scopes_known: bool = True
 
     def expires_within(self, now: datetime, window: timedelta) -> bool:
         return self.expires_at is not None and self.expires_at - now <= window
@@ -279,6 +312,7 @@ class GitHubSource:
         write_interval: float | None = 1.0,
         timeout: float = 30.0,
         log_chunk_size: int = 64 * 1024,
+        read_pr_labels: bool = True,
     ) -> None:
         for repo in repos:
             if repo.count("/") != 1 or not all(repo.split("/")):
@@ -294,6 +328,7 @@ class GitHubSource:
         self.per_page = per_page
         self.max_pages = max_pages
         self.log_chunk_size = log_chunk_size
+        self.read_pr_labels = read_pr_labels
         self.timeout = timeout
         self.stats = PollStats()
         self._cursors: dict[str, _RepoCursor] = {}
@@ -492,7 +527,32 @@ class GitHubSource:
             head_commit_message=run.head_commit_message,
             created_at=run.created_at,
             updated_at=run.updated_at,
+            labels=self._pull_request_labels(repo, raw),
         )
+
+    def _pull_request_labels(self, repo: str, raw: dict[str, Any]) -> tuple[str, ...]:
+        """Labels of the pull requests a run belongs to (what a ``[skip]`` label is read
+        from); one request per pull request, and none for a push run. Unreadable: none."""
+        if not self.read_pr_labels:
+            return ()
+        pulls = raw.get("pull_requests")
+        labels: list[str] = []
+        for pull in pulls if isinstance(pulls, list) else []:
+            number = pull.get("number") if isinstance(pull, dict) else None
+            if not isinstance(number, int):
+                continue
+            try:
+                with self._translate(repo, f"read the labels of pull request #{number}"):
+                    _headers, data = self.requester.requestJsonAndCheck(
+                        "GET", f"/repos/{repo}/pulls/{number}"
+                    )
+            except _SkipRepo as skip:
+                log.warning("%s: %s", repo, skip.reason)
+                continue
+            for label in (data or {}).get("labels") or []:
+                if isinstance(label, dict) and label.get("name") not in labels:
+                    labels.append(str(label.get("name")))
+        return tuple(labels)
 
     def _failed_jobs(self, repo: str, raw: dict[str, Any]) -> tuple[FailedJob, ...]:
         attempt = int(raw.get("run_attempt") or 1)
@@ -726,13 +786,50 @@ class GitHubSource:
             return str(result["commit"].sha)
 
     def create_issue(
-        self, repo: str, title: str, body: str, labels: Sequence[str] = ()
+        self,
+        repo: str,
+        title: str,
+        body: str,
+        labels: Sequence[str] = (),
+        assignees: Sequence[str] = (),
     ) -> IssueRef:
         with self._translate(repo, "open an issue", skip=False):
             issue = self._gh.get_repo(repo).create_issue(
-                title=title, body=body, labels=list(labels)
+                title=title, body=body, labels=list(labels), assignees=list(assignees)
             )
             return _issue_ref(issue.raw_data)
+
+    def issues_containing(
+        self,
+        repo: str,
+        text: str,
+        labels: Sequence[str] = (),
+        state: str = "all",
+        max_pages: int = 10,
+    ) -> tuple[IssueRef, ...]:
+        """Issues (not pull requests) whose body contains ``text``, newest first, reading
+        at most ``max_pages`` pages of the repository's issue list (filtered by ``labels``)."""
+        params: dict[str, Any] = {"state": state, "per_page": 100}
+        if labels:
+            params["labels"] = ",".join(labels)
+        found: list[IssueRef] = []
+        with self._translate(repo, "list issues", skip=False):
+            headers, data = self.requester.requestJsonAndCheck(
+                "GET", f"/repos/{repo}/issues", parameters=params
+            )
+            for _page in range(max_pages):
+                for item in data if isinstance(data, list) else []:
+                    if (
+                        isinstance(item, dict)
+                        and "pull_request" not in item
+                        and text in str(item.get("body") or "")
+                    ):
+                        found.append(_issue_ref(item))
+                match = _NEXT_LINK.search(str(headers.get("link", "")))
+                if match is None:
+                    break
+                headers, data = self.requester.requestJsonAndCheck("GET", match.group(1))
+        return tuple(found)
 
     def find_issues(
         self, repo: str, labels: Sequence[str] = (), state: str = "open"
@@ -784,6 +881,116 @@ class GitHubSource:
             self.comment_issue(repo, number, comment)
         return self.update_issue(repo, number, state="closed")
 
+    def list_jobs(
+        self, repo: str, run_id: int, attempt: int | None = None
+    ) -> tuple[JobTiming, ...]:
+        """Every job of a run attempt (the latest without ``attempt``), any conclusion."""
+        suffix = f"/attempts/{int(attempt)}" if attempt else ""
+        url = f"/repos/{repo}/actions/runs/{int(run_id)}{suffix}/jobs"
+        with self._translate(repo, f"list the jobs of run {run_id}", skip=False):
+            headers, data = self.requester.requestJsonAndCheck(
+                "GET", url, parameters={"per_page": 100}
+            )
+            return tuple(_job_timing(raw) for raw in self._items(data, headers, "jobs"))
+
+    def successful_runs(
+        self, repo: str, workflow: str | None = None, limit: int = 30
+    ) -> tuple[RunStatus, ...]:
+        """The latest successful runs of a repository (of ``workflow`` by name when given),
+        newest first: the history that job durations are compared with."""
+        with self._translate(repo, "list successful runs", skip=False):
+            headers, data = self.requester.requestJsonAndCheck(
+                "GET",
+                f"/repos/{repo}/actions/runs",
+                parameters={"status": "success", "per_page": min(max(limit, 1), 100)},
+            )
+            runs = []
+            for raw in self._items(data, headers, "workflow_runs"):
+                status = _run_status(repo, raw)
+                if workflow is None or status.workflow == workflow:
+                    runs.append(status)
+                if len(runs) >= limit:
+                    break
+            return tuple(runs)
+
+    def list_artifacts(self, repo: str, run_id: int) -> tuple[ArtifactRef, ...]:
+        """The artifacts a run uploaded."""
+        url = f"/repos/{repo}/actions/runs/{int(run_id)}/artifacts"
+        with self._translate(repo, f"list the artifacts of run {run_id}", skip=False):
+            headers, data = self.requester.requestJsonAndCheck(
+                "GET", url, parameters={"per_page": 100}
+            )
+            return tuple(
+                ArtifactRef(
+                    artifact_id=int(raw["id"]),
+                    name=str(raw.get("name", "")),
+                    size_in_bytes=int(raw.get("size_in_bytes") or 0),
+                    expired=bool(raw.get("expired", False)),
+                )
+                for raw in self._items(data, headers, "artifacts")
+            )
+
+    def stream_artifact(self, repo: str, artifact_id: int) -> Iterator[bytes]:
+        """The artifact's zip archive in chunks, following GitHub's 302 to the signed URL
+        without sending the token there (the caller caps the size)."""
+        self._wait_for_rate_limit()
+        url = f"/repos/{repo}/actions/artifacts/{int(artifact_id)}/zip"
+        with self._translate(repo, f"download artifact {artifact_id}", skip=False):
+            status, headers, _body = self.requester.requestJson("GET", url)
+            if status >= 400:
+                raise Requester.createException(status, headers, _json_body(_body))
+        location = headers.get("location")
+        if status != 302 or not location:
+            raise SourceError(
+                f"{repo}: GitHub answered {status} without a download location for "
+                f"artifact {artifact_id}",
+                hint="the artifact may have expired; artifacts are kept 90 days by default",
+            )
+        try:
+            response = self._downloads.request(
+                "GET", location, preload_content=False, redirect=True
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceError(
+                f"{repo}: could not download artifact {artifact_id}: {type(exc).__name__}",
+                hint="the artifact host may be unreachable; the next cycle tries again",
+            ) from None
+        try:
+            if response.status != 200:
+                raise SourceError(
+                    f"{repo}: artifact {artifact_id} could not be downloaded "
+                    f"(HTTP {response.status})",
+                    hint="artifacts expire after the repository's retention period",
+                )
+            yield from response.stream(self.log_chunk_size)
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceError(
+                f"{repo}: the download of artifact {artifact_id} broke off: {type(exc).__name__}",
+                hint="the next cycle tries again",
+            ) from None
+        finally:
+            response.release_conn()
+
+    def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
+        """A file's content through the contents API; None when it does not exist."""
+        params = {"ref": ref} if ref else None
+        with self._translate(repo, f"read {path}", skip=False):
+            try:
+                _headers, data = self.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/contents/{path}", parameters=params
+                )
+            except UnknownObjectException:
+                return None
+        if not isinstance(data, dict) or data.get("type", "file") != "file":
+            return None
+        try:
+            return base64.b64decode(str(data.get("content", "")))
+        except ValueError:
+            raise SourceError(
+                f"{repo}: {path}: GitHub sent content that is not base64",
+                hint="try again later",
+            ) from None
+
     def token_info(self) -> TokenInfo:
         """Scopes and expiry GitHub reports for the token (for token hygiene alerts)."""
         with self._translate("", "read the authenticated user", skip=False):
@@ -798,6 +1005,7 @@ class GitHubSource:
             expires_at=_parse_expiry(headers.get("github-authentication-token-expiration")),
             rate_limit=limit if limit >= 0 else None,
             rate_remaining=remaining if remaining >= 0 else None,
+            scopes_known="x-oauth-scopes" in {str(k).lower() for k in headers},
         )
 
 
@@ -870,6 +1078,21 @@ def _issue_ref(raw: dict[str, Any]) -> IssueRef:
         title=str(raw.get("title", "")),
         state=str(raw.get("state", "")),
         labels=tuple(str(label["name"]) for label in raw.get("labels", [])),
+        body=str(raw.get("body") or ""),
+        assignees=tuple(
+            str(a.get("login")) for a in raw.get("assignees") or [] if isinstance(a, dict)
+        ),
+    )
+
+
+def _job_timing(raw: dict[str, Any]) -> JobTiming:
+    return JobTiming(
+        job_id=int(raw["id"]),
+        name=str(raw.get("name", "")),
+        status=str(raw.get("status", "")),
+        conclusion=raw.get("conclusion"),
+        started_at=_parse_time(raw.get("started_at")),
+        completed_at=_parse_time(raw.get("completed_at")),
     )
 
 

@@ -257,7 +257,8 @@ class GitHubFake:
         self.refs: list[tuple[str, str, str]] = []
         #: (repo, branch, path, content) of every file written through the contents API
         self.file_writes: list[tuple[str, str, str, bytes]] = []
-        self.token_scopes = "repo, workflow"
+        #: ``X-OAuth-Scopes`` of the token; None → not sent (a fine-grained or app token)
+        self.token_scopes: str | None = "repo, workflow"
         #: seconds a signed log/artifact URL stays valid (negative: already expired)
         self.log_url_ttl = 60
         #: ``github-authentication-token-expiration`` header value; None → not sent
@@ -704,8 +705,8 @@ class GitHubFake:
             "labels": [self._label_json(api, name) for name in payload.get("labels", [])],
             "state": "open",
             "locked": False,
-            "assignee": None,
-            "assignees": [],
+            "assignee": self._assignee_json(base, (payload.get("assignees") or [None])[0]),
+            "assignees": [self._assignee_json(base, name) for name in payload.get("assignees", [])],
             "milestone": None,
             "comments": 0,
             "created_at": now,
@@ -717,6 +718,14 @@ class GitHubFake:
             "state_reason": None,
             "repository": repo.full_name,
         }
+
+    def _assignee_json(self, base: str, login: str | None) -> dict[str, Any] | None:
+        """The recorded user object under another login (GitHub accepts any collaborator)."""
+        if login is None:
+            return None
+        user: dict[str, Any] = self._rewrite(self.user_json(base), [])
+        user["login"] = str(login)
+        return user
 
     def _label_json(self, api: str, name: str) -> dict[str, Any]:
         lid = abs(hash(name)) % 10**9
@@ -961,7 +970,9 @@ class GitHubFake:
         raise _Respond(404, NOT_FOUND)
 
     def _token_headers(self) -> dict[str, str]:
-        headers = {"X-OAuth-Scopes": self.token_scopes, "X-Accepted-OAuth-Scopes": ""}
+        headers = {"X-Accepted-OAuth-Scopes": ""}
+        if self.token_scopes is not None:
+            headers["X-OAuth-Scopes"] = self.token_scopes
         if self.token_expiration is not None:
             headers["github-authentication-token-expiration"] = self.token_expiration
         return headers
@@ -1169,6 +1180,8 @@ class GitHubFake:
                 issue[key] = payload[key]
         if "labels" in payload:
             issue["labels"] = [self._label_json(api, name) for name in payload["labels"]]
+        if "assignees" in payload:
+            issue["assignees"] = [self._assignee_json(base, n) for n in payload["assignees"]]
         if "state" in payload:
             issue["state"] = payload["state"]
             issue["closed_at"] = _iso(self.clock.now()) if payload["state"] == "closed" else None
