@@ -77,14 +77,19 @@ RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in _RULES)
 def _spans(text: str, extra_secrets: Iterable[str]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for _name, rule in _RULES:
-        for match in rule.finditer(text):
+        pos = 0
+        while (match := rule.search(text, pos)) is not None:
             for group in ("s", "dq", "sq"):
                 if group in rule.groupindex and match.group(group) is not None:
                     if match.start(group) < match.end(group):
                         spans.append((match.start(group), match.end(group)))
+                    # a value may itself start another key (`TOKEN=token: s3cr3t`): look
+                    # again from the value's start, not from the end of this match
+                    pos = max(match.start(group), match.start() + 1)
                     break
             else:
                 spans.append(match.span())
+                pos = max(match.end(), match.start() + 1)
     for secret in extra_secrets:
         if len(secret) < MIN_EXTRA_SECRET_LENGTH:
             continue

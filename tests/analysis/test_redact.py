@@ -177,3 +177,9 @@ def test_private_key_block_cut_off_by_the_excerpt_is_still_removed() -> None:
 
 def test_short_configured_values_are_ignored_to_keep_the_log_readable() -> None:
     assert redact("the cat sat", extra_secrets=["cat", ""]) == "the cat sat"
+
+
+def test_a_value_that_starts_another_key_does_not_shield_the_next_value() -> None:
+    # found by hypothesis: the first key's value ("token:") used to swallow the second key
+    out = redact("TOKEN=token: 00000000")
+    assert "00000000" not in out
