@@ -69,9 +69,15 @@ def cli(verbose: int) -> None:
 
     \b
     Start here:
+      hee-monitor demo                       the whole product on a scratch repository
       hee-monitor analyze job.log            why did this job fail?
       hee-monitor analyze --format json -    the same, from stdin, for other tools
       hee-monitor patterns list              the failure patterns it knows
+      hee-monitor monitor --repo owner/name  watch a repository (GITHUB_TOKEN)
+      hee-monitor capsule show               the signed record of pipeline health
+
+    Every command has --help with examples. Configuration: hee-monitor.toml and HEE_*
+    variables (hee-monitor config check).
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
