@@ -52,9 +52,17 @@ Missing license header: src/ledger/report.py
 """
 FLAKY_LOG = """\
 Run python -m pytest -q
-........................................................................ [ 33%]
-requests.exceptions.ConnectionError: ('Connection aborted.', \
+........................................................................ [ 98%]
+F                                                                        [100%]
+=================================== FAILURES ===================================
+__________________________________ test_fetch __________________________________
+E   requests.exceptions.ConnectionError: ('Connection aborted.', \
 ConnectionResetError(104, 'Connection reset by peer'))
+=========================== short test summary info ============================
+FAILED tests/test_api.py::test_fetch - requests.exceptions.ConnectionError: \
+('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))
+1 failed, 72 passed in 4.87s
+##[error]Process completed with exit code 1.
 """
 DEPENDENCY_LOG = """\
 Collecting click

@@ -41,6 +41,7 @@ from hee_monitor.policy.interface import (
     PolicyFacts,
     PolicySettings,
 )
+from hee_monitor.policy.transient import transient_cause
 from hee_monitor.skip import SkipDecision, apply_skip
 from hee_monitor.state.machine import Transition
 from hee_monitor.state.store import apply_transitions, fire_all, read_state
@@ -295,6 +296,9 @@ class MonitorCycle:
         _, enabled = self.scope_for(run.repo)
         if enabled:
             jobs = [_only(j, enabled) for j in jobs]
+        # A job whose root cause is only a symptom of a transient finding below it (a test
+        # that failed on a connection reset) has that transient finding as its root cause.
+        jobs = [_transient_cause_first(j) for j in jobs]
         found = _unique(
             [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
         )
@@ -571,6 +575,21 @@ def _only(record: JobRecord, enabled: tuple[str, ...]) -> JobRecord:
     kept = tuple(f for f in record.diagnosis.failures if f.pattern_id in enabled)
     return dataclasses.replace(
         record, diagnosis=dataclasses.replace(record.diagnosis, failures=kept)
+    )
+
+
+def _transient_cause_first(record: JobRecord) -> JobRecord:
+    """The job's diagnosis with its :func:`transient_cause` (if any) ranked first, so the
+    policy, the audit store, alerts and reports all see the network, not the test it broke."""
+    if record.diagnosis is None:
+        return record
+    failures = record.diagnosis.failures
+    cause = transient_cause(failures)
+    if cause is None or cause is failures[0]:
+        return record
+    ranked = (cause, *(f for f in failures if f is not cause))
+    return dataclasses.replace(
+        record, diagnosis=dataclasses.replace(record.diagnosis, failures=ranked)
     )
 
 
