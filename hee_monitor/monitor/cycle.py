@@ -402,7 +402,9 @@ class MonitorCycle:
         severity = decision.severity or Severity.MEDIUM
         cause = root.title if root else "no known pattern explains the log"
         fingerprint = root.fingerprint if root else f"{run.repo}:{run.workflow}:unexplained"
-        body = "\n".join([*decision.reasons, *([run.html_url] if run.html_url else [])])
+        # The alert names its repository and carries the run's URL in their own fields: every
+        # channel shows them, so neither is repeated in the title or the body.
+        body = "\n".join(decision.reasons)
         where = run.branch or run.head_sha[:7]
         if Action.ALERT in decision.actions or Action.ESCALATE in decision.actions:
             kind = "escalation" if Action.ESCALATE in decision.actions else "failure"
@@ -410,7 +412,7 @@ class MonitorCycle:
                 Alert(
                     repo=run.repo,
                     severity=severity,
-                    title=f"{run.repo}: {run.workflow} failed on {where}: {cause}",
+                    title=f"{run.workflow} failed on {where}: {cause}",
                     body=body,
                     fingerprint=fingerprint,
                     kind=kind,
@@ -424,7 +426,7 @@ class MonitorCycle:
                 Alert(
                     repo=run.repo,
                     severity=severity,
-                    title=f"{run.repo}: approve fix {root.fix_strategy!r} for {root.pattern_id}?",
+                    title=f"approve fix {root.fix_strategy!r} for {root.pattern_id}?",
                     body=body,
                     fingerprint=f"{fingerprint}:approval",
                     kind="approval",
