@@ -279,14 +279,26 @@ class Demo:
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
 
-    def _show_alerts(self) -> None:
-        """Print what the console channel sent since the last call, under an ``alert`` label."""
-        text = self._alerts.getvalue()
+    def _show_alerts(self, *, resolved_only: bool = False) -> None:
+        """Print what the console channel sent since the last call, under an ``alert`` label
+        (``resolved_only``: only the resolved notices, which belong with the recoveries)."""
+        blocks: list[list[str]] = []
+        for line in self._alerts.getvalue().splitlines():
+            if line.startswith(" ") and blocks:
+                blocks[-1].append(line)
+            else:
+                blocks.append([line])
+        shown = [b for b in blocks if not resolved_only or "[RESOLVED]" in b[0]]
+        kept = [b for b in blocks if b not in shown]
         self._alerts.seek(0)
         self._alerts.truncate()
-        for line in text.splitlines():
-            label = "          " if line.startswith(" ") else "  alert     "
-            self.console.print(Text(label) + Text.from_ansi(line), highlight=False, soft_wrap=True)
+        self._alerts.write("".join(line + "\n" for block in kept for line in block))
+        for block in shown:
+            for number, line in enumerate(block):
+                label = "  alert     " if number == 0 else "          "
+                self.console.print(
+                    Text(label) + Text.from_ansi(line), highlight=False, soft_wrap=True
+                )
 
     def run(self) -> DemoResult:
         from hee_monitor.analysis.analyzer import Analyzer
@@ -373,6 +385,13 @@ class Demo:
                         self._fix(engine, outcome, result)
                 self._flush(router)
                 self._show_alerts()
+                if any(outcome.rerun_requested for outcome in report.runs):
+                    # the next cycle, a few minutes on, sees how the re-run ended
+                    self.clock.advance(600)
+                    with self.console.status("monitor cycle: checking the re-run…"):
+                        report = cycle.run_once()
+                    self._show(report, result)
+                    self._show_alerts()
             self._coverage(capsule, result)
             result.pull_requests = [str(p.get("html_url")) for p in fake.pulls]
             source.close()
@@ -432,12 +451,13 @@ class Demo:
     def _show(self, report: CycleReport, result: DemoResult) -> None:
         for rec in report.recoveries:
             if rec.from_state == rec.to_state:
-                self.say(f"  resolved  {'; '.join(rec.reasons)}")
+                self.say(f"  re-run    {'; '.join(rec.reasons)}, state unchanged")
                 continue
             self.say(
                 f"  recovered {rec.from_state.value} → [bold]{rec.to_state.value}[/] "
                 f"({'; '.join(rec.reasons)})"
             )
+        self._show_alerts(resolved_only=True)
         for run in report.runs:
             if run.decision is None:
                 self.say(f"  {run.key}: skipped ({'; '.join(run.skipped)})")

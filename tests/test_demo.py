@@ -124,3 +124,16 @@ def test_the_flaky_test_is_re_run_from_a_realistic_log(demo: tuple[DemoResult, s
     reruns = [r for r in rows if "rerun" in json.loads(r.actions)]
     assert len(reruns) == 1 and "transient_rerun" in json.loads(reruns[0].rules)
     assert "detected  NET-RESET" in out and "passed on a re-run" in out
+
+
+def test_each_alert_is_shown_once_under_its_step(demo: tuple[DemoResult, str]) -> None:
+    _, out = demo
+    steps = out.split("\n4. CI run:")[0].split("\n2. CI run:")
+    step_2 = steps[1].split("\n3. CI run:")[0]
+    assert "[RESOLVED] demo/ledger: Lint failed on main" in step_2
+    assert "passed on a re-run of the same commit" in step_2
+    step_4 = out.split("\n4. CI run:")[1].split("\nCoverage")[0]
+    assert step_4.index("detected  RUST-RUSTC-ERROR") < step_4.index("[CRITICAL] demo/ledger:")
+    assert "demo/ledger: demo/ledger" not in out
+    for url in {line.split()[0] for line in out.splitlines() if "actions/runs/" in line}:
+        assert out.count(url) == 1, url
