@@ -498,7 +498,7 @@ class _RunState:
                 self.exit_line = line
                 self.failed_step = self.step
             return
-        m = _STEP_NAME[name].search(normalise_line(raw))
+        m = _STEP_NAME[name].search(normalise_line(raw, redraws=True))
         if m is None:
             return
         self.step = m.group(1).strip()[:200] or None
