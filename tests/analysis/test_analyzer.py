@@ -222,6 +222,22 @@ def test_fallback_not_called_for_an_explained_log(sample_db: PatternDatabase) ->
     assert ids(Analyzer(sample_db, fallback=Boom()).analyze_text(GO_LOG))[0] == "TEST-GO-COMPILE"
 
 
+def test_fallback_still_asked_when_only_generic_findings_match(sample_db: PatternDatabase) -> None:
+    """Folding leaves a log with only generic findings as it is: low confidence, so the
+    fallback is asked, and the generic finding stays listed next to its answer."""
+    asked: list[LogExcerpt] = []
+
+    class Note:
+        def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+            asked.append(excerpt)
+            return FallbackResult((), note="model had no idea")
+
+    log = "something odd\n##[error]Process completed with exit code 3.\n"
+    diagnosis = Analyzer(sample_db, fallback=Note()).analyze_text(log)
+    assert asked and ids(diagnosis) == ["TEST-EXIT-CODE"]
+    assert diagnosis.failures[0].related == () and diagnosis.notes == ("model had no idea",)
+
+
 def test_fallback_reads_a_file_again(sample_db: PatternDatabase, tmp_path: Path) -> None:
     class Echo:
         def classify(self, excerpt: LogExcerpt) -> FallbackResult:
