@@ -105,6 +105,10 @@ class Finding:
     rollback_required: bool = True
     #: free-form details a source adds (e.g. the LLM's summary and suggested fix)
     details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: ids of other patterns that matched the same failure (generic summaries such as
+    #: "exit code 1", or findings whose evidence lies entirely within this one's), folded
+    #: into this finding instead of being listed as separate failures
+    related: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -124,6 +128,8 @@ class Finding:
             data["source"] = self.source
         if self.details:
             data["details"] = self.details
+        if self.related:
+            data["related"] = list(self.related)
         return data
 
 

@@ -10,6 +10,14 @@ semantics). Findings carry evidence ranges and are ranked most likely root cause
 2. then the earlier first occurrence (a compile error before the "exit code 1" after it);
 3. then the higher severity, only as a tie breaker.
 
+Unless ``all_findings`` is asked for, the ranked list is then condensed so that the
+evidence shown first is the root cause's: when a specific finding (priority above
+:data:`GENERIC_PRIORITY`) exists, generic summaries ("exit code 1", "BUILD FAILURE",
+"npm ERR! code ELIFECYCLE") are folded into the first specific finding as ``related`` ids,
+and a finding whose evidence lines all lie within higher-ranked findings' evidence is folded
+into the one it overlaps most. Transient findings are never folded (the monitor re-runs
+jobs on them), and a log with only generic findings keeps them all, unfolded.
+
 Lines of a step's header (``##[group]Run …`` up to ``##[endgroup]``: the echoed script and
 its env) never count as evidence: a script that greps for "error" is not an error.
 """
@@ -47,6 +55,8 @@ _MAX_HEADER_LINES = 400
 #: below this root-cause confidence the fallback classifier is asked as well
 LOW_CONFIDENCE = 0.4
 _STEP_BONUS = 10
+#: patterns at or below this priority are generic summaries of a failure
+GENERIC_PRIORITY = 30
 
 # internal probes, scanned in the same pass as the patterns
 _PROBE_STEP = "step"
@@ -148,9 +158,12 @@ class Analyzer:
         fallback: FallbackClassifier | None = None,
         *,
         engine: str | None = None,
+        all_findings: bool = False,
     ) -> None:
         self.database = database
         self.fallback = fallback
+        #: list every matching pattern as a failure (no folding into ``related``)
+        self.all_findings = all_findings
         self._compiled: list[_Compiled] = []
         specs: list[RegexSpec] = []
         self._spec_target: list[int] = []  # spec id → pattern index, or -1-probe index
@@ -184,9 +197,11 @@ class Analyzer:
         cls,
         extra_dirs: Sequence[Path] = (),
         fallback: FallbackClassifier | None = None,
+        *,
+        all_findings: bool = False,
     ) -> Analyzer:
         """The shipped patterns plus ``extra_dirs`` (later ones override by id)."""
-        return cls(load_database(extra_dirs), fallback)
+        return cls(load_database(extra_dirs), fallback, all_findings=all_findings)
 
     # --- entry points -------------------------------------------------------------------
 
@@ -366,7 +381,7 @@ class Analyzer:
     def _findings(
         self, states: dict[int, _PatternState], run: _RunState, total_lines: int
     ) -> list[Finding]:
-        ranked: list[tuple[tuple[float, int, int], Finding]] = []
+        ranked: list[tuple[tuple[float, int, int], Finding, int]] = []
         for index, state in states.items():
             if not state.occurrences:
                 continue
@@ -409,15 +424,60 @@ class Analyzer:
                 details=details,
             )
             key = (-(pattern.priority + bonus), first.line, -pattern.severity.rank)
-            ranked.append((key, finding))
+            ranked.append((key, finding, pattern.priority))
         ranked.sort(key=lambda kv: kv[0])
         # confidence never rises down the ranking: the first finding is the most likely
-        out: list[Finding] = []
-        for _, finding in ranked:
-            if out and finding.confidence > out[-1].confidence:
-                finding = replace(finding, confidence=out[-1].confidence)
-            out.append(finding)
-        return out
+        out: list[tuple[Finding, int]] = []
+        for _, finding, priority in ranked:
+            if out and finding.confidence > out[-1][0].confidence:
+                finding = replace(finding, confidence=out[-1][0].confidence)
+            out.append((finding, priority))
+        if self.all_findings:
+            return [finding for finding, _ in out]
+        return fold_findings(out)
+
+
+def _lines_of(finding: Finding) -> set[int]:
+    return {n for e in finding.evidence for n in range(e.start_line, e.end_line + 1)}
+
+
+def fold_findings(ranked: Sequence[tuple[Finding, int]]) -> list[Finding]:
+    """Condense ranked (finding, pattern priority) pairs, most likely first, into the
+    failures to list (see the module docstring); a folded finding's id goes to the
+    ``related`` ids of the finding that absorbs it, in ranking order."""
+    specific = next((n for n, (_, prio) in enumerate(ranked) if prio > GENERIC_PRIORITY), None)
+    if specific is None:
+        # only generic findings: they are the best there is, listed as they are
+        return [finding for finding, _ in ranked]
+    kept: list[int] = []  # indexes into ranked
+    related: dict[int, list[str]] = {}
+    kept_lines: dict[int, set[int]] = {}
+    covered: set[int] = set()
+    for n, (finding, priority) in enumerate(ranked):
+        if finding.transient or n == specific:
+            target = None
+        elif priority <= GENERIC_PRIORITY:
+            target = specific
+        else:
+            target = None
+            lines = _lines_of(finding)
+            if lines and lines <= covered:
+                target = max(kept, key=lambda k: (len(kept_lines[k] & lines), -k))
+        if target is None:
+            kept.append(n)
+            kept_lines[n] = _lines_of(finding)
+            covered |= kept_lines[n]
+            continue
+        ids = related.setdefault(target, [])
+        if finding.pattern_id not in ids:
+            ids.append(finding.pattern_id)
+    out: list[Finding] = []
+    for n in sorted(kept):
+        finding = ranked[n][0]
+        if n in related:
+            finding = replace(finding, related=(*finding.related, *related[n]))
+        out.append(finding)
+    return out
 
 
 class _RunState:
@@ -438,7 +498,7 @@ class _RunState:
                 self.exit_line = line
                 self.failed_step = self.step
             return
-        m = _STEP_NAME[name].search(normalise_line(raw))
+        m = _STEP_NAME[name].search(normalise_line(raw, redraws=True))
         if m is None:
             return
         self.step = m.group(1).strip()[:200] or None
@@ -484,4 +544,4 @@ def _read_spool(spool: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-__all__ = ["MAX_LINE_BYTES", "Analyzer"]
+__all__ = ["GENERIC_PRIORITY", "MAX_LINE_BYTES", "Analyzer", "fold_findings"]

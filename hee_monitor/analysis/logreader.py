@@ -44,17 +44,29 @@ _EXIT_CODE = re.compile(r"Process completed with exit code (\d+)")
 _ERROR_WORDS = re.compile(r"error|fail|exception|fatal|panic|denied|timed? ?out", re.IGNORECASE)
 
 
-def normalise_line(raw: bytes) -> str:
+def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
     """The text of one raw line as patterns see it: decoded (invalid UTF-8 replaced), cut
     at :data:`MAX_LINE_BYTES`, without CR, NUL, BOM, ANSI escapes and the timestamp prefix
-    GitHub Actions puts in front of every line."""
+    GitHub Actions puts in front of every line.
+
+    A lone CR inside a line redraws it (progress bars, ``pip``/``docker pull`` output):
+    only the text after the last one (the last non-blank part) is kept, as a terminal shows
+    it, so ``^``-anchored regexes see the line's final text. ``redraws=True`` keeps every
+    part, joined by spaces (step markers such as ``travis_fold:start:x`` come before the
+    CR)."""
     if len(raw) > MAX_LINE_BYTES:
         raw = raw[:MAX_LINE_BYTES]
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    # a CR inside a line (progress output, Travis fold markers) separates two texts
-    text = text.rstrip("\r").replace("\r", " ").replace("\x00", "").replace("\ufeff", "")
+    text = text.rstrip("\r")
+    if "\r" in text:
+        if redraws:
+            text = text.replace("\r", " ")
+        else:
+            parts = text.split("\r")
+            text = next((part for part in reversed(parts) if part.strip()), parts[-1])
+    text = text.replace("\x00", "").replace("\ufeff", "")
     if text[:1].isdigit():
         text = _TIMESTAMP.sub("", text, count=1)
     return text
@@ -179,7 +191,7 @@ def iter_log_lines(chunks: Iterable[bytes]) -> Iterator[LogLine]:
             raws.pop()
         for offset, raw in enumerate(raws):
             text = normalise_line(raw)
-            started = step_of(text)
+            started = step_of(normalise_line(raw, redraws=True) if b"\r" in raw else text)
             if started is not None:
                 step = started
             yield LogLine(block.first_line + offset, text, step)

@@ -31,16 +31,18 @@ from typing import Any, Protocol
 # shipped database: PHP-PHPUNIT-FAILURE vanished next to CC-CTEST-FAILED)
 _ANSI = r"(?:\x1b\[[0-9;]*[mK])"
 _TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?"
-_PREFIX = r"(?:^(?:" + _TIMESTAMP + r")?" + _ANSI + "*)"
+#: ``^`` also matches right after a lone CR: a progress bar redraws its line with CR, and
+#: the text after the last CR is what the line says (see ``normalise_line``)
+_PREFIX = r"(?:(?:^(?:" + _TIMESTAMP + r")?|\r)" + _ANSI + "*)"
 #: for hyperscan, ``^`` becomes "line start, or right after a ``Z`` (the end of a
-#: timestamp, with its space) or an ``m`` / ``K`` (the end of a colour code)": one
+#: timestamp, with its space), an ``m`` / ``K`` (the end of a colour code) or a CR": one
 #: expression per regex, a superset of the raw lines the regex matches once normalised,
 #: that the confirm step narrows down (3% more candidate lines than spelling the
 #: timestamp and colour code out, for a scan about 10% faster). It
 #: compiles 3.5x and scans 3x faster than one expression per line-start form, and
 #: hyperscan 5.4 got neither that form nor one optional prefix group right on the
 #: shipped database (it silently missed ``^[0-9]+\) ...`` lines; see test_matcher.py)
-_HS_LINE_START = r"(?:^|Z ?|[mK])"
+_HS_LINE_START = r"(?:^|Z ?|[mK\r])"
 _SUFFIX = r"(?:" + _ANSI + r"|\r)*$"
 
 

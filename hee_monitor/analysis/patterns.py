@@ -469,7 +469,7 @@ def _check_examples(patterns: list[Pattern], *, shipped: bool) -> list[Problem]:
         database = base.merged(patterns)
     except PatternError:
         database = PatternDatabase(patterns)
-    analyzer = Analyzer(database)
+    analyzer = Analyzer(database, all_findings=True)
     problems: list[Problem] = []
     for pattern in patterns:
         src = pattern.source or Path("<patterns>")

@@ -101,6 +101,13 @@ def _stdin_chunks() -> Iterator[bytes]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Configuration file (default $HEE_CONFIG or ./hee-monitor.toml); read for [llm].",
 )
+@click.option(
+    "--all-findings",
+    is_flag=True,
+    help="List every matching pattern as a failure, generic summaries (exit code, BUILD "
+    "FAILURE) and overlapping matches included, instead of folding them into the root "
+    "cause as 'also matched'.",
+)
 @click.option("--engine", type=click.Choice(["hyperscan", "re2", "re"]), hidden=True)
 def analyze(
     logs: tuple[str, ...],
@@ -112,6 +119,7 @@ def analyze(
     llm_model: str | None,
     llm_host: str | None,
     config_file: Path | None,
+    all_findings: bool,
     engine: str | None,
 ) -> int:
     """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
@@ -137,7 +145,10 @@ def analyze(
 
     fallback = _fallback(config_file, llm, llm_model, llm_host)
     analyzer = Analyzer(
-        load_database(pattern_dirs, shipped=not no_shipped), fallback, engine=engine
+        load_database(pattern_dirs, shipped=not no_shipped),
+        fallback,
+        engine=engine,
+        all_findings=all_findings,
     )
     junit_findings = _junit_findings(junit_files)
     diagnoses = _run(analyzer, paths)
@@ -247,6 +258,8 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
         )
         if finding.fix_strategy:
             lines.append(f"    fix strategy: {finding.fix_strategy}")
+        if finding.related:
+            lines.append(f"    also matched: {', '.join(finding.related)}")
         width = len(str(max((e.end_line for e in finding.evidence), default=1)))
         shown = _evidence_lines(finding, _TEXT_EVIDENCE_LINES)
         for number, text in shown:
@@ -269,8 +282,11 @@ def render_markdown(diagnosis: Diagnosis) -> str:
         out.append("|---|---|---|---|---|---|")
         for n, f in enumerate(diagnosis.failures, 1):
             fix = f"`{f.fix_strategy}`" if f.fix_strategy else "–"
+            also = (
+                "<br>also matched: " + ", ".join(f"`{r}`" for r in f.related) if f.related else ""
+            )
             out.append(
-                f"| {n} | **{f.title}** (`{f.pattern_id}`) | {f.severity.value} | "
+                f"| {n} | **{f.title}** (`{f.pattern_id}`){also} | {f.severity.value} | "
                 f"{f.owner.value} | {f.confidence:.2f} | {fix} |"
             )
         root = diagnosis.failures[0]

@@ -133,7 +133,7 @@ def lint(
     logs = sorted(p for p in logs_dir.rglob("*") if p.is_file())
     if not logs:
         raise UsageError(f"no log files in {logs_dir}", hint="add logs of passing builds")
-    analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped))
+    analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped), all_findings=True)
     fired: dict[str, list[str]] = {}
     for log in logs:
         for finding in analyzer.analyze_path(log).failures:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hee_monitor.analysis.analyzer import Analyzer
+from hee_monitor.analysis.analyzer import GENERIC_PRIORITY, Analyzer, fold_findings
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.matcher import available_engines
 from hee_monitor.analysis.patterns import PatternDatabase, load_database
@@ -32,10 +32,14 @@ def ids(diagnosis: object) -> list[str]:
     return [f.pattern_id for f in diagnosis.failures]  # type: ignore[attr-defined]
 
 
-def test_compile_error_beats_exit_code_and_evidence_points_at_lines(analyzer: Analyzer) -> None:
+def test_compile_error_beats_exit_code_and_evidence_points_at_lines(
+    analyzer: Analyzer, sample_db: PatternDatabase
+) -> None:
     diagnosis = analyzer.analyze_text(GO_LOG, "go.log")
-    assert ids(diagnosis) == ["TEST-GO-COMPILE", "TEST-EXIT-CODE"]
+    # the generic "exit code" summary is folded into the root cause, not listed
+    assert ids(diagnosis) == ["TEST-GO-COMPILE"]
     root = diagnosis.failures[0]
+    assert root.related == ("TEST-EXIT-CODE",)
     # context before 1, after 1 around lines 6 and 7, merged into one range
     assert [(e.start_line, e.end_line) for e in root.evidence] == [(5, 8)]
     assert root.evidence[0].text.splitlines()[1] == "##[error]pkg/a_test.go:88:9: undefined: os"
@@ -43,7 +47,10 @@ def test_compile_error_beats_exit_code_and_evidence_points_at_lines(analyzer: An
     assert root.details["step"] == "go test ./..."
     assert diagnosis.lines == 9
     assert 0 < root.confidence <= 1
-    assert root.confidence > diagnosis.failures[1].confidence
+    full = Analyzer(sample_db, all_findings=True).analyze_text(GO_LOG, "go.log")
+    assert ids(full) == ["TEST-GO-COMPILE", "TEST-EXIT-CODE"]
+    assert full.failures[0].related == ()
+    assert root.confidence > full.failures[1].confidence
 
 
 def test_step_header_lines_are_not_evidence(analyzer: Analyzer) -> None:
@@ -215,6 +222,22 @@ def test_fallback_not_called_for_an_explained_log(sample_db: PatternDatabase) ->
     assert ids(Analyzer(sample_db, fallback=Boom()).analyze_text(GO_LOG))[0] == "TEST-GO-COMPILE"
 
 
+def test_fallback_still_asked_when_only_generic_findings_match(sample_db: PatternDatabase) -> None:
+    """Folding leaves a log with only generic findings as it is: low confidence, so the
+    fallback is asked, and the generic finding stays listed next to its answer."""
+    asked: list[LogExcerpt] = []
+
+    class Note:
+        def classify(self, excerpt: LogExcerpt) -> FallbackResult:
+            asked.append(excerpt)
+            return FallbackResult((), note="model had no idea")
+
+    log = "something odd\n##[error]Process completed with exit code 3.\n"
+    diagnosis = Analyzer(sample_db, fallback=Note()).analyze_text(log)
+    assert asked and ids(diagnosis) == ["TEST-EXIT-CODE"]
+    assert diagnosis.failures[0].related == () and diagnosis.notes == ("model had no idea",)
+
+
 def test_fallback_reads_a_file_again(sample_db: PatternDatabase, tmp_path: Path) -> None:
     class Echo:
         def classify(self, excerpt: LogExcerpt) -> FallbackResult:
@@ -277,7 +300,12 @@ def test_reference_go_compile_error_lines(analyzer: Analyzer) -> None:
     # the first five annotations (639-643) with one line of context each side, merged
     assert (root.evidence[0].start_line, root.evidence[0].end_line) == (638, 644)
     assert "credentials_test.go:88:9: undefined: os" in root.evidence[0].text
-    exit_finding = diagnosis.failures[-1]
+    assert "TEST-EXIT-CODE" in root.related
+    full = Analyzer(analyzer.database, all_findings=True).analyze_path(
+        _ref("02-go-compile-error.log")
+    )
+    exit_finding = full.failures[-1]
+    assert exit_finding.pattern_id == "TEST-EXIT-CODE"
     assert exit_finding.evidence[0].start_line == 738
 
 
@@ -331,3 +359,80 @@ def test_example_logs_are_explained_by_the_shipped_database(log: Path) -> None:
     for finding in diagnosis.failures:
         for ev in finding.evidence:
             assert 1 <= ev.start_line <= ev.end_line <= diagnosis.lines
+
+
+# --- folding ----------------------------------------------------------------------------
+
+
+def _ranked(pid: str, lines: tuple[int, int], *, transient: bool = False) -> Finding:
+    start, stop = lines
+    return Finding(
+        pattern_id=pid,
+        title=pid,
+        category="test",
+        severity=Severity.MEDIUM,
+        owner=Owner.DEVELOPER,
+        risk=1,
+        transient=transient,
+        confidence=0.5,
+        fix_strategy=None,
+        fingerprint=pid,
+        evidence=(Evidence(start, stop, "x"),),
+    )
+
+
+def test_fold_generic_into_first_specific_and_collapse_covered_evidence() -> None:
+    ranked = [
+        (_ranked("EXIT", (50, 50)), 5),  # generic, ranked first (step bonus)
+        (_ranked("PYTEST-SUMMARY", (40, 42)), 70),
+        (_ranked("ASSERT", (10, 12)), 60),
+        (_ranked("PAT-002", (41, 41)), 35),  # same line as the summary: covered
+        (_ranked("SPLIT", (12, 40)), 50),  # partly new lines: kept
+        (_ranked("BUILD-FAILURE", (60, 60)), 10),
+    ]
+    out = fold_findings(ranked)
+    assert [f.pattern_id for f in out] == ["PYTEST-SUMMARY", "ASSERT", "SPLIT"]
+    assert out[0].related == ("EXIT", "PAT-002", "BUILD-FAILURE")
+    assert out[1].related == () and out[2].related == ()
+
+
+def test_fold_keeps_transient_and_only_generic_findings() -> None:
+    transient = _ranked("RUNNER-LOST", (50, 50), transient=True)
+    out = fold_findings([(_ranked("COMPILE", (10, 10)), 80), (transient, 20)])
+    assert [f.pattern_id for f in out] == ["COMPILE", "RUNNER-LOST"]
+    covered = _ranked("NET-TIMEOUT", (10, 10), transient=True)
+    out = fold_findings([(_ranked("COMPILE", (10, 10)), 80), (covered, 60)])
+    assert [f.pattern_id for f in out] == ["COMPILE", "NET-TIMEOUT"]
+    generic = [(_ranked("EXIT", (9, 9)), 5), (_ranked("MAKE", (9, 9)), 15)]
+    assert fold_findings(generic) == [f for f, _ in generic]
+    assert fold_findings([]) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 30), st.integers(0, 4), st.integers(0, 100), st.booleans()),
+        max_size=8,
+    )
+)
+def test_folding_loses_no_pattern_and_keeps_the_ranking(
+    specs: list[tuple[int, int, int, bool]],
+) -> None:
+    ranked = [
+        (_ranked(f"P{n}", (start, start + length), transient=transient), priority)
+        for n, (start, length, priority, transient) in enumerate(specs)
+    ]
+    out = fold_findings(ranked)
+    listed = [f.pattern_id for f in out]
+    related = [r for f in out for r in f.related]
+    # every finding is either listed or named by exactly one listed finding
+    assert sorted(listed + related) == sorted(f.pattern_id for f, _ in ranked)
+    order = [f.pattern_id for f, _ in ranked]
+    assert listed == sorted(listed, key=order.index)
+    assert bool(out) == bool(ranked)
+    # transient findings are always listed; with a specific finding, no generic one is
+    assert {f.pattern_id for f, _ in ranked if f.transient} <= set(listed)
+    if any(priority > GENERIC_PRIORITY for _, priority in ranked):
+        first = next(f for f, p in ranked if p > GENERIC_PRIORITY)
+        assert first.pattern_id in listed
+        assert all(p > GENERIC_PRIORITY or f.transient for f, p in ranked if f.pattern_id in listed)

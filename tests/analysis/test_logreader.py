@@ -113,3 +113,14 @@ def test_excerpt_is_bounded_and_keeps_error_context() -> None:
     assert numbers == sorted(numbers)
     assert excerpt.total_lines == 5500
     assert len(excerpt.log_fingerprint) == 16
+
+
+def test_a_redrawn_line_reads_as_its_last_text() -> None:
+    """Progress bars redraw a line with lone CRs: the text after the last one is what it
+    says (an anchored regex must see it at the line start); numbering stays by newline."""
+    raw = b"2024-01-01T00:00:00.1Z Downloading 10%\rDownloading 100%\r\x1b[31mERROR: no space\r"
+    assert normalise_line(raw) == "ERROR: no space"
+    assert normalise_line(b"Pulling 1/3\rdone\r   \r") == "done"
+    assert normalise_line(raw, redraws=True) == "Downloading 10% Downloading 100% ERROR: no space"
+    lines = list(iter_log_lines([b"a\rb\nc\r\rd\n"]))
+    assert [(line.number, line.text) for line in lines] == [(1, "b"), (2, "d")]

@@ -177,3 +177,10 @@ def test_the_cache_keeps_only_the_most_recently_used_databases(
     assert len(left) == 2
     assert f"hs-{matcher._HyperscanScanner.key(first)}.db" in left
     assert f"hs-{matcher._HyperscanScanner.key(second)}.db" not in left
+
+
+def test_engines_select_text_after_a_redraw_carriage_return() -> None:
+    specs = [RegexSpec(0, r"^ERROR: "), RegexSpec(1, r"^npm ERR! ")]
+    data = b"Downloading 10%\r\x1b[0KERROR: disk full\nprogress\rnpm ERR! code 1\nnpm ERR no\n"
+    for name in available_engines():
+        assert lines_hit(name, specs, data) == {(0, 0), (1, 1)}, name

@@ -324,3 +324,49 @@ def test_bad_hee_llm_value_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="HEE_LLM must be 1 or 0"):
         fallback_wanted({}, None, {"HEE_LLM": "maybe"})
+
+
+def test_generic_summary_is_folded_into_the_root_cause(log: Path) -> None:
+    """The "exit code 2" summary is not a second failure: the root cause names it."""
+    args = ("--format", "json", "--no-shipped", "--patterns", str(SAMPLE), str(log))
+    code, out, _ = invoke("analyze", *args)
+    data = json.loads(out)
+    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["TEST-PY-MODULE-NOT-FOUND"]
+    root = data["failures"][0]
+    # the existing keys keep their meaning; "related" is the one addition
+    assert set(root) == CONTRACT_KEYS | {"details", "related"}
+    assert root["related"] == ["TEST-EXIT-CODE"]
+    assert root["evidence"][0]["start_line"] == 3
+
+    code, out, _ = invoke("analyze", "--all-findings", *args)
+    full = json.loads(out)
+    assert [f["pattern_id"] for f in full["failures"]] == [
+        "TEST-PY-MODULE-NOT-FOUND",
+        "TEST-EXIT-CODE",
+    ]
+    assert all("related" not in f for f in full["failures"])
+    assert set(full["failures"][0]) == CONTRACT_KEYS | {"details"}
+
+
+def test_also_matched_in_text_and_markdown(log: Path) -> None:
+    _, text, _ = invoke("analyze", "--no-shipped", "--patterns", str(SAMPLE), str(log))
+    assert "    also matched: TEST-EXIT-CODE" in text and "also #2" not in text
+    _, md, _ = invoke(
+        "analyze", "--format", "markdown", "--no-shipped", "--patterns", str(SAMPLE), str(log)
+    )
+    assert "(`TEST-PY-MODULE-NOT-FOUND`)<br>also matched: `TEST-EXIT-CODE` |" in md
+    _, full, _ = invoke(
+        "analyze", "--all-findings", "--no-shipped", "--patterns", str(SAMPLE), str(log)
+    )
+    assert "also #2: " in full and "also matched" not in full
+
+
+def test_a_log_with_only_generic_findings_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "generic.log"
+    path.write_text(LOG.replace("ModuleNotFoundError: No module named 'requests'", "x"))
+    code, out, _ = invoke(
+        "analyze", "--format", "json", "--no-shipped", "--patterns", str(SAMPLE), str(path)
+    )
+    data = json.loads(out)
+    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["TEST-EXIT-CODE"]
+    assert "related" not in data["failures"][0]
