@@ -13,9 +13,6 @@ from hee_monitor.cli import COMMANDS, cli, run
 WITHOUT_EXAMPLES_YET = frozenset(
     {
         "demo",
-        "capsule archive", "capsule generate", "capsule history", "capsule keygen",
-        "capsule load", "capsule restore", "capsule show", "capsule update",
-        "capsule validate", "capsule verify",
         "escalation status", "escalation sweep",
         "fix apply", "fix plan", "fix recover",
         "metrics", "monitor",
