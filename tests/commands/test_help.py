@@ -13,12 +13,8 @@ from hee_monitor.cli import COMMANDS, cli, run
 WITHOUT_EXAMPLES_YET = frozenset(
     {
         "demo",
-        "escalation status", "escalation sweep",
         "fix apply", "fix plan", "fix recover",
-        "metrics", "monitor",
-        "patterns lint", "patterns list", "patterns validate",
-        "silence add", "silence expire", "silence list",
-        "state resume", "state set-maintenance", "state show",
+        "monitor",
     }
 )  # fmt: skip
 
