@@ -13,8 +13,6 @@ from hee_monitor.cli import COMMANDS, cli, run
 WITHOUT_EXAMPLES_YET = frozenset(
     {
         "demo",
-        "fix apply", "fix plan", "fix recover",
-        "monitor",
     }
 )  # fmt: skip
 
