@@ -25,8 +25,8 @@ def artifacts() -> None:
 
     \b
     Examples:
-      hee-monitor artifacts analyze results.sarif pip-audit.json
-      hee-monitor artifacts analyze --format json sarif-results.zip
+      hee-monitor artifacts analyze results.sarif pip-audit.json   scanner + audit
+      hee-monitor artifacts analyze --format json sarif-results.zip  an artifact zip
     """
 
 

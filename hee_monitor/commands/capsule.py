@@ -325,7 +325,7 @@ def generate(options: Options, repository: str, output: Path | None) -> int:
     \b
     Examples:
       hee-monitor capsule generate --repository acme/api --signing-key capsule-key
-      hee-monitor capsule generate --state-dir ci-state    repository from $GITHUB_REPOSITORY
+      hee-monitor capsule generate --state-dir ci-state    repo from $GITHUB_REPOSITORY
       hee-monitor capsule generate --repository acme/web --output web.json
 
     Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.

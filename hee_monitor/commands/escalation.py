@@ -87,7 +87,7 @@ def sweep(
 
     \b
     Examples:
-      hee-monitor escalation sweep --dry-run            the issues it would file, with bodies
+      hee-monitor escalation sweep --dry-run            what it would file, with bodies
       hee-monitor escalation sweep --state failed       judge as if the pipeline failed
       hee-monitor escalation sweep --format json        file them; JSON for scripts
 

@@ -206,8 +206,8 @@ def fix() -> None:
 
     \b
     Examples:
-      hee-monitor fix plan --log job.log                what would be done, nothing changed
-      hee-monitor fix apply --log job.log               fix on a branch, open a pull request
+      hee-monitor fix plan --log job.log                the plan; nothing changes
+      hee-monitor fix apply --log job.log               fix branch + pull request
       hee-monitor fix apply --approval APR-1a2b3c4d5e   run a fix a person approved
       hee-monitor fix recover                           restore a tree after a killed fix
     """

@@ -146,7 +146,7 @@ def monitor(
 
     \b
     Examples:
-      hee-monitor monitor --repo octo/app --alert-level high   one cycle (scheduled CI job)
+      hee-monitor monitor --repo octo/app --alert-level high   one cycle (CI job)
       hee-monitor monitor --mode continuous --repo octo/app    poll until SIGTERM/SIGINT
       hee-monitor monitor --repo octo/app --run-id 123456 --hee-context --detailed
       hee-monitor monitor --mode pre-commit build.log --junit report.xml

@@ -33,7 +33,7 @@ def patterns() -> None:
     Examples:
       hee-monitor patterns list                         the 200+ shipped patterns
       hee-monitor patterns validate my-patterns/        check your own pattern files
-      hee-monitor patterns lint --passing-logs logs/ok  patterns that fire on green builds
+      hee-monitor patterns lint --passing-logs ok-logs  patterns that fire on green builds
       hee-monitor patterns suggest failed-job.log       proposals from the local model
     """
 
@@ -145,9 +145,9 @@ def lint(
 
     \b
     Examples:
-      hee-monitor patterns lint --passing-logs logs/green
-      hee-monitor patterns lint --passing-logs logs/green --threshold 0.01 --format json
-      hee-monitor patterns lint --passing-logs logs/green --no-shipped --patterns my-patterns/
+      hee-monitor patterns lint --passing-logs ok-logs
+      hee-monitor patterns lint --passing-logs ok-logs --threshold 0.01 --format json
+      hee-monitor patterns lint --passing-logs ok-logs --no-shipped --patterns my-patterns/
 
     Exit status 1 when a pattern fires on more than --threshold of the logs.
     """

@@ -83,7 +83,7 @@ def add(
     Examples:
       hee-monitor silence add --repo 'acme/*' --pattern 'JS-NPM-*' --expires 2h \\
           -c "npm registry outage"
-      hee-monitor silence add --severity low --severity medium --expires 1d -c "release week"
+      hee-monitor silence add --severity low --expires 1d -c "release week"
       hee-monitor silence add --repo acme/api --expires 30m --database sqlite:///ci/hee.db
 
     Pattern ids are upper case (hee-monitor patterns list). Reads $HEE_DATABASE_URL.
