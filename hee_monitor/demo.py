@@ -15,6 +15,7 @@ hours per step, so the charts have a timeline; nothing sleeps.
 from __future__ import annotations
 
 import copy
+import io
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hee_monitor.capsule.access import SignedCapsule
 from hee_monitor.capsule.keys import Signer, TrustedKeys
@@ -52,9 +54,17 @@ Missing license header: src/ledger/report.py
 """
 FLAKY_LOG = """\
 Run python -m pytest -q
-........................................................................ [ 33%]
-requests.exceptions.ConnectionError: ('Connection aborted.', \
+........................................................................ [ 98%]
+F                                                                        [100%]
+=================================== FAILURES ===================================
+__________________________________ test_fetch __________________________________
+E   requests.exceptions.ConnectionError: ('Connection aborted.', \
 ConnectionResetError(104, 'Connection reset by peer'))
+=========================== short test summary info ============================
+FAILED tests/test_api.py::test_fetch - requests.exceptions.ConnectionError: \
+('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))
+1 failed, 72 passed in 4.87s
+##[error]Process completed with exit code 1.
 """
 DEPENDENCY_LOG = """\
 Collecting click
@@ -251,12 +261,44 @@ class Demo:
     def __init__(self, workdir: Path, console: Console) -> None:
         self.workdir = workdir
         self.console = console
+        # The console alert channel writes here; the demo shows what it wrote under the
+        # step that raised it (a critical alert is sent while the cycle is still running).
+        self._alerts = io.StringIO()
+        self._alert_console = Console(
+            file=self._alerts,
+            force_terminal=console.is_terminal,
+            color_system=console.color_system,  # type: ignore[arg-type]
+            width=max(console.width - 12, 40),
+            highlight=False,
+            soft_wrap=True,
+        )
         # the scenario's last step happens now
         start = datetime.now(UTC).replace(microsecond=0)
         self.clock = FakeClock(start - timedelta(hours=STEP_HOURS * len(SCENARIO)))
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
+
+    def _show_alerts(self, *, resolved_only: bool = False) -> None:
+        """Print what the console channel sent since the last call, under an ``alert`` label
+        (``resolved_only``: only the resolved notices, which belong with the recoveries)."""
+        blocks: list[list[str]] = []
+        for line in self._alerts.getvalue().splitlines():
+            if line.startswith(" ") and blocks:
+                blocks[-1].append(line)
+            else:
+                blocks.append([line])
+        shown = [b for b in blocks if not resolved_only or "[RESOLVED]" in b[0]]
+        kept = [b for b in blocks if b not in shown]
+        self._alerts.seek(0)
+        self._alerts.truncate()
+        self._alerts.write("".join(line + "\n" for block in kept for line in block))
+        for block in shown:
+            for number, line in enumerate(block):
+                label = "  alert     " if number == 0 else "          "
+                self.console.print(
+                    Text(label) + Text.from_ansi(line), highlight=False, soft_wrap=True
+                )
 
     def run(self) -> DemoResult:
         from hee_monitor.analysis.analyzer import Analyzer
@@ -337,10 +379,19 @@ class Demo:
                 with self.console.status("monitor cycle: polling, analysing, deciding…"):
                     report = cycle.run_once()
                 self._show(report, result)
+                self._show_alerts()
                 for outcome in report.runs:
                     with self.console.status("fix engine: backup, apply, validate…"):
                         self._fix(engine, outcome, result)
                 self._flush(router)
+                self._show_alerts()
+                if any(outcome.rerun_requested for outcome in report.runs):
+                    # the next cycle, a few minutes on, sees how the re-run ended
+                    self.clock.advance(600)
+                    with self.console.status("monitor cycle: checking the re-run…"):
+                        report = cycle.run_once()
+                    self._show(report, result)
+                    self._show_alerts()
             self._coverage(capsule, result)
             result.pull_requests = [str(p.get("html_url")) for p in fake.pulls]
             source.close()
@@ -357,8 +408,15 @@ class Demo:
         except ModuleNotFoundError:
             result.notes.append("the alert router is not in this build: alerts are recorded only")
             return None
-        return AlertRouter.from_config(
-            {"channels": {"console": {"type": "console"}}}, audit.engine, self.clock, env={}
+        from hee_monitor.alerts.channels import ConsoleNotifier
+        from hee_monitor.alerts.matrix import DEFAULT_MATRIX
+
+        # the default escalation matrix with only the console channel configured
+        return AlertRouter(
+            audit.engine,
+            self.clock,
+            notifiers={"console": ConsoleNotifier(console=self._alert_console)},
+            matrix=DEFAULT_MATRIX,
         )
 
     def _engine(
@@ -393,12 +451,13 @@ class Demo:
     def _show(self, report: CycleReport, result: DemoResult) -> None:
         for rec in report.recoveries:
             if rec.from_state == rec.to_state:
-                self.say(f"  resolved  {'; '.join(rec.reasons)}")
+                self.say(f"  re-run    {'; '.join(rec.reasons)}, state unchanged")
                 continue
             self.say(
                 f"  recovered {rec.from_state.value} → [bold]{rec.to_state.value}[/] "
                 f"({'; '.join(rec.reasons)})"
             )
+        self._show_alerts(resolved_only=True)
         for run in report.runs:
             if run.decision is None:
                 self.say(f"  {run.key}: skipped ({'; '.join(run.skipped)})")
@@ -457,13 +516,18 @@ class Demo:
         report.write_text(COVERAGE_XML, encoding="utf-8")
         analysis = analyze(read_report(report), targets=Targets(COVERAGE_TARGETS))
         capsule.update(lambda p: apply_to_capsule(p, analysis), now=self.clock.now())
-        line = analysis.metrics["line"].percent
+        short = {g.metric for g in analysis.gaps}
+        measured = []
+        for name, target in COVERAGE_TARGETS.items():
+            metric = analysis.metrics.get(name)
+            percent = analysis.total.percent if name == "total" else metric and metric.percent
+            if percent is None:
+                continue  # not in this report (e.g. function coverage from Cobertura)
+            verdict = "[bold]below[/]" if name in short else "met"
+            measured.append(f"{name} {percent:.1f}% (target {target:g}%, {verdict})")
         self.say(
-            f"\n[bold cyan]Coverage[/] of the test job: line {line}%, "
-            + (
-                ", ".join(f"{g.metric} {g.shortfall} points short" for g in analysis.gaps)
-                or "all targets met"
-            )
+            "\n[bold cyan]Coverage[/] of the test job, measured against the targets: "
+            + "; ".join(measured)
         )
 
     def _flush(self, router: Any) -> None:

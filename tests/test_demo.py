@@ -14,9 +14,9 @@ from sqlalchemy import select
 from hee_monitor.alerts.outbox import outbox_table
 from hee_monitor.capsule.keys import TrustedKeys, load_public_key
 from hee_monitor.capsule.store import CapsuleStore
-from hee_monitor.demo import DemoResult, play
+from hee_monitor.demo import FLAKY_LOG, DemoResult, play
 from hee_monitor.errors import UsageError
-from hee_monitor.store.audit import alerts
+from hee_monitor.store.audit import alerts, decisions
 from hee_monitor.store.db import open_engine
 
 
@@ -112,3 +112,28 @@ def test_a_workdir_with_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         play(tmp_path, Console(file=io.StringIO()))
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_the_flaky_test_is_re_run_from_a_realistic_log(demo: tuple[DemoResult, str]) -> None:
+    result, out = demo
+    assert FLAKY_LOG.rstrip().endswith("##[error]Process completed with exit code 1.")
+    engine = open_engine(result.database)
+    with engine.connect() as conn:
+        rows = conn.execute(select(decisions.c.actions, decisions.c.rules)).all()
+    engine.dispose()
+    reruns = [r for r in rows if "rerun" in json.loads(r.actions)]
+    assert len(reruns) == 1 and "transient_rerun" in json.loads(reruns[0].rules)
+    assert "detected  NET-RESET" in out and "passed on a re-run" in out
+
+
+def test_each_alert_is_shown_once_under_its_step(demo: tuple[DemoResult, str]) -> None:
+    _, out = demo
+    steps = out.split("\n4. CI run:")[0].split("\n2. CI run:")
+    step_2 = steps[1].split("\n3. CI run:")[0]
+    assert "[RESOLVED] demo/ledger: Lint failed on main" in step_2
+    assert "passed on a re-run of the same commit" in step_2
+    step_4 = out.split("\n4. CI run:")[1].split("\nCoverage")[0]
+    assert step_4.index("detected  RUST-RUSTC-ERROR") < step_4.index("[CRITICAL] demo/ledger:")
+    assert "demo/ledger: demo/ledger" not in out
+    for url in {line.split()[0] for line in out.splitlines() if "actions/runs/" in line}:
+        assert out.count(url) == 1, url

@@ -16,6 +16,7 @@ from typing import IO, Any, Protocol
 
 import apprise
 from rich.console import Console
+from rich.text import Text
 
 from hee_monitor.alerts.redact import Scrubber, mask_url
 from hee_monitor.errors import ConfigError
@@ -72,25 +73,57 @@ class Notifier(Protocol):
 
 
 class ConsoleNotifier:
-    """Prints alerts to stderr through rich; never fails in a way worth retrying."""
+    """Prints alerts to stderr through rich; never fails in a way worth retrying.
 
-    def __init__(self, name: str = "console", *, file: IO[str] | None = None) -> None:
+    The console is read by a person watching the monitor, so an alert is three short lines
+    rather than the e-mail's paragraphs::
+
+        [HIGH] acme/api: CI failed on main: pip dependency conflict (×2)
+          fix 'pin-dependency' is partial: proposed as a pull request · 1 failed job(s)
+          https://github.com/acme/api/actions/runs/1 · fingerprint fc1ba3a3d7cdbc06
+    """
+
+    def __init__(
+        self,
+        name: str = "console",
+        *,
+        file: IO[str] | None = None,
+        console: Console | None = None,
+    ) -> None:
         self.name = name
-        self._console = Console(stderr=file is None, file=file, highlight=False, soft_wrap=True)
+        self._console = console or Console(
+            stderr=file is None, file=file, highlight=False, soft_wrap=True
+        )
 
     def describe(self) -> str:
         return "console (stderr)"
 
     def send(self, message: Message) -> SendResult:
-        style = _STYLES.get(message.severity, "")
-        if message.kind == "resolved":
-            style = "bold green"
         try:
-            self._console.print(f"[{style}]{message.subject}[/]", markup=True)
-            self._console.print(message.text, markup=False)
+            for line in console_lines(message):
+                self._console.print(line, highlight=False, soft_wrap=True)
         except OSError as exc:
             return SendResult(False, recoverable=False, error=f"cannot write: {exc.strerror}")
         return SendResult(True)
+
+
+def console_lines(message: Message) -> list[Text]:
+    """The alert as the console shows it: subject; what was decided; where to look."""
+    resolved = message.kind == "resolved"
+    style = "bold green" if resolved else _STYLES.get(message.severity, "")
+    prefix = "RESOLVED" if resolved else message.severity.value.upper()
+    head = Text.assemble((f"[{prefix}]", style), " ", (message.repo, "bold"), f": {message.title}")
+    if message.count > 1:
+        head.append(f" (×{message.count})", style="bold")
+    lines = [head]
+    details = [line.strip() for line in message.body.splitlines() if line.strip()]
+    if details and not resolved:  # a resolved notice's body repeats its subject
+        lines.append(Text("  " + " · ".join(details)))
+    where = [message.url] if message.url else []
+    if resolved:
+        where.insert(0, "no longer occurs")
+    lines.append(Text("  " + " · ".join([*where, f"fingerprint {message.fingerprint}"]), "dim"))
+    return lines
 
 
 _STYLES = {

@@ -187,8 +187,9 @@ class DedupeStage:
         self._groups.close(group.repo, group.fingerprint)
         for action in row.actions:
             if action in LOG_ACTIONS:
-                log.log(
-                    logging.WARNING if action == "log-entry" else logging.INFO,
+                # INFO, not WARNING: the channels are where people read alerts; a WARNING
+                # here would print each one a second time on the CLI's default log level.
+                log.info(
                     "%s alert for %s: %s (×%d, %s)",
                     group.severity.value,
                     group.repo,

@@ -41,6 +41,7 @@ from hee_monitor.policy.interface import (
     PolicyFacts,
     PolicySettings,
 )
+from hee_monitor.policy.transient import transient_cause
 from hee_monitor.skip import SkipDecision, apply_skip
 from hee_monitor.state.machine import Transition
 from hee_monitor.state.store import apply_transitions, fire_all, read_state
@@ -295,6 +296,9 @@ class MonitorCycle:
         _, enabled = self.scope_for(run.repo)
         if enabled:
             jobs = [_only(j, enabled) for j in jobs]
+        # A job whose root cause is only a symptom of a transient finding below it (a test
+        # that failed on a connection reset) has that transient finding as its root cause.
+        jobs = [_transient_cause_first(j) for j in jobs]
         found = _unique(
             [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
         )
@@ -398,7 +402,9 @@ class MonitorCycle:
         severity = decision.severity or Severity.MEDIUM
         cause = root.title if root else "no known pattern explains the log"
         fingerprint = root.fingerprint if root else f"{run.repo}:{run.workflow}:unexplained"
-        body = "\n".join([*decision.reasons, *([run.html_url] if run.html_url else [])])
+        # The alert names its repository and carries the run's URL in their own fields: every
+        # channel shows them, so neither is repeated in the title or the body.
+        body = "\n".join(decision.reasons)
         where = run.branch or run.head_sha[:7]
         if Action.ALERT in decision.actions or Action.ESCALATE in decision.actions:
             kind = "escalation" if Action.ESCALATE in decision.actions else "failure"
@@ -406,7 +412,7 @@ class MonitorCycle:
                 Alert(
                     repo=run.repo,
                     severity=severity,
-                    title=f"{run.repo}: {run.workflow} failed on {where}: {cause}",
+                    title=f"{run.workflow} failed on {where}: {cause}",
                     body=body,
                     fingerprint=fingerprint,
                     kind=kind,
@@ -420,7 +426,7 @@ class MonitorCycle:
                 Alert(
                     repo=run.repo,
                     severity=severity,
-                    title=f"{run.repo}: approve fix {root.fix_strategy!r} for {root.pattern_id}?",
+                    title=f"approve fix {root.fix_strategy!r} for {root.pattern_id}?",
                     body=body,
                     fingerprint=f"{fingerprint}:approval",
                     kind="approval",
@@ -571,6 +577,21 @@ def _only(record: JobRecord, enabled: tuple[str, ...]) -> JobRecord:
     kept = tuple(f for f in record.diagnosis.failures if f.pattern_id in enabled)
     return dataclasses.replace(
         record, diagnosis=dataclasses.replace(record.diagnosis, failures=kept)
+    )
+
+
+def _transient_cause_first(record: JobRecord) -> JobRecord:
+    """The job's diagnosis with its :func:`transient_cause` (if any) ranked first, so the
+    policy, the audit store, alerts and reports all see the network, not the test it broke."""
+    if record.diagnosis is None:
+        return record
+    failures = record.diagnosis.failures
+    cause = transient_cause(failures)
+    if cause is None or cause is failures[0]:
+        return record
+    ranked = (cause, *(f for f in failures if f is not cause))
+    return dataclasses.replace(
+        record, diagnosis=dataclasses.replace(record.diagnosis, failures=ranked)
     )
 
 

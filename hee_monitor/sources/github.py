@@ -72,9 +72,12 @@ _TOKEN_HINT: Final = (
 class RetryPolicy:
     """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock)."""
 
-    total: int = 10
+    total: int = 8
+    #: a host that cannot be reached now (DNS, refused, no route) is tried again by the
+    #: next cycle: a one-shot CI job must not spend many minutes backing off on it
+    connect: int = 2
     backoff_factor: float = 1.0
-    backoff_max: float = 300.0
+    backoff_max: float = 60.0
     backoff_jitter: float = 1.0
     #: wait after a secondary-limit answer without ``Retry-After`` (GitHub: at least a minute)
     secondary_rate_wait: float = 60.0
@@ -337,6 +340,7 @@ class GitHubSource:
         self._retry = ClockRetry(
             clock=self.clock,
             total=policy.total,
+            connect=policy.connect,
             backoff_factor=policy.backoff_factor,
             backoff_max=policy.backoff_max,
             backoff_jitter=policy.backoff_jitter,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -100,11 +101,40 @@ def test_unreachable_peer_is_recoverable(webhook: FakeWebhook) -> None:
     assert HOOK_TOKEN not in (result.error or "")
 
 
-def test_console_prints_subject_and_text() -> None:
+def test_console_prints_an_alert_in_three_lines_each_field_once() -> None:
     out = io.StringIO()
     assert ConsoleNotifier(file=out).send(MESSAGE).ok
-    assert "[CRITICAL] acme/api: npm ci cannot reach the registry (×3)" in out.getvalue()
-    assert "ETIMEDOUT" in out.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "[CRITICAL] acme/api: npm ci cannot reach the registry (×3)",
+        "  ETIMEDOUT registry.npmjs.org (job build, step Install)",
+        "  https://github.com/acme/api/actions/runs/1 · fingerprint npm-registry-timeout",
+    ]
+
+
+def test_console_joins_body_lines_and_keeps_brackets_in_titles_literal() -> None:
+    out = io.StringIO()
+    message = dataclasses.replace(
+        MESSAGE, title="[bold]x[/] failed", body="first reason\n\nsecond reason", count=1
+    )
+    ConsoleNotifier(file=out).send(message)
+    assert out.getvalue().splitlines()[:2] == [
+        "[CRITICAL] acme/api: [bold]x[/] failed",
+        "  first reason · second reason",
+    ]
+
+
+def test_console_resolved_notice_does_not_repeat_its_subject() -> None:
+    out = io.StringIO()
+    resolved = Message(
+        "acme/api", "fp-1", Severity.HIGH, "CI failed on main: x", "Resolved: CI failed ...",
+        kind="resolved",
+    )  # fmt: skip
+    ConsoleNotifier(file=out).send(resolved)
+    assert out.getvalue().splitlines() == [
+        "[RESOLVED] acme/api: CI failed on main: x",
+        "  no longer occurs · fingerprint fp-1",
+    ]
 
 
 def test_invalid_url_is_a_config_error_without_the_url() -> None:

@@ -78,3 +78,5 @@ def test_demo_runs_from_a_wheel_installed_from_a_clean_clone(tmp_path: Path) -> 
     assert (work / "report.html").is_file()
     assert (work / "state_capsules" / "current.json").is_file()
     assert "pull request opened" in proc.stdout
+    # the alerts are the console channel's; no log line repeats them at the default level
+    assert "alert for demo/ledger" not in proc.stderr and "WARNING" not in proc.stderr

@@ -186,7 +186,9 @@ def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
     assert code == 0, capsys.readouterr().err
     report = json.loads(capsys.readouterr().out)
     sources = {f["source"] for r in report["runs"] for d in r["diagnoses"] for f in d["failures"]}
-    assert sources == {"llm:llama3.2"}
+    # the model explains the log; the job's metadata (a failed job) may add its own finding
+    assert "llm:llama3.2" in sources
+    assert sources <= {"llm:llama3.2", "metadata"}
     # the answer is cached in the audit store, so the same log never asks twice
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert db.execute("SELECT count(*) FROM llm_answers").fetchone()[0] == 1

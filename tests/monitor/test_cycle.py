@@ -9,6 +9,7 @@ from hee_monitor.clock import FakeClock
 from hee_monitor.models import AutoFix, FailedJob, FailedRun, Finding, HealthState, Owner, Severity
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.monitor.ports import Skipped
+from hee_monitor.monitor.wiring import pattern_analyzer
 from hee_monitor.policy.interface import Action, PolicySettings
 from hee_monitor.policy.rules import RulesPolicy
 from hee_monitor.store.audit import AuditStore, decisions, findings, processed_runs
@@ -20,6 +21,7 @@ from tests.fakes.memory import (
     RunStatus,
     ScriptedAnalyzer,
 )
+from tests.policy.test_transient import PYTEST_CONNECTION_RESET
 
 START = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 
@@ -176,6 +178,30 @@ def test_transient_run_is_rerun_then_labelled_flaky_when_it_passes(tmp_path: Pat
     report = env.cycle.run_once()
     assert report.runs[0].decision is not None
     assert Action.LABEL_FLAKY in report.runs[0].decision.actions and env.state == "operational"
+
+
+@pytest.mark.parametrize(
+    ("log", "action", "reruns"),
+    [
+        pytest.param(PYTEST_CONNECTION_RESET, Action.RERUN, 1, id="test failed on the network"),
+        pytest.param(
+            b"error[E0308]: mismatched types\n --> src/lib.rs:4:9\n"
+            b"error: could not compile `app` (lib) due to 1 previous error\n"
+            + PYTEST_CONNECTION_RESET,
+            Action.ALERT,
+            0,
+            id="compile error and a connection reset",
+        ),
+    ],
+)
+def test_a_real_log_is_judged_by_the_cause_under_its_symptoms(
+    tmp_path: Path, log: bytes, action: Action, reruns: int
+) -> None:
+    env = Env(tmp_path, [run(1, job("tests (3.12)", log=log))], {})
+    env.cycle.analyzer = pattern_analyzer()
+    [outcome] = env.cycle.run_once().runs
+    assert outcome.decision is not None and outcome.decision.primary_action is action
+    assert len(env.control.reruns) == reruns
 
 
 def test_transient_failure_rerun_at_most_three_times(tmp_path: Path) -> None:
