@@ -84,7 +84,7 @@ def show_cmd(database: str, request_id: str) -> int:
 def _decide(action: str, database: str, request_id: str, by: str, reason: str) -> int:
     store = ApprovalStore(open_engine(database))
     getattr(store, action)(request_id, by=by, reason=reason, now=SystemClock().now())
-    click.echo(f"{request_id} {action}d by {by}")
+    click.echo(f"{request_id} {action.removesuffix('e')}ed by {by}")
     if action == "approve":
         click.echo(f"run it: hee-monitor fix apply --approval {request_id}")
     return 0
