@@ -22,7 +22,17 @@ _database = click.option(
 
 @click.group("approvals")
 def approvals() -> None:
-    """Fixes above the risk threshold wait here for a person's decision."""
+    """Fixes above the risk threshold wait here for a person's decision.
+
+    \b
+    Examples:
+      hee-monitor approvals list                      pending requests
+      hee-monitor approvals show APR-3f2a9c1b0e       the plan and why it waits
+      hee-monitor approvals approve APR-3f2a9c1b0e --by alice --reason "reviewed"
+      hee-monitor fix apply --approval APR-3f2a9c1b0e then run the approved fix
+
+    Every subcommand reads the audit store from --database or $HEE_DATABASE_URL.
+    """
 
 
 @approvals.command("list")
@@ -30,7 +40,16 @@ def approvals() -> None:
 @click.option("--status", type=click.Choice(STATUSES), default="pending", show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="Every request, whatever its status.")
 def list_cmd(database: str, status: str, show_all: bool) -> int:
-    """List approval requests."""
+    """List approval requests (the pending ones unless --status or --all says otherwise).
+
+    \b
+    Examples:
+      hee-monitor approvals list                       what waits for a decision
+      hee-monitor approvals list --status approved     approved, not yet applied
+      hee-monitor approvals list --all --database sqlite:///ci/hee.db
+
+    Reads $HEE_DATABASE_URL when --database is not given.
+    """
     store = ApprovalStore(open_engine(database))
     requests = store.requests(None if show_all else status)
     for r in requests:
@@ -48,7 +67,15 @@ def list_cmd(database: str, status: str, show_all: bool) -> int:
 @_database
 @click.argument("request_id")
 def show_cmd(database: str, request_id: str) -> int:
-    """Show one request: the finding, the exact plan, why it needs approval."""
+    """Show one request as JSON: the finding, the exact plan, why it needs approval.
+
+    \b
+    Examples:
+      hee-monitor approvals show APR-3f2a9c1b0e              the full request
+      hee-monitor approvals show APR-3f2a9c1b0e | jq .plan   just the plan
+
+    Exit 2 when no request has that id. Reads $HEE_DATABASE_URL.
+    """
     request = ApprovalStore(open_engine(database)).get(request_id)
     click.echo(json.dumps(request.to_json(), indent=2))
     return 0
@@ -57,7 +84,7 @@ def show_cmd(database: str, request_id: str) -> int:
 def _decide(action: str, database: str, request_id: str, by: str, reason: str) -> int:
     store = ApprovalStore(open_engine(database))
     getattr(store, action)(request_id, by=by, reason=reason, now=SystemClock().now())
-    click.echo(f"{request_id} {action}d by {by}")
+    click.echo(f"{request_id} {action.removesuffix('e')}ed by {by}")
     if action == "approve":
         click.echo(f"run it: hee-monitor fix apply --approval {request_id}")
     return 0
@@ -69,7 +96,15 @@ def _decide(action: str, database: str, request_id: str, by: str, reason: str) -
 @click.option("--by", required=True, help="Who approves (recorded in the audit log).")
 @click.option("--reason", required=True, help="Why (recorded in the audit log).")
 def approve_cmd(database: str, request_id: str, by: str, reason: str) -> int:
-    """Approve a request; then `hee-monitor fix apply --approval ID` runs it."""
+    """Approve a request; then `hee-monitor fix apply --approval ID` runs it.
+
+    \b
+    Examples:
+      hee-monitor approvals approve APR-3f2a9c1b0e --by alice --reason "lockfile only"
+      hee-monitor fix apply --approval APR-3f2a9c1b0e   then run it
+
+    --by and --reason go to the audit log. Reads $HEE_DATABASE_URL.
+    """
     return _decide("approve", database, request_id, by, reason)
 
 
@@ -79,7 +114,15 @@ def approve_cmd(database: str, request_id: str, by: str, reason: str) -> int:
 @click.option("--by", required=True)
 @click.option("--reason", required=True)
 def reject_cmd(database: str, request_id: str, by: str, reason: str) -> int:
-    """Reject a request; the fix never runs."""
+    """Reject a request; the fix never runs.
+
+    \b
+    Examples:
+      hee-monitor approvals reject APR-3f2a9c1b0e --by bob --reason "touches prod"
+      hee-monitor approvals list --status rejected     what was turned down
+
+    --by and --reason go to the audit log. Reads $HEE_DATABASE_URL.
+    """
     return _decide("reject", database, request_id, by, reason)
 
 
@@ -111,7 +154,16 @@ class _Printer:
               help="Print the alerts as JSON lines instead of routing them.")  # fmt: skip
 def escalate_cmd(database: str, timeout_hours: float, print_only: bool) -> int:
     """Escalate requests pending longer than the timeout, once each, through the alert
-    router ([alerts] of hee-monitor.toml)."""
+    router ([alerts] of hee-monitor.toml).
+
+    \b
+    Examples:
+      hee-monitor approvals escalate                   route overdue requests (cron)
+      hee-monitor approvals escalate --timeout-hours 4 a tighter deadline
+      hee-monitor approvals escalate --print           JSON lines, nothing sent
+
+    Reads $HEE_DATABASE_URL and the [alerts] section of $HEE_CONFIG / hee-monitor.toml.
+    """
     # the router's tables must be declared before the store creates what is missing
     from hee_monitor.alerts.pipeline import AlertRouter
     from hee_monitor.config import load_config

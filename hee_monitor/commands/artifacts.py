@@ -21,7 +21,13 @@ from hee_monitor.errors import UsageError
 
 @click.group("artifacts")
 def artifacts() -> None:
-    """Findings in the reports CI jobs upload (security, audits, licenses, tests)."""
+    """Findings in the reports CI jobs upload (security, audits, licenses, tests).
+
+    \b
+    Examples:
+      hee-monitor artifacts analyze results.sarif pip-audit.json   scanner + audit
+      hee-monitor artifacts analyze --format json sarif-results.zip  an artifact zip
+    """
 
 
 @artifacts.command("analyze")
@@ -48,7 +54,21 @@ def analyze(
     deny: tuple[str, ...],
     config_file: Path | None,
 ) -> int:
-    """Read report FILES (or artifact zips) and list what they report."""
+    """Read report FILES (or artifact zips) and list what they report.
+
+    Reads SARIF, pip-audit and npm audit JSON, pip-licenses and license-checker JSON,
+    JUnit XML, or a zip of them as GitHub serves an artifact.
+
+    \b
+    Examples:
+      hee-monitor artifacts analyze results.sarif pip-audit.json   scanner + audit
+      hee-monitor artifacts analyze --format json sarif-results.zip
+      hee-monitor artifacts analyze --deny-license GPL-3.0 pip-licenses.json
+      hee-monitor artifacts analyze --allow-license MIT license-checker.json
+
+    Exit codes: 0 nothing found, 1 findings, 2 no file could be read.
+    Reads [detection] of --config / $HEE_CONFIG / hee-monitor.toml.
+    """
     if not files:
         raise UsageError(
             "name at least one report file",

@@ -33,7 +33,13 @@ def parse_when(value: str | None, now: datetime) -> datetime | None:
 
 @click.group("audit")
 def audit() -> None:
-    """Query the audit log of decisions, state transitions and actions."""
+    """Query the audit log of decisions, state transitions and actions.
+
+    \b
+    Examples:
+      hee-monitor audit query --since 24h             the last day's decisions
+      hee-monitor audit query --repo acme/api --action escalate --format json
+    """
 
 
 @audit.command("query")
@@ -55,7 +61,18 @@ def query(
     database: str | None,
     config_file: Path | None,
 ) -> int:
-    """Decisions, newest first."""
+    """List the monitor's decisions, newest first, filtered by repository, time and action.
+
+    \b
+    Examples:
+      hee-monitor audit query --since 24h                      the last day
+      hee-monitor audit query --repo acme/api --since 7d       one repository, a week
+      hee-monitor audit query --action auto_fix --format json  every automatic fix, JSON
+      hee-monitor audit query --since 2026-11-01 --until 2026-11-08
+
+    --since/--until take an ISO time (UTC when no zone) or a duration ago (30m, 12h, 7d).
+    Reads --database, else [monitor] database / $HEE_DATABASE_URL.
+    """
     config = load_config(config_file)
     now = datetime.now(UTC)
     rows = AuditStore.open(database or config.database).query(

@@ -241,11 +241,16 @@ def capsule() -> None:
     """Signed, versioned record of pipeline health (the state capsule).
 
     \b
+    Examples:
       hee-monitor capsule keygen --out capsule-key        signing key pair
       hee-monitor capsule generate --repository octo/app  version 1
       hee-monitor capsule update --set-status degraded    next version
       hee-monitor capsule verify                          signatures, expiry, chain
       hee-monitor capsule show                            what it says
+
+    The capsule lives in a state directory (--state-dir, $HEE_STATE_DIR, default
+    state_capsules/) or in one file (--input). Keys: $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS,
+    $HEE_CAPSULE_ENCRYPTION_KEY; key material is never printed.
     """
 
 
@@ -265,11 +270,17 @@ def capsule() -> None:
     help="Create an encryption key for sensitive values instead of a signing key.",
 )
 def keygen(out: Path, encryption: bool) -> int:
-    """Create a key; refuses to overwrite an existing file.
+    """Create a signing (or encryption) key; refuses to overwrite an existing file.
 
     The private key file is created with mode 0600. Put its content in the CI secret
     HEE_SIGNING_KEY (or HEE_CAPSULE_ENCRYPTION_KEY with --encryption); commit or share only
     the .pub file.
+
+    \b
+    Examples:
+      hee-monitor capsule keygen --out capsule-key         capsule-key + capsule-key.pub
+      hee-monitor capsule keygen --out capsule-enc.key --encryption
+      gh secret set HEE_SIGNING_KEY < capsule-key          hand the key to CI
     """
     if encryption:
         create_exclusive(out, EncryptionKey.generate() + b"\n", mode=0o600)
@@ -309,7 +320,16 @@ def keygen(out: Path, encryption: bool) -> int:
     help="Write a single capsule file instead of initialising the state directory.",
 )
 def generate(options: Options, repository: str, output: Path | None) -> int:
-    """Create version 1 of a capsule for REPOSITORY."""
+    """Create version 1 of a capsule for REPOSITORY, signed.
+
+    \b
+    Examples:
+      hee-monitor capsule generate --repository acme/api --signing-key capsule-key
+      hee-monitor capsule generate --state-dir ci-state    repo from $GITHUB_REPOSITORY
+      hee-monitor capsule generate --repository acme/web --output web.json
+
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     if output is None:
         created = options.store(writing=True).initialise(repository, now=options.now)
         click.echo(f"created {options.directory / 'current.json'}: {_summary_line(created)}")
@@ -523,7 +543,20 @@ def update(
     secrets: tuple[str, ...],
     expected_version: int | None,
 ) -> int:
-    """Make the next version: verify the capsule, apply the edits, sign, write."""
+    """Make the next version: verify the capsule, apply the edits, sign, write.
+
+    \b
+    Examples:
+      hee-monitor capsule update --set-status degraded --last-run-id 12345
+      hee-monitor capsule update --expected-version 4 --set monitoring_state.frozen=true
+      hee-monitor capsule update --add-fix-json \\
+          '{"pattern_id": "PAT-001", "success": true, "rollback": false}'
+      SLACK=xoxb-... hee-monitor capsule update --set-sensitive slack_token=SLACK \\
+          --encryption-key capsule-enc.key
+
+    Exit 1 when the capsule does not verify or --expected-version does not match.
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     secret_values = []
     for spec in secrets:
         name, variable = _assignment(spec, "--set-sensitive")
@@ -631,7 +664,17 @@ def _verified(options: Options, *, record: bool = True) -> tuple[Capsule, str]:
     help="Print only this value (JSON pointer, e.g. /monitoring_state/current_status).",
 )
 def load(options: Options, output: Path | None, pointer: str | None) -> int:
-    """Verify a capsule and print its payload as JSON (sensitive values masked)."""
+    """Verify a capsule and print its payload as JSON (sensitive values masked).
+
+    \b
+    Examples:
+      hee-monitor capsule load                             the whole payload
+      hee-monitor capsule load --field /monitoring_state/current_status
+      hee-monitor capsule load --input-env HEE_CAPSULE -o capsule.json
+
+    Exit 1 when the capsule does not verify.
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     capsule_, _ = _verified(options)
     if output is not None:
         atomic_write(output, capsule_.raw)
@@ -651,7 +694,17 @@ def load(options: Options, output: Path | None, pointer: str | None) -> int:
 @common
 @with_input
 def verify(options: Options) -> int:
-    """Check signatures, schema, expiry, rollback/fork and the hash chain (exit 1 if not)."""
+    """Check signatures, schema, expiry, rollback/fork and the hash chain.
+
+    \b
+    Examples:
+      hee-monitor capsule verify                           the state directory
+      hee-monitor capsule verify -i web.json --trusted-key capsule-key.pub
+      hee-monitor capsule verify --threshold 2 --trusted-key a.pub --trusted-key b.pub
+
+    Exit codes: 0 verified, 1 not.
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     capsule_, name = _verified(options)
     click.echo(f"OK {name}: {_summary_line(capsule_)}")
     click.echo(f"signed by: {', '.join(k[:16] + '…' for k in capsule_.keyids)}")
@@ -686,6 +739,11 @@ def validate(
     input_: Path | None, input_env: str | None, hee_rules: bool, patterns_dir: Path | None, fmt: str
 ) -> int:
     """Check a capsule's content against the schema (and --hee-rules); list every problem.
+
+    \b
+    Examples:
+      hee-monitor capsule validate -i state_capsules/current.json
+      hee-monitor capsule validate -i capsule.json --hee-rules --format json
 
     Exit 0 valid, 1 invalid, 2 usage error. Signatures are checked by `capsule verify`.
     """
@@ -757,7 +815,17 @@ def _summary_line(capsule_: Capsule) -> str:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def show(options: Options, reveal: bool, fmt: str) -> int:
-    """Print what a verified capsule says. Sensitive values stay masked unless --reveal."""
+    """Print what a verified capsule says. Sensitive values stay masked unless --reveal.
+
+    \b
+    Examples:
+      hee-monitor capsule show                             status, incidents, fixes
+      hee-monitor capsule show --format json               the payload, for scripts
+      hee-monitor capsule show --reveal --encryption-key capsule-enc.key
+
+    Exit 1 when the capsule does not verify.
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     capsule_, name = _verified(options, record=False)
     if reveal:
         key = options.encryption()
@@ -819,7 +887,15 @@ def _pct(value: Any) -> str:
 @capsule.command()
 @common
 def history(options: Options) -> int:
-    """List every kept version (history and archive), oldest first."""
+    """List every kept version (history and archive), oldest first.
+
+    \b
+    Examples:
+      hee-monitor capsule history                          the default state directory
+      hee-monitor capsule history --state-dir ci-state --trusted-key capsule-key.pub
+
+    Reads $HEE_STATE_DIR, $HEE_TRUSTED_KEYS (or the public half of $HEE_SIGNING_KEY).
+    """
     for info in options.store().history():
         marker = "*" if info.current else " "
         click.echo(
@@ -832,7 +908,15 @@ def history(options: Options) -> int:
 @common
 @click.argument("version", type=click.IntRange(min=1))
 def restore(options: Options, version: int) -> int:
-    """Make a new, higher version carrying the content of VERSION."""
+    """Make a new, higher version carrying the content of VERSION (history stays intact).
+
+    \b
+    Examples:
+      hee-monitor capsule history                          find the good version
+      hee-monitor capsule restore 3                        its content as the next version
+
+    Reads $HEE_STATE_DIR, $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_KEY_THRESHOLD.
+    """
     restored = options.store(writing=True).restore(version, now=options.now)
     click.echo(f"restored the content of version {version} as {_summary_line(restored)}")
     return 0
@@ -848,7 +932,15 @@ def restore(options: Options, version: int) -> int:
     help="Archive history versions created longer ago than this.",
 )
 def archive(options: Options, older_than_days: int) -> int:
-    """Pack old history versions into monthly history/archive/YYYY-MM.jsonl.gz files."""
+    """Pack old history versions into monthly history/archive/YYYY-MM.jsonl.gz files.
+
+    \b
+    Examples:
+      hee-monitor capsule archive                          versions older than 30 days
+      hee-monitor capsule archive --older-than-days 7 --state-dir ci-state
+
+    Reads $HEE_STATE_DIR, $HEE_TRUSTED_KEYS (or the public half of $HEE_SIGNING_KEY).
+    """
     result = options.store().archive(older_than=timedelta(days=older_than_days), now=options.now)
     if not result.versions:
         click.echo("nothing to archive")

@@ -13,13 +13,29 @@ from hee_monitor.detection.hooks import validate_sections
 
 @click.group("config")
 def config() -> None:
-    """Check and show the configuration (hee-monitor.toml + HEE_* environment)."""
+    """Check and show the configuration (hee-monitor.toml + HEE_* environment).
+
+    \b
+    Examples:
+      hee-monitor config check                        is ./hee-monitor.toml valid?
+      hee-monitor config show --format toml           what is in effect, secrets masked
+    """
 
 
 @config.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path | None) -> int:
-    """Validate FILE (default: $HEE_CONFIG or ./hee-monitor.toml) and the environment."""
+    """Validate FILE (default: $HEE_CONFIG or ./hee-monitor.toml) and the environment.
+
+    \b
+    Examples:
+      hee-monitor config check                        ./hee-monitor.toml (or defaults)
+      hee-monitor config check ci/hee-monitor.toml    another file
+      HEE_REPOS=acme/api,acme/web hee-monitor config check
+
+    Exit codes: 0 valid, 2 invalid (the message names the file, key and line).
+    Reads $HEE_CONFIG, $HEE_REPOS, $HEE_DATABASE_URL, $GITHUB_TOKEN, $HEE_<SECTION>__<KEY>.
+    """
     cfg = load_config(file)
     validate_sections(cfg)
     where = str(cfg.path) if cfg.path else "embedded defaults (no file)"
@@ -32,7 +48,16 @@ def check(file: Path | None) -> int:
 @click.option("--config", "file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="json")
 def show(file: Path | None, fmt: str) -> int:
-    """Print the effective configuration with secrets masked."""
+    """Print the effective configuration (defaults, file, environment) with secrets masked.
+
+    \b
+    Examples:
+      hee-monitor config show                         JSON
+      hee-monitor config show --format toml           ready to paste into a file
+      HEE_MONITOR__INTERVAL_FAILED=10 hee-monitor config show
+
+    Reads --config / $HEE_CONFIG, then HEE_* variables (HEE_<SECTION>__<KEY> for any key).
+    """
     cfg = load_config(file)
     data = cfg.masked()
     if fmt == "json":

@@ -27,7 +27,13 @@ _ANY = click.Path(path_type=Path)
 
 @click.group("coverage")
 def coverage() -> None:
-    """Coverage gaps you can act on."""
+    """Coverage gaps you can act on.
+
+    \b
+    Examples:
+      hee-monitor coverage analyze coverage.xml         metrics, gaps, what to test first
+      hee-monitor coverage analyze lcov.info --targets coverage-targets.toml --check
+    """
 
 
 @coverage.command("analyze")

@@ -28,7 +28,13 @@ _fmt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), defa
 
 @click.group("escalation")
 def escalation() -> None:
-    """Persistent failures tracked as GitHub issues."""
+    """Persistent failures tracked as GitHub issues.
+
+    \b
+    Examples:
+      hee-monitor escalation status                     tracked failures and their issues
+      hee-monitor escalation sweep --dry-run            what would be filed, nothing sent
+    """
 
 
 @escalation.command("status")
@@ -36,7 +42,15 @@ def escalation() -> None:
 @_database
 @_config
 def status(fmt: str, database: str | None, config_file: Path | None) -> int:
-    """List tracked failure fingerprints, their counts and issues."""
+    """List tracked failure fingerprints, their counts and issues.
+
+    \b
+    Examples:
+      hee-monitor escalation status
+      hee-monitor escalation status --format json --database sqlite:///ci/hee.db
+
+    Reads --config / $HEE_CONFIG ([monitor] database) and $HEE_DATABASE_URL.
+    """
     config = load_config(config_file)
     settings = EscalationSettings.from_section(config.section("escalation"))
     store = EscalationStore(open_engine(database or config.database))
@@ -69,7 +83,17 @@ def status(fmt: str, database: str | None, config_file: Path | None) -> int:
 def sweep(
     dry_run: bool, state: str, fmt: str, database: str | None, config_file: Path | None
 ) -> int:
-    """Open, update, reopen or close issues now, as the end of a cycle would."""
+    """Open, update, reopen or close issues now, as the end of a cycle would.
+
+    \b
+    Examples:
+      hee-monitor escalation sweep --dry-run            what it would file, with bodies
+      hee-monitor escalation sweep --state failed       judge as if the pipeline failed
+      hee-monitor escalation sweep --format json        file them; JSON for scripts
+
+    Exit 2 unless [escalation] enabled = true (not needed with --dry-run).
+    Reads $HEE_CONFIG, $GITHUB_TOKEN, $HEE_DATABASE_URL.
+    """
     config = load_config(config_file)
     settings = EscalationSettings.from_section(config.section("escalation"))
     if dry_run:

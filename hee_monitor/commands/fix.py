@@ -202,7 +202,15 @@ def _print(outcomes: Sequence[FixOutcome], report: str, fmt: str) -> None:
 
 @click.group("fix")
 def fix() -> None:
-    """Fix what is safe to fix: plan, apply (validated, rolled back on failure), recover."""
+    """Fix what is safe to fix: plan, apply (validated, rolled back on failure), recover.
+
+    \b
+    Examples:
+      hee-monitor fix plan --log job.log                the plan; nothing changes
+      hee-monitor fix apply --log job.log               fix branch + pull request
+      hee-monitor fix apply --approval APR-1a2b3c4d5e   run a fix a person approved
+      hee-monitor fix recover                           restore a tree after a killed fix
+    """
 
 
 _common = [
@@ -303,7 +311,17 @@ def plan_cmd(
     diagnosis: Path | None, log_file: Path | None, strategies: tuple[str, ...], report: str,
     fmt: str, **kw: Any,
 ) -> int:  # fmt: skip
-    """Print exactly what would be done (strategy, commands, files, validation); change nothing."""
+    """Print exactly what would be done (strategy, commands, files, validation); change nothing.
+
+    \b
+    Examples:
+      hee-monitor fix plan --log job.log                analyse the log, plan its fixes
+      hee-monitor analyze --format json job.log > diag.json
+      hee-monitor fix plan --diagnosis diag.json --format json
+      hee-monitor fix plan --log job.log --safety high --max-severity medium
+
+    Reads $HEE_DIAGNOSIS, $HEE_DATABASE_URL, $GITHUB_REPOSITORY, $GITHUB_RUN_ID.
+    """
     engine = build_engine(**kw, dry_run=True, push=False)
     findings = _findings(
         diagnosis, log_file, engine.options.mode, strategies, kw.get("state_capsule")
@@ -324,7 +342,19 @@ def apply_cmd(
     diagnosis: Path | None, log_file: Path | None, strategies: tuple[str, ...], report: str,
     fmt: str, approval_id: str | None, dry_run: bool, no_push: bool, **kw: Any,
 ) -> int:  # fmt: skip
-    """Apply the fixes: validated, rolled back on failure, committed on a fix branch."""
+    """Apply the fixes: validated, rolled back on failure, committed on a fix branch.
+
+    \b
+    Examples:
+      hee-monitor fix apply --log job.log --no-push     fix branch, kept local
+      hee-monitor fix apply --diagnosis diag.json --repo acme/api   branch + pull request
+      hee-monitor fix apply --approval APR-1a2b3c4d5e   run an approved request
+      hee-monitor fix apply --mode pre-commit --strategy ruff-fix   in place, as a hook
+
+    Exit codes: hee-safe 0, or 1 when a fix was rolled back; pre-commit 1 when files
+    changed (re-stage them); 2 bad input. Reads $GITHUB_TOKEN (or $HEE_GITHUB_TOKEN),
+    $GITHUB_REPOSITORY, $GITHUB_RUN_ID, $GITHUB_API_URL, $HEE_DIAGNOSIS, $HEE_DATABASE_URL.
+    """
     engine = build_engine(**kw, dry_run=dry_run, push=not no_push)
     if not dry_run:
         for item in engine.recover():
@@ -348,7 +378,15 @@ def apply_cmd(
 @click.option("--repo-path", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 @click.option("--database", envvar="HEE_DATABASE_URL")
 def recover_cmd(repo_path: Path, database: str | None) -> int:
-    """Restore the tree of a fix that was interrupted (killed, power loss)."""
+    """Restore the tree of a fix that was interrupted (killed, power loss).
+
+    \b
+    Examples:
+      hee-monitor fix recover                           the repository in this directory
+      hee-monitor fix recover --repo-path ~/src/api --database sqlite:///ci/hee.db
+
+    `fix apply` does this on its own at start-up. Reads $HEE_DATABASE_URL.
+    """
     engine = FixEngine(repo_path, store=_store(database, Mode.HEE_SAFE))
     done = engine.recover()
     for item in done:

@@ -9,7 +9,13 @@ from hee_monitor.analysis.llm import DEFAULT_MODEL, LlmSettings, OllamaClassifie
 
 @click.group("llm")
 def llm() -> None:
-    """The local LLM fallback (Ollama)."""
+    """The local LLM fallback (Ollama) for logs no pattern explains.
+
+    \b
+    Examples:
+      hee-monitor llm check                           is Ollama up, is the model pulled?
+      hee-monitor llm check --model qwen2.5 --host http://gpu-box:11434
+    """
 
 
 @llm.command("check")
@@ -17,7 +23,16 @@ def llm() -> None:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True)
 @click.option("--timeout", type=float, default=10.0, show_default=True)
 def check(host: str | None, model: str, timeout: float) -> int:
-    """Check that Ollama answers and the model is pulled (exit 1 if not)."""
+    """Check that Ollama answers and the model is pulled before turning the fallback on.
+
+    \b
+    Examples:
+      hee-monitor llm check                           local server, default model
+      hee-monitor llm check --model qwen2.5           another model
+      OLLAMA_HOST=http://gpu-box:11434 hee-monitor llm check --timeout 30
+
+    Exit codes: 0 ready, 1 not reachable or model not pulled. Reads $OLLAMA_HOST.
+    """
     settings = LlmSettings.from_mapping({"host": host, "model": model, "timeout": timeout})
     status = OllamaClassifier.from_settings(settings).check()
     if not status.reachable:

@@ -29,7 +29,16 @@ from hee_monitor.store.audit import AuditStore, Metrics
 def metrics(
     fmt: str, since: str | None, repo: str | None, database: str | None, config_file: Path | None
 ) -> int:
-    """How the monitor and the pipelines are doing."""
+    """How the monitor and the pipelines are doing: latency, timings, success rate, top failures.
+
+    \b
+    Examples:
+      hee-monitor metrics                               everything recorded so far
+      hee-monitor metrics --since 7d --repo acme/api    one repository, last week
+      hee-monitor metrics --format prometheus > /var/lib/node_exporter/hee.prom
+
+    Reads --database, else [monitor] database of $HEE_CONFIG / $HEE_DATABASE_URL.
+    """
     config = load_config(config_file)
     m = AuditStore.open(database or config.database).metrics(
         since=parse_when(since, datetime.now(UTC)), repo=repo

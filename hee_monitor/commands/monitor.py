@@ -142,7 +142,20 @@ def monitor(
     llm: bool | None,
     fmt: str,
 ) -> int:
-    """Watch repositories: diagnose each failed job once, decide, move the health state."""
+    """Watch repositories: diagnose each failed job once, decide, move the health state.
+
+    \b
+    Examples:
+      hee-monitor monitor --repo octo/app --alert-level high   one cycle (CI job)
+      hee-monitor monitor --mode continuous --repo octo/app    poll until SIGTERM/SIGINT
+      hee-monitor monitor --repo octo/app --run-id 123456 --hee-context --detailed
+      hee-monitor monitor --mode pre-commit build.log --junit report.xml
+
+    Exit codes: 0 done; 1 a critical finding (pre-commit) or a failed workflow
+    (--wait-for-commit); 2 bad configuration. Reads $GITHUB_TOKEN, $HEE_CONFIG, $HEE_REPOS,
+    $HEE_DATABASE_URL, $HEE_WEBHOOK_SECRET; in Actions writes $GITHUB_OUTPUT and
+    $GITHUB_STEP_SUMMARY.
+    """
     env = dict(os.environ)
     if api_url:
         env["HEE_GITHUB_API_URL"] = api_url

@@ -27,7 +27,15 @@ class _PatternsGroup(click.Group):
 @click.group("patterns", cls=_PatternsGroup)
 def patterns() -> None:
     """The failure pattern database: validate, list and lint it; suggest new patterns
-    from logs the local model explained."""
+    from logs the local model explained.
+
+    \b
+    Examples:
+      hee-monitor patterns list                         the 200+ shipped patterns
+      hee-monitor patterns validate my-patterns/        check your own pattern files
+      hee-monitor patterns lint --passing-logs ok-logs  patterns that fire on green builds
+      hee-monitor patterns suggest failed-job.log       proposals from the local model
+    """
 
 
 @patterns.command("validate")
@@ -39,6 +47,13 @@ def patterns() -> None:
 )
 def validate(files: tuple[Path, ...], no_shipped: bool) -> int:
     """Check pattern files (default: the shipped database) and list every problem.
+
+    \b
+    Examples:
+      hee-monitor patterns validate                     the shipped database
+      hee-monitor patterns validate my-patterns/        your files, examples ranked
+                                                        against the shipped ones too
+      hee-monitor patterns validate --no-shipped my-patterns/docker.yaml
 
     Exit status 1 when a file is invalid: bad YAML, schema violations, regexes that do not
     compile (in Python or in the fast engine), duplicate ids, examples that do not match
@@ -76,7 +91,14 @@ def validate(files: tuple[Path, ...], no_shipped: bool) -> int:
     help="Extra pattern directory or file (repeatable).",
 )
 def list_patterns(fmt: str, category: str | None, pattern_dirs: tuple[Path, ...]) -> int:
-    """The patterns the analyzer uses (shipped plus --patterns)."""
+    """List the patterns the analyzer uses (shipped plus --patterns), highest priority first.
+
+    \b
+    Examples:
+      hee-monitor patterns list                         id, category, severity, owner
+      hee-monitor patterns list --category dependency   one category
+      hee-monitor patterns list --patterns my-patterns/ --format json
+    """
     from hee_monitor.analysis.patterns import load_database
 
     chosen = [p for p in load_database(pattern_dirs) if category in (None, p.category)]
@@ -120,6 +142,12 @@ def lint(
     logs_dir: Path, threshold: float, pattern_dirs: tuple[Path, ...], fmt: str, no_shipped: bool
 ) -> int:
     """Run the database over logs of passing builds: a pattern that fires there is noise.
+
+    \b
+    Examples:
+      hee-monitor patterns lint --passing-logs ok-logs
+      hee-monitor patterns lint --passing-logs ok-logs --threshold 0.01 --format json
+      hee-monitor patterns lint --passing-logs ok-logs --no-shipped --patterns my-patterns/
 
     Exit status 1 when a pattern fires on more than --threshold of the logs.
     """

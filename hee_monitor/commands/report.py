@@ -56,7 +56,17 @@ def report(
     trusted: tuple[str, ...],
     coverage_targets: Path | None,
 ) -> int:
-    """Write a state report: status, timeline, failures, fixes, approvals, coverage, alerts."""
+    """Write a state report: status, timeline, failures, fixes, approvals, coverage, alerts.
+
+    \b
+    Examples:
+      hee-monitor report                                  Markdown of the current capsule
+      hee-monitor report --output health.html             HTML (from the suffix)
+      hee-monitor report --trusted-key pub.pem --database sqlite:///ci/hee.db
+      hee-monitor report --coverage-targets coverage-targets.toml >> $GITHUB_STEP_SUMMARY
+
+    Reads $HEE_DATABASE_URL and $HEE_TRUSTED_KEYS when the options are not given.
+    """
     chosen = format_for(output, fmt)
     targets = None
     if coverage_targets is not None:

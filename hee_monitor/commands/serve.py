@@ -51,6 +51,14 @@ def serve(host: str, port: int, max_body: int) -> int:
     Verifies X-Hub-Signature-256 with $HEE_WEBHOOK_SECRET, drops duplicate deliveries and
     prints each completed failed run attempt as a JSON line. Also serves /healthz and
     Prometheus /metrics.
+
+    \b
+    Examples:
+      HEE_WEBHOOK_SECRET=... hee-monitor serve            127.0.0.1:8080
+      hee-monitor serve --host 0.0.0.0 --port 9000        behind a reverse proxy
+      curl -s 127.0.0.1:8080/healthz                      is it up?
+
+    Exit 2 when $HEE_WEBHOOK_SECRET is not set.
     """
     server = build_server(host, port, max_body=max_body)
     click.echo(f"hee-monitor: listening for GitHub webhooks on {server.url}", err=True)

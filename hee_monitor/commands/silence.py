@@ -40,9 +40,12 @@ def silence() -> None:
     """Mute alerts for a while (by repository, pattern, severity).
 
     \b
-    hee-monitor silence add --repo 'acme/*' --pattern 'npm-*' --expires 2h -c "registry down"
-    hee-monitor silence list
-    hee-monitor silence expire 3f2a9c1b7d4e
+    Examples:
+      hee-monitor silence add --repo 'acme/*' --pattern 'JS-NPM-*' -c "registry down"
+      hee-monitor silence list                          what is muted now
+      hee-monitor silence expire 081c67211db5           end it early
+
+    Silences live in the audit store (--database or $HEE_DATABASE_URL).
     """
 
 
@@ -52,7 +55,7 @@ def silence() -> None:
     "--pattern",
     default="*",
     show_default=True,
-    help="Glob over the alert's pattern id and fingerprint, e.g. npm-*.",
+    help="Glob over the alert's pattern id and fingerprint (case-sensitive), e.g. JS-NPM-*.",
 )
 @click.option(
     "--severity",
@@ -74,7 +77,17 @@ def add(
     created_by: str,
     database: str,
 ) -> int:
-    """Add a silence; prints its id."""
+    """Add a silence that mutes matching alerts until it expires; prints its id.
+
+    \b
+    Examples:
+      hee-monitor silence add --repo 'acme/*' --pattern 'JS-NPM-*' --expires 2h \\
+          -c "npm registry outage"
+      hee-monitor silence add --severity low --expires 1d -c "release week"
+      hee-monitor silence add --repo acme/api --expires 30m --database sqlite:///ci/hee.db
+
+    Pattern ids are upper case (hee-monitor patterns list). Reads $HEE_DATABASE_URL.
+    """
     try:
         duration = parse_duration(expires, where="--expires")
     except ConfigError as exc:
@@ -100,7 +113,15 @@ def add(
 )
 @_database
 def list_(include_expired: bool, fmt: str, database: str) -> int:
-    """List active silences (with --all, expired ones too)."""
+    """List active silences (with --all, expired ones too).
+
+    \b
+    Examples:
+      hee-monitor silence list                          active silences
+      hee-monitor silence list --all --format json      every silence, for scripts
+
+    Reads $HEE_DATABASE_URL.
+    """
     now = SystemClock().now()
     found = _store(database).entries(now, include_expired=include_expired)
     if fmt == "json":
@@ -125,7 +146,15 @@ def list_(include_expired: bool, fmt: str, database: str) -> int:
 @click.argument("silence_id")
 @_database
 def expire(silence_id: str, database: str) -> int:
-    """End a silence now."""
+    """End a silence now; alerts it muted flow again.
+
+    \b
+    Examples:
+      hee-monitor silence list                          find the id
+      hee-monitor silence expire 081c67211db5
+
+    Exit 2 when no silence has that id. Reads $HEE_DATABASE_URL.
+    """
     ended = _store(database).expire(silence_id, SystemClock().now())
     click.echo(f"{ended.id} expired at {ended.expires_at:%Y-%m-%d %H:%M:%S}Z")
     return 0

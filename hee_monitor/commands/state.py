@@ -35,7 +35,14 @@ def _wiring(
 
 @click.group("state")
 def state() -> None:
-    """Show or change the pipeline's health state (operational, degraded, failed, maintenance)."""
+    """Show or change the pipeline's health state (operational, degraded, failed, maintenance).
+
+    \b
+    Examples:
+      hee-monitor state show                            current state and allowed triggers
+      hee-monitor state set-maintenance --reason "runner upgrade"
+      hee-monitor state resume                          back to operational
+    """
 
 
 @state.command("show")
@@ -43,7 +50,15 @@ def state() -> None:
 @_capsule_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
-    """Print the current state, since when, and the triggers allowed from it."""
+    """Print the current state, since when, and the triggers allowed from it.
+
+    \b
+    Examples:
+      hee-monitor state show                            from [monitor] state_capsule
+      hee-monitor state show --state-capsule ci/capsule.json --format json
+
+    Reads --config / $HEE_CONFIG ([monitor] state_capsule and database) and $HEE_DATABASE_URL.
+    """
     w = _wiring(config_file, capsule)
     payload = w.capsule.load()
     snap = read_state(payload)
@@ -84,7 +99,16 @@ def _move(w: wiring.Wiring, trigger: str, reason: str) -> Transition:
 def set_maintenance(
     config_file: Path | None, capsule: str | None, database: str | None, reason: str
 ) -> int:
-    """Enter maintenance: no fixes, re-runs or alerts until `state resume`."""
+    """Enter maintenance: no fixes, re-runs or alerts until `state resume`.
+
+    \b
+    Examples:
+      hee-monitor state set-maintenance                 reason: scheduled maintenance
+      hee-monitor state set-maintenance --reason "runner upgrade"
+
+    The transition is recorded in the audit log.
+    Reads --config / $HEE_CONFIG ([monitor] state_capsule and database) and $HEE_DATABASE_URL.
+    """
     w = _wiring(config_file, capsule, database)
     current = read_state(w.capsule.load()).state
     trigger = {
@@ -109,7 +133,15 @@ def set_maintenance(
 @_database_option
 @click.option("--reason", default="maintenance finished", show_default=True)
 def resume(config_file: Path | None, capsule: str | None, database: str | None, reason: str) -> int:
-    """Leave maintenance (update_complete): back to operational."""
+    """Leave maintenance (update_complete): back to operational.
+
+    \b
+    Examples:
+      hee-monitor state resume
+      hee-monitor state resume --reason "runners upgraded" --state-capsule ci/capsule.json
+
+    Reads --config / $HEE_CONFIG ([monitor] state_capsule and database) and $HEE_DATABASE_URL.
+    """
     move = _move(_wiring(config_file, capsule, database), "update_complete", reason)
     click.echo(f"{move.from_state.value} → {move.to_state.value} ({move.trigger}): {reason}")
     return 0

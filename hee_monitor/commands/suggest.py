@@ -57,6 +57,9 @@ def suggest(
     Examples:
       hee-monitor patterns suggest failed-job.log -o proposals.yml
       hee-monitor patterns suggest --cache sqlite:///state_capsules/hee-monitor.db
+      hee-monitor patterns suggest --patterns my-patterns/ --model qwen2.5 job.log
+
+    Exit 1 when nothing could be suggested. Reads $OLLAMA_HOST and $HEE_LLM_CACHE.
     """
     if not logs and cache_target is None:
         raise UsageError(

@@ -18,7 +18,13 @@ _MARK = {Level.OK: "ok     ", Level.WARNING: "warning", Level.PROBLEM: "PROBLEM"
 
 @click.group("token")
 def token() -> None:
-    """GitHub token hygiene: scopes, expiry, rotation."""
+    """GitHub token hygiene: scopes, expiry, rotation.
+
+    \b
+    Examples:
+      hee-monitor token check                         scopes and expiry vs. features
+      hee-monitor token check --strict --format json  for a scheduled CI job
+    """
 
 
 @token.command("check")
@@ -31,7 +37,18 @@ def token() -> None:
 def check(
     fmt: str, strict: bool, api_url: str | None, repos: tuple[str, ...], config_file: Path | None
 ) -> int:
-    """Check the token's scopes and lifetime against the configured features."""
+    """Check the token's scopes and lifetime against the configured features.
+
+    \b
+    Examples:
+      hee-monitor token check                         the watched repositories
+      hee-monitor token check --repo acme/api         probe one repository
+      hee-monitor token check --strict --format json  warnings fail too; for CI
+      hee-monitor token check --api-url https://ghe.example.com/api/v3
+
+    Exit codes: 0 fine (warnings printed), 1 problems (or warnings with --strict).
+    Reads $GITHUB_TOKEN (never printed), $HEE_CONFIG, $HEE_REPOS, $HEE_GITHUB_API_URL.
+    """
     from hee_monitor.sources.github import GitHubSource, RetryPolicy
 
     config = load_config(config_file)

@@ -34,6 +34,7 @@ def test_list_show_approve_and_reject(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"fix apply --approval {ids[0]}" in capsys.readouterr().out
     assert run(["approvals", "reject", ids[1], "--by", "bob", "--reason", "no",
                 "--database", url]) == 0  # fmt: skip
+    assert f"{ids[1]} rejected by bob" in capsys.readouterr().out
     assert run(["approvals", "list", "--database", url]) == 0
     assert "no approval requests with status pending" in capsys.readouterr().out
     assert run(["approvals", "approve", ids[1], "--by", "x", "--reason", "y",
