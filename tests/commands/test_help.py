@@ -10,11 +10,7 @@ import pytest
 from hee_monitor.cli import COMMANDS, cli, run
 
 #: leaf commands whose help does not have examples yet; remove a name once it has them
-WITHOUT_EXAMPLES_YET = frozenset(
-    {
-        "demo",
-    }
-)  # fmt: skip
+WITHOUT_EXAMPLES_YET: frozenset[str] = frozenset()
 
 
 def _walk(command: click.Command, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], bool]]:
