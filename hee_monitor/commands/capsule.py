@@ -121,7 +121,9 @@ class Options:
                     hint="set it to the path of a capsule file or to the capsule JSON",
                 )
             if value.lstrip().startswith("{"):
-                return value.encode("utf-8"), f"${self.input_env}", None
+                # a capsule file ends with one newline; shells ($(cat f)) and secret stores
+                # drop or add surrounding white space, which is not part of what was signed
+                return (value.strip() + "\n").encode("utf-8"), f"${self.input_env}", None
             path = Path(value.strip())
             try:
                 return path.read_bytes(), str(path), path

@@ -211,6 +211,13 @@ def test_single_file_mode_with_input_and_output(
     assert capsys.readouterr().out.strip() == "degraded"
     assert (tmp_path / "copy.json").read_bytes() == (tmp_path / "next.json").read_bytes()
     assert capsule("verify", "--input", "next.json") == 0
+    # as a shell passes it: STATE_CAPSULE="$(cat next.json)" drops the final newline
+    monkeypatch.setenv("STATE_CAPSULE", (tmp_path / "next.json").read_text().rstrip("\n"))
+    assert capsule("verify", "--input-env", "STATE_CAPSULE", "--state-dir", ".") == 0
+    # but a changed byte inside the capsule is still refused
+    tampered = (tmp_path / "next.json").read_text().replace("degraded", "degradeD")
+    monkeypatch.setenv("STATE_CAPSULE", tampered)
+    assert capsule("verify", "--input-env", "STATE_CAPSULE", "--state-dir", ".") == 1
 
 
 def test_trusted_keys_and_threshold_on_the_command_line(
