@@ -561,9 +561,15 @@ class FixEngine:
         if not self.options.push:
             a.notes.append(f"--no-push: the fix is on the local branch {branch}")
             return None
-        if self.pull_requests is None or not self.options.repository:
+        if not self.options.repository:
             a.notes.append(
-                f"no GitHub repository configured: the fix is on the local branch {branch}"
+                f"no GitHub repository given (--repo): the fix is on the local branch {branch}"
+            )
+            return None
+        if self.pull_requests is None:
+            a.notes.append(
+                "no GitHub token (GITHUB_TOKEN) to push and open the pull request: "
+                f"the fix is on the local branch {branch}"
             )
             return None
         base = self.options.base_branch or self.git.default_branch()
