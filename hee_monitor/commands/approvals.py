@@ -151,7 +151,8 @@ class _Printer:
 @click.option("--timeout-hours", type=float, default=DEFAULT_APPROVAL_TIMEOUT_HOURS,
               show_default=True)  # fmt: skip
 @click.option("--print", "print_only", is_flag=True,
-              help="Print the alerts as JSON lines instead of routing them.")  # fmt: skip
+              help="Hand the alerts to stdout as JSON lines (for another alerting system) "
+                   "instead of the router; they count as escalated.")  # fmt: skip
 def escalate_cmd(database: str, timeout_hours: float, print_only: bool) -> int:
     """Escalate requests pending longer than the timeout, once each, through the alert
     router ([alerts] of hee-monitor.toml).
@@ -160,7 +161,7 @@ def escalate_cmd(database: str, timeout_hours: float, print_only: bool) -> int:
     Examples:
       hee-monitor approvals escalate                   route overdue requests (cron)
       hee-monitor approvals escalate --timeout-hours 4 a tighter deadline
-      hee-monitor approvals escalate --print           JSON lines, nothing sent
+      hee-monitor approvals escalate --print | my-pager   hand them to another system
 
     Reads $HEE_DATABASE_URL and the [alerts] section of $HEE_CONFIG / hee-monitor.toml.
     """
