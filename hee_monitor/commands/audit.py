@@ -1,4 +1,5 @@
-"""``hee-monitor audit query``: what the monitor decided, filtered."""
+"""``hee-monitor audit query|transitions``: what the monitor decided, and how the health
+state moved, filtered."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def audit() -> None:
     Examples:
       hee-monitor audit query --since 24h             the last day's decisions
       hee-monitor audit query --repo acme/api --action escalate --format json
+      hee-monitor audit transitions --since 7d       how the health state moved
     """
 
 
@@ -102,4 +104,52 @@ def query(
         )
     Console(width=200).print(table)
     click.echo(f"{len(rows)} decision(s)")
+    return 0
+
+
+@audit.command("transitions")
+@click.option("--repo", help="owner/name")
+@click.option("--since", help="ISO time or duration ago (24h, 7d).")
+@click.option("--until", help="ISO time or duration ago.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--database", help="Audit store URL (default: [monitor] database).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+def transitions_cmd(
+    repo: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    fmt: str,
+    database: str | None,
+    config_file: Path | None,
+) -> int:
+    """List health state transitions, newest first: the monitor's and those made by hand
+    (state set-maintenance / resume).
+
+    \b
+    Examples:
+      hee-monitor audit transitions --since 24h                 the last day
+      hee-monitor audit transitions --repo acme/api --format json
+
+    Reads --database, else [monitor] database / $HEE_DATABASE_URL.
+    """
+    config = load_config(config_file)
+    now = datetime.now(UTC)
+    rows = AuditStore.open(database or config.database).transition_log(
+        repo=repo, since=parse_when(since, now), until=parse_when(until, now), limit=limit
+    )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("time", "repo", "trigger", "state", "reason")
+    for r in rows:
+        table.add_row(
+            r["at"], r["repo"], r["trigger"], f"{r['from_state']}→{r['to_state']}", r["reason"]
+        )
+    Console(width=200).print(table)
+    click.echo(f"{len(rows)} transition(s)")
     return 0

@@ -727,6 +727,36 @@ class AuditStore:
             for r in rows
         ]
 
+    def transition_log(
+        self,
+        *,
+        repo: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Health state transitions (by the monitor and by hand), newest first."""
+        q = select(transitions).order_by(transitions.c.at.desc(), transitions.c.id.desc())
+        if repo:
+            q = q.where(transitions.c.repo == repo)
+        if since:
+            q = q.where(transitions.c.at >= _naive(since))
+        if until:
+            q = q.where(transitions.c.at < _naive(until))
+        with self._tx() as conn:
+            rows = conn.execute(q.limit(limit)).all()
+        return [
+            {
+                "at": _iso(r.at),
+                "repo": r.repo,
+                "trigger": r.trigger,
+                "from_state": r.from_state,
+                "to_state": r.to_state,
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+
     def new_applied_fixes(self) -> list[tuple[int, str, str]]:
         """Fix-engine attempts that were applied and not yet taken into account by the
         monitor: (attempt id, repository, fingerprint)."""

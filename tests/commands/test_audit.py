@@ -57,3 +57,37 @@ def test_parse_when() -> None:
     assert parse_when("2026-11-22", NOW) == datetime(2026, 11, 22, tzinfo=UTC)
     with pytest.raises(UsageError, match="cannot read 'yesterday'"):
         parse_when("yesterday", NOW)
+
+
+def test_transitions_lists_the_monitors_and_manual_moves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hee_monitor.state.machine import Transition
+
+    db = f"sqlite:///{tmp_path}/a.db"
+    store = AuditStore.open(db)
+    store.record_transition(
+        "octo/app",
+        Transition(
+            "failures_detected", HealthState.OPERATIONAL, HealthState.DEGRADED, NOW, "1 failed job"
+        ),
+    )
+    store.record_transition(
+        "octo/lib",
+        Transition(
+            "scheduled_update",
+            HealthState.OPERATIONAL,
+            HealthState.MAINTENANCE,
+            NOW + timedelta(minutes=1),
+            "runner upgrade",
+        ),
+    )
+    assert run(["audit", "transitions", "--database", db, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["repo"], r["trigger"], r["to_state"]) for r in rows] == [
+        ("octo/lib", "scheduled_update", "maintenance"),
+        ("octo/app", "failures_detected", "degraded"),
+    ]
+    assert run(["audit", "transitions", "--database", db, "--repo", "octo/app"]) == 0
+    out = capsys.readouterr().out
+    assert "operational→degraded" in out and "1 transition(s)" in out and "octo/lib" not in out
