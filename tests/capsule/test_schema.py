@@ -193,11 +193,6 @@ def test_compiled_validator_never_accepts_what_the_reference_rejects(
         except (KeyError, IndexError, TypeError):
             continue  # an earlier edit removed or replaced the parent
     reference_ok = not list(validator().iter_errors(payload))
-    try:
-        fast_validator()(payload)
-        fast_ok = True
-    except Exception:
-        fast_ok = False
-    if fast_ok:
+    if fast_validator()(payload):
         assert reference_ok, edits
     assert (violations(payload) == []) == reference_ok
