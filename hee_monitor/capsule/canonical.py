@@ -253,6 +253,22 @@ def _reject_constant(name: str) -> Any:
 def parse_document(raw: bytes, *, source: str, strict: bool = True) -> Any:
     """Parse capsule bytes; with ``strict`` also require the deterministic form."""
     try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson is the stricter parser (no NaN, no lone surrogates, integers in 64 bits);
+        # let the json module decide, and explain, what it refused
+        document = _parse_with_json(raw, source)
+    if strict and dump_document(document) != raw:
+        raise CapsuleFormatError(
+            f"{source}: the bytes differ from the form hee-monitor writes, so the file was "
+            "edited after it was signed",
+            hint="never edit a capsule by hand: change it with `hee-monitor capsule update`",
+        )
+    return document
+
+
+def _parse_with_json(raw: bytes, source: str) -> Any:
+    try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CapsuleFormatError(
@@ -266,10 +282,4 @@ def parse_document(raw: bytes, *, source: str, strict: bool = True) -> Any:
             f"{source}: not valid JSON ({exc}): the file is corrupt or was altered",
             hint="restore a good copy, e.g. `hee-monitor capsule restore VERSION`",
         ) from exc
-    if strict and dump_document(document) != raw:
-        raise CapsuleFormatError(
-            f"{source}: the bytes differ from the form hee-monitor writes, so the file was "
-            "edited after it was signed",
-            hint="never edit a capsule by hand: change it with `hee-monitor capsule update`",
-        )
     return document

@@ -30,7 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hee_monitor.capsule.canonical import canonical_bytes, digest, parse_document
+import orjson
+
+from hee_monitor.capsule.canonical import digest, parse_document
 from hee_monitor.capsule.envelope import Capsule, format_time, open_capsule, parse_time, sign
 from hee_monitor.capsule.errors import (
     CapsuleFormatError,
@@ -124,7 +126,7 @@ def make_successor(
 ) -> Successor:
     """Apply ``mutator`` to a copy of ``current``'s payload and sign it as the next version."""
     # a fresh copy from the verified bytes: far faster than deepcopy for long histories
-    payload: dict[str, Any] = json.loads(current.raw)["signed"]
+    payload: dict[str, Any] = orjson.loads(current.raw)["signed"]
     mutator(payload)
     changed = [f for f in MANAGED_FIELDS if payload.get(f) != current.payload.get(f)]
     if changed:
@@ -141,10 +143,18 @@ def make_successor(
     if isinstance(fixes, list) and len(fixes) > fix_history_limit:
         cut = len(fixes) - fix_history_limit
         trimmed, payload["auto_fix_history"] = fixes[:cut], fixes[cut:]
-    canonical = canonical_bytes(payload)
-    sealed = seal(payload, encryption_key, sensitive_keys, text=canonical.decode("utf-8"))
-    # when values were sealed they changed, and sign() canonicalises again
-    return Successor(sign(payload, signers, canonical=None if sealed else canonical), trimmed)
+    seal(payload, encryption_key, sensitive_keys, text=_screen_text(payload))
+    # sign() writes the file form first, which proves the payload plain JSON, and then
+    # takes the fast canonical path
+    return Successor(sign(payload, signers), trimmed)
+
+
+def _screen_text(payload: dict[str, Any]) -> str | None:
+    """The payload as compact JSON for the secret screen (None: let ``seal`` write it)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _month(timestamp: Any) -> str:
