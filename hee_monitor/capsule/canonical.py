@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -218,8 +220,26 @@ def with_signatures(unsigned: bytes, signatures: list[dict[str, str]]) -> bytes:
 _INLINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
 
 
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# the C encoder behind _INLINE, made once: the same bytes without building it per record
+# (circular structures end in RecursionError instead of a "circular reference" ValueError)
+_MAKE_ENCODER: Callable[..., Any] | None = getattr(json.encoder, "c_make_encoder", None)
+_C_INLINE = (
+    _MAKE_ENCODER(
+        None, _not_json, json.encoder.encode_basestring, None, ": ", ", ", False, False, False
+    )
+    if _MAKE_ENCODER is not None
+    else None
+)
+
+
 def _inline(value: Any) -> str:
-    return _INLINE.encode(value)
+    if _C_INLINE is None:
+        return _INLINE.encode(value)
+    return "".join(_C_INLINE(value, 0))
 
 
 def _render(value: Any, indent: str, lines: list[str], head: str, tail: str = "") -> None:

@@ -190,3 +190,17 @@ def test_sign_writes_exactly_the_document_form() -> None:
     signed = sign(payload, [SIGNER])
     document = {"signed": payload, "signatures": [dict(s) for s in signed.signatures]}
     assert signed.raw == dump_document(document)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=plain_json)
+def test_prebuilt_record_encoder_equals_the_json_module(value: Any) -> None:
+    from hee_monitor.capsule.canonical import _INLINE, _inline
+
+    assert _inline(value) == _INLINE.encode(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": float("inf")}, {"a": object()}])
+def test_file_form_refuses_what_json_cannot_hold(value: Any) -> None:
+    with pytest.raises(CapsuleFormatError, match="cannot be written as JSON"):
+        dump_document({"x": [value, {"y": 1}]})
