@@ -175,9 +175,11 @@ def es6_number(value: float) -> str:
     return f"{head}e{sign}{abs(power)}"
 
 
-def digest(payload: Any) -> str:
-    """``sha256:<hex>`` of the canonical payload: a version's identity in the hash chain."""
-    return digest_of(canonical_bytes(payload))
+def digest(payload: Any, *, plain_json: bool = False) -> str:
+    """``sha256:<hex>`` of the canonical payload: a version's identity in the hash chain.
+
+    ``plain_json`` as for :func:`canonical_bytes` (true for payloads read from files)."""
+    return digest_of(canonical_bytes(payload, plain_json=plain_json))
 
 
 def digest_of(canonical: bytes) -> str:

@@ -450,9 +450,10 @@ class CapsuleStore:
                 f"version {version} is not in history/ or history/archive/",
                 hint="list what is kept with `hee-monitor capsule history`",
             )
-        check_against(current.payload, current.digest, (version, digest(payload)), self._payload_of)
+        identity = digest(payload, plain_json=True)
+        check_against(current.payload, current.digest, (version, identity), self._payload_of)
         document = parse_document(found[0], source=f"version {version}")
-        return Capsule(payload, tuple(document["signatures"]), found[0], digest(payload))
+        return Capsule(payload, tuple(document["signatures"]), found[0], identity)
 
     def restore(self, version: int, *, now: datetime | None = None) -> Capsule:
         """Make a new, higher version carrying the content of ``version``."""
@@ -494,7 +495,7 @@ class CapsuleStore:
                 VersionInfo(
                     version=number,
                     created=str(payload.get("created")),
-                    digest=digest(payload),
+                    digest=digest(payload, plain_json=True),
                     previous_digest=payload.get("previous_digest"),
                     location=sources[number][1],
                     current=number == current.version,
@@ -518,7 +519,7 @@ class CapsuleStore:
                     f"chain from version {current.version} back to version 1 cannot be checked",
                     hint="restore the missing history file or archive from a backup",
                 )
-            if digest(older) != payload.get("previous_digest"):
+            if digest(older, plain_json=True) != payload.get("previous_digest"):
                 raise ChainError(
                     f"hash chain broken between version {number} and {number + 1}",
                     hint=f"the history was rewritten; do not trust versions up to {number}",
