@@ -16,8 +16,9 @@ from hee_monitor.capsule import schema
 from hee_monitor.capsule.canonical import (
     canonical_bytes,
     digest_of,
-    dump_document,
+    dump_envelope,
     parse_document,
+    with_signatures,
 )
 from hee_monitor.capsule.errors import (
     BadSignatureError,
@@ -92,10 +93,14 @@ def sign(
     if not signers:
         raise MissingSignatureError("no signing key given", hint="pass --signing-key FILE")
     schema.validate(payload, source=f"capsule version {payload.get('version')}")
-    data = canonical if canonical is not None else canonical_bytes(payload)
+    # the file form is written first: it refuses anything that is not plain, finite JSON,
+    # which lets the canonical form take its fast path
+    # (and only once)
+    unsigned = dump_envelope(payload)
+    data = canonical if canonical is not None else canonical_bytes(payload, plain_json=True)
     signatures = tuple({"keyid": s.keyid, "sig": s.sign(data).hex()} for s in signers)
-    document = {"signed": payload, "signatures": list(signatures)}
-    return Capsule(payload, signatures, dump_document(document), digest_of(data))
+    raw = with_signatures(unsigned, list(signatures))
+    return Capsule(payload, signatures, raw, digest_of(data))
 
 
 def _envelope(document: Any, source: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -188,7 +193,7 @@ def open_capsule(
     """
     document = parse_document(raw, source=source)
     payload, signatures = _envelope(document, source)
-    data = canonical_bytes(payload)
+    data = canonical_bytes(payload, plain_json=True)  # strictly parsed: plain, finite JSON
     verify_signatures(data, signatures, keys, source)
     schema.validate(payload, source=source)
     if now is not None:

@@ -30,7 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hee_monitor.capsule.canonical import canonical_bytes, digest, parse_document
+import orjson
+
+from hee_monitor.capsule.canonical import digest, parse_document
 from hee_monitor.capsule.envelope import Capsule, format_time, open_capsule, parse_time, sign
 from hee_monitor.capsule.errors import (
     CapsuleFormatError,
@@ -124,7 +126,7 @@ def make_successor(
 ) -> Successor:
     """Apply ``mutator`` to a copy of ``current``'s payload and sign it as the next version."""
     # a fresh copy from the verified bytes: far faster than deepcopy for long histories
-    payload: dict[str, Any] = json.loads(current.raw)["signed"]
+    payload: dict[str, Any] = orjson.loads(current.raw)["signed"]
     mutator(payload)
     changed = [f for f in MANAGED_FIELDS if payload.get(f) != current.payload.get(f)]
     if changed:
@@ -141,10 +143,18 @@ def make_successor(
     if isinstance(fixes, list) and len(fixes) > fix_history_limit:
         cut = len(fixes) - fix_history_limit
         trimmed, payload["auto_fix_history"] = fixes[:cut], fixes[cut:]
-    canonical = canonical_bytes(payload)
-    sealed = seal(payload, encryption_key, sensitive_keys, text=canonical.decode("utf-8"))
-    # when values were sealed they changed, and sign() canonicalises again
-    return Successor(sign(payload, signers, canonical=None if sealed else canonical), trimmed)
+    seal(payload, encryption_key, sensitive_keys, text=_screen_text(payload))
+    # sign() writes the file form first, which proves the payload plain JSON, and then
+    # takes the fast canonical path
+    return Successor(sign(payload, signers), trimmed)
+
+
+def _screen_text(payload: dict[str, Any]) -> str | None:
+    """The payload as compact JSON for the secret screen (None: let ``seal`` write it)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _month(timestamp: Any) -> str:
@@ -440,9 +450,10 @@ class CapsuleStore:
                 f"version {version} is not in history/ or history/archive/",
                 hint="list what is kept with `hee-monitor capsule history`",
             )
-        check_against(current.payload, current.digest, (version, digest(payload)), self._payload_of)
+        identity = digest(payload, plain_json=True)
+        check_against(current.payload, current.digest, (version, identity), self._payload_of)
         document = parse_document(found[0], source=f"version {version}")
-        return Capsule(payload, tuple(document["signatures"]), found[0], digest(payload))
+        return Capsule(payload, tuple(document["signatures"]), found[0], identity)
 
     def restore(self, version: int, *, now: datetime | None = None) -> Capsule:
         """Make a new, higher version carrying the content of ``version``."""
@@ -484,7 +495,7 @@ class CapsuleStore:
                 VersionInfo(
                     version=number,
                     created=str(payload.get("created")),
-                    digest=digest(payload),
+                    digest=digest(payload, plain_json=True),
                     previous_digest=payload.get("previous_digest"),
                     location=sources[number][1],
                     current=number == current.version,
@@ -508,7 +519,7 @@ class CapsuleStore:
                     f"chain from version {current.version} back to version 1 cannot be checked",
                     hint="restore the missing history file or archive from a backup",
                 )
-            if digest(older) != payload.get("previous_digest"):
+            if digest(older, plain_json=True) != payload.get("previous_digest"):
                 raise ChainError(
                     f"hash chain broken between version {number} and {number + 1}",
                     hint=f"the history was rewritten; do not trust versions up to {number}",

@@ -138,3 +138,69 @@ def test_float_spelling_equals_rfc8785(number: float) -> None:
 def test_fast_path_hands_unrepresentable_values_to_the_reference(value: object) -> None:
     with pytest.raises(CapsuleFormatError):
         canonical_bytes(value)
+
+
+# -- the orjson path (payloads known to be plain JSON) must equal RFC 8785 -------------------
+
+any_text = st.text(max_size=12)  # every code point but lone surrogates, control chars too
+plain_json = st.recursive(
+    tricky_leaf | any_text,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(tricky_text | any_text, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(tricky_text | any_text, plain_json, max_size=5))
+def test_orjson_canonical_form_equals_rfc8785(value: dict[str, Any]) -> None:
+    assert canonical_bytes(value, plain_json=True) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"big": 2**53},
+        {"a": [1, -(2**60)]},
+        {"s": "x\ud800"},
+        {"\ud800": 1},
+        {"f": 1.0},
+        {"f": [1e-7, 1e21]},
+        {"😀": 1, "\ufb01": 2},  # UTF-16 order differs from code point order
+    ],
+)
+def test_orjson_path_declines_what_it_cannot_spell(value: dict[str, Any]) -> None:
+    from hee_monitor.capsule.canonical import _orjson_canonical
+
+    assert _orjson_canonical(value) is None
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeError):
+        with pytest.raises(CapsuleFormatError):
+            canonical_bytes(value, plain_json=True)
+    else:
+        assert canonical_bytes(value, plain_json=True) == expected
+
+
+def test_sign_writes_exactly_the_document_form() -> None:
+    payload = new_payload("octo/app", NOW)
+    payload["x"] = {"é": [1.5, None, "a\nb"]}
+    signed = sign(payload, [SIGNER])
+    document = {"signed": payload, "signatures": [dict(s) for s in signed.signatures]}
+    assert signed.raw == dump_document(document)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=plain_json)
+def test_prebuilt_record_encoder_equals_the_json_module(value: Any) -> None:
+    from hee_monitor.capsule.canonical import _INLINE, _inline
+
+    assert _inline(value) == _INLINE.encode(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": float("inf")}, {"a": object()}])
+def test_file_form_refuses_what_json_cannot_hold(value: Any) -> None:
+    with pytest.raises(CapsuleFormatError, match="cannot be written as JSON"):
+        dump_document({"x": [value, {"y": 1}]})
