@@ -47,7 +47,7 @@ from github.WorkflowJob import WorkflowJob
 
 from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import SourceError
-from hee_monitor.models import FailedJob, FailedRun
+from hee_monitor.models import FailedJob, FailedRun, duration_seconds
 from hee_monitor.sources.interface import (
     InMemoryProcessedRuns,
     PollResult,
@@ -236,9 +236,7 @@ class JobTiming:
 
     @property
     def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.completed_at is None:
-            return None
-        return (self.completed_at - self.started_at).total_seconds()
+        return duration_seconds(self.started_at, self.completed_at)
 
 
 @dataclass(frozen=True)
