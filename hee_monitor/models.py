@@ -164,6 +164,13 @@ class Diagnosis:
         return data
 
 
+def duration_seconds(started_at: datetime | None, completed_at: datetime | None) -> float | None:
+    """Seconds from start to completion; None when either time is unknown."""
+    if started_at is None or completed_at is None:
+        return None
+    return (completed_at - started_at).total_seconds()
+
+
 @dataclass(frozen=True)
 class FailedJob:
     """A failed job of a workflow run and a way to stream its log."""
@@ -180,9 +187,7 @@ class FailedJob:
 
     @property
     def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.completed_at is None:
-            return None
-        return (self.completed_at - self.started_at).total_seconds()
+        return duration_seconds(self.started_at, self.completed_at)
 
 
 @dataclass(frozen=True)

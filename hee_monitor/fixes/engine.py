@@ -416,17 +416,7 @@ class FixEngine:
             self._finish(a, "failed", exc.message)
             return self._skip_factory(a.finding)(f"the strategy failed: {exc.message}")
         self._finish(a, "applied", done)
-        self._record_history(
-            now,
-            pattern_id=a.finding.pattern_id,
-            fingerprint=a.finding.fingerprint,
-            strategy=a.strategy.id,
-            success=True,
-            rollback=False,
-            branch=None,
-            risk=a.risk,
-            capsule_version=a.capsule_version,
-        )
+        self._record_attempt(a, now, success=True, rollback=False, branch=None)
         return FixApplied(
             a.finding.pattern_id, a.strategy.id, a.finding.fingerprint, (), (), risk=a.risk,
             notes=(done,),
@@ -438,17 +428,7 @@ class FixEngine:
         assert a.snapshot is not None
         self._settle(a.snapshot)
         self._finish(a, "applied", "kept in the working tree: " + ", ".join(files))
-        self._record_history(
-            self.clock.now(),
-            pattern_id=a.finding.pattern_id,
-            fingerprint=a.finding.fingerprint,
-            strategy=a.strategy.id,
-            success=True,
-            rollback=False,
-            branch=None,
-            risk=a.risk,
-            capsule_version=a.capsule_version,
-        )
+        self._record_attempt(a, self.clock.now(), success=True, rollback=False, branch=None)
         return FixApplied(
             a.finding.pattern_id,
             a.strategy.id,
@@ -490,17 +470,7 @@ class FixEngine:
         self._settle(a.snapshot)
         pr_url = self._publish(branch, a, results, before)
         self._finish(a, "applied", f"{branch} {commit}")
-        self._record_history(
-            self.clock.now(),
-            pattern_id=a.finding.pattern_id,
-            fingerprint=a.finding.fingerprint,
-            strategy=a.strategy.id,
-            success=True,
-            rollback=False,
-            branch=branch,
-            risk=a.risk,
-            capsule_version=a.capsule_version,
-        )
+        self._record_attempt(a, self.clock.now(), success=True, rollback=False, branch=branch)
         return FixApplied(
             a.finding.pattern_id,
             a.strategy.id,
@@ -605,17 +575,7 @@ class FixEngine:
         report = self._restore(a.snapshot)
         self._settle(a.snapshot)
         self._finish(a, "rolled-back", f"{reason}\n{output}")
-        self._record_history(
-            self.clock.now(),
-            pattern_id=a.finding.pattern_id,
-            fingerprint=a.finding.fingerprint,
-            strategy=a.strategy.id,
-            success=False,
-            rollback=True,
-            branch=None,
-            risk=a.risk,
-            capsule_version=a.capsule_version,
-        )
+        self._record_attempt(a, self.clock.now(), success=False, rollback=True, branch=None)
         return FixRolledBack(
             a.finding.pattern_id,
             a.strategy.id,
@@ -702,6 +662,22 @@ class FixEngine:
 
     def _payload(self) -> dict[str, Any] | None:
         return self.capsule.payload() if self.capsule is not None else None
+
+    def _record_attempt(
+        self, a: _Attempt, now: datetime, *, success: bool, rollback: bool, branch: str | None
+    ) -> None:
+        """Record an attempt's result in the capsule's fix history."""
+        self._record_history(
+            now,
+            pattern_id=a.finding.pattern_id,
+            fingerprint=a.finding.fingerprint,
+            strategy=a.strategy.id,
+            success=success,
+            rollback=rollback,
+            branch=branch,
+            risk=a.risk,
+            capsule_version=a.capsule_version,
+        )
 
     def _record_history(
         self,

@@ -8,6 +8,16 @@ from typing import Any
 from hee_monitor.fixes.strategies.interface import CheckResult, FixPlan
 
 
+def _identity(kind: str, pattern_id: str, strategy: str | None, fingerprint: str) -> dict[str, Any]:
+    """The keys every outcome's JSON starts with: what came of which fix for which failure."""
+    return {
+        "outcome": kind,
+        "pattern_id": pattern_id,
+        "strategy": strategy,
+        "fingerprint": fingerprint,
+    }
+
+
 @dataclass(frozen=True)
 class FixApplied:
     pattern_id: str
@@ -29,10 +39,7 @@ class FixApplied:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "outcome": self.kind,
-            "pattern_id": self.pattern_id,
-            "strategy": self.strategy,
-            "fingerprint": self.fingerprint,
+            **_identity(self.kind, self.pattern_id, self.strategy, self.fingerprint),
             "files": list(self.files),
             "branch": self.branch,
             "commit": self.commit,
@@ -57,10 +64,7 @@ class FixRolledBack:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "outcome": self.kind,
-            "pattern_id": self.pattern_id,
-            "strategy": self.strategy,
-            "fingerprint": self.fingerprint,
+            **_identity(self.kind, self.pattern_id, self.strategy, self.fingerprint),
             "reason": self.reason,
             "validation_output": self.validation_output,
             "restored_files": list(self.restored_files),
@@ -78,10 +82,7 @@ class FixSkipped:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "outcome": self.kind,
-            "pattern_id": self.pattern_id,
-            "strategy": self.strategy,
-            "fingerprint": self.fingerprint,
+            **_identity(self.kind, self.pattern_id, self.strategy, self.fingerprint),
             "reason": self.reason,
         }
 

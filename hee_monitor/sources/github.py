@@ -47,7 +47,7 @@ from github.WorkflowJob import WorkflowJob
 
 from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import SourceError
-from hee_monitor.models import FailedJob, FailedRun
+from hee_monitor.models import FailedJob, FailedRun, duration_seconds
 from hee_monitor.sources.interface import (
     InMemoryProcessedRuns,
     PollResult,
@@ -236,9 +236,7 @@ class JobTiming:
 
     @property
     def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.completed_at is None:
-            return None
-        return (self.completed_at - self.started_at).total_seconds()
+        return duration_seconds(self.started_at, self.completed_at)
 
 
 @dataclass(frozen=True)
@@ -602,27 +600,46 @@ class GitHubSource:
         job = self._gh.get_repo(repo).get_workflow_job(job_id)
         with self._translate(repo, f"fetch the log of job {job_id}", skip=False):
             location = job.logs_url()
+        yield from self._stream_download(
+            repo,
+            location,
+            what=f"the log of job {job_id}",
+            host="log",
+            expired_hint="logs expire after the repository's retention period (default 90 days)",
+            broken_hint="the log host may be unreachable; the next cycle tries again",
+        )
+
+    def _stream_download(
+        self,
+        repo: str,
+        location: str,
+        *,
+        what: str,
+        host: str,
+        expired_hint: str,
+        broken_hint: str,
+    ) -> Iterator[bytes]:
+        """Stream a signed download URL in chunks, without the token, translating failures."""
         try:
             response = self._downloads.request(
                 "GET", location, preload_content=False, redirect=True
             )
         except urllib3.exceptions.HTTPError as exc:
             raise SourceError(
-                f"{repo}: could not download the log of job {job_id}: {type(exc).__name__}",
-                hint="the log host may be unreachable; the next cycle tries again",
+                f"{repo}: could not download {what}: {type(exc).__name__}",
+                hint=f"the {host} host may be unreachable; the next cycle tries again",
             ) from None
         try:
             if response.status != 200:
                 raise SourceError(
-                    f"{repo}: the log of job {job_id} could not be downloaded "
-                    f"(HTTP {response.status})",
-                    hint="logs expire after the repository's retention period (default 90 days)",
+                    f"{repo}: {what} could not be downloaded (HTTP {response.status})",
+                    hint=expired_hint,
                 )
             yield from response.stream(self.log_chunk_size)
         except urllib3.exceptions.HTTPError as exc:
             raise SourceError(
-                f"{repo}: the download of the log of job {job_id} broke off: {type(exc).__name__}",
-                hint="the log host may be unreachable; the next cycle tries again",
+                f"{repo}: the download of {what} broke off: {type(exc).__name__}",
+                hint=broken_hint,
             ) from None
         finally:
             response.release_conn()
@@ -950,30 +967,14 @@ class GitHubSource:
                 f"artifact {artifact_id}",
                 hint="the artifact may have expired; artifacts are kept 90 days by default",
             )
-        try:
-            response = self._downloads.request(
-                "GET", location, preload_content=False, redirect=True
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise SourceError(
-                f"{repo}: could not download artifact {artifact_id}: {type(exc).__name__}",
-                hint="the artifact host may be unreachable; the next cycle tries again",
-            ) from None
-        try:
-            if response.status != 200:
-                raise SourceError(
-                    f"{repo}: artifact {artifact_id} could not be downloaded "
-                    f"(HTTP {response.status})",
-                    hint="artifacts expire after the repository's retention period",
-                )
-            yield from response.stream(self.log_chunk_size)
-        except urllib3.exceptions.HTTPError as exc:
-            raise SourceError(
-                f"{repo}: the download of artifact {artifact_id} broke off: {type(exc).__name__}",
-                hint="the next cycle tries again",
-            ) from None
-        finally:
-            response.release_conn()
+        yield from self._stream_download(
+            repo,
+            location,
+            what=f"artifact {artifact_id}",
+            host="artifact",
+            expired_hint="artifacts expire after the repository's retention period",
+            broken_hint="the next cycle tries again",
+        )
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
         """A file's content through the contents API; None when it does not exist."""

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -198,6 +199,25 @@ def _naive(at: datetime) -> datetime:
     if at.tzinfo is None:
         return at
     return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _in_window(
+    q: Select[Any],
+    table: Table,
+    column: str,
+    *,
+    repo: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    """Rows of ``repo`` (when given) whose ``column`` is in [since, until) (either optional)."""
+    if repo:
+        q = q.where(table.c.repo == repo)
+    if since:
+        q = q.where(table.c[column] >= _naive(since))
+    if until:
+        q = q.where(table.c[column] < _naive(until))
+    return q
 
 
 def _aware(at: datetime | None) -> datetime | None:
@@ -698,12 +718,7 @@ class AuditStore:
     ) -> list[dict[str, Any]]:
         """Decisions, newest first, filtered by repository, time and action."""
         q = select(decisions).order_by(decisions.c.decided_at.desc(), decisions.c.id.desc())
-        if repo:
-            q = q.where(decisions.c.repo == repo)
-        if since:
-            q = q.where(decisions.c.decided_at >= _naive(since))
-        if until:
-            q = q.where(decisions.c.decided_at < _naive(until))
+        q = _in_window(q, decisions, "decided_at", repo=repo, since=since, until=until)
         if action:
             q = q.where(decisions.c.actions.like(f'%"{action}"%'))
         with self._tx() as conn:
@@ -737,12 +752,7 @@ class AuditStore:
     ) -> list[dict[str, Any]]:
         """Health state transitions (by the monitor and by hand), newest first."""
         q = select(transitions).order_by(transitions.c.at.desc(), transitions.c.id.desc())
-        if repo:
-            q = q.where(transitions.c.repo == repo)
-        if since:
-            q = q.where(transitions.c.at >= _naive(since))
-        if until:
-            q = q.where(transitions.c.at < _naive(until))
+        q = _in_window(q, transitions, "at", repo=repo, since=since, until=until)
         with self._tx() as conn:
             rows = conn.execute(q.limit(limit)).all()
         return [

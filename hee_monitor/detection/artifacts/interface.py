@@ -58,6 +58,16 @@ def skip(name: str, reason: str) -> ArtifactReport:
     return ArtifactReport(skipped=(ArtifactSkip(name, reason),))
 
 
+def over_limit(
+    findings: Sequence[Finding], skipped: list[ArtifactSkip], limit: int, name: str, package: str
+) -> bool:
+    """True, with the package noted in ``skipped``, once a file has ``limit`` findings."""
+    if len(findings) < limit:
+        return False
+    skipped.append(ArtifactSkip(name, f"{package}: over max_findings_per_file"))
+    return True
+
+
 def make_finding(
     *,
     pattern_id: str,

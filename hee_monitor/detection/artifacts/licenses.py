@@ -22,6 +22,7 @@ from hee_monitor.detection.artifacts.interface import (
     ArtifactReport,
     ArtifactSkip,
     make_finding,
+    over_limit,
     skip,
     text,
 )
@@ -183,8 +184,7 @@ def _check(tool: str, entries: Any, name: str, settings: DetectionSettings) -> A
         why = verdict(expression, settings)
         if why is None:
             continue
-        if len(findings) >= settings.max_findings_per_file:
-            skipped.append(ArtifactSkip(name, f"{package}: over max_findings_per_file"))
+        if over_limit(findings, skipped, settings.max_findings_per_file, name, package):
             continue
         findings.append(_license_finding(tool, package, version, expression, why, name))
     return ArtifactReport(tuple(findings), tuple(skipped), {name: tool})

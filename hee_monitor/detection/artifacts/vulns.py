@@ -30,6 +30,7 @@ from hee_monitor.detection.artifacts.interface import (
     ArtifactSkip,
     make_finding,
     named_severity,
+    over_limit,
     skip,
     text,
 )
@@ -153,8 +154,7 @@ def parse_pip_audit(data: Any, name: str, settings: DetectionSettings) -> Artifa
             summary = summary or text(vuln.get("description"), 300)
         if not package:
             continue
-        if len(findings) >= settings.max_findings_per_file:
-            skipped.append(ArtifactSkip(name, f"{package}: over max_findings_per_file"))
+        if over_limit(findings, skipped, settings.max_findings_per_file, name, package):
             continue
         # pip-audit has no severity: a known, published vulnerability is high
         findings.append(
@@ -216,8 +216,7 @@ def parse_npm_audit(data: Any, name: str, settings: DetectionSettings) -> Artifa
                 fixed.append(fix_version)
         # report version 2 names the vulnerable range, not the installed version
         installed = ""
-        if len(findings) >= settings.max_findings_per_file:
-            skipped.append(ArtifactSkip(name, f"{package}: over max_findings_per_file"))
+        if over_limit(findings, skipped, settings.max_findings_per_file, name, package):
             continue
         findings.append(
             _vuln_finding(
@@ -255,8 +254,7 @@ def _npm_v1(advisories: dict[str, Any], name: str, settings: DetectionSettings) 
         cves = [text(c, 50) for c in adv.get("cves") or [] if text(c)]
         url = text(adv.get("url"), 200)
         ids = [*cves, *([url.rsplit("/", 1)[-1]] if url else [text(key, 50)])]
-        if len(findings) >= settings.max_findings_per_file:
-            skipped.append(ArtifactSkip(name, f"{package}: over max_findings_per_file"))
+        if over_limit(findings, skipped, settings.max_findings_per_file, name, package):
             continue
         findings.append(
             _vuln_finding(
