@@ -51,7 +51,3 @@ class FakeClock:
 
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

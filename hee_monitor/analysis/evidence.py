@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hee_monitor.analysis.logreader import Block, normalise_line
-from hee_monitor.models import Evidence
 
 
 class _WindowBlock:
@@ -130,8 +129,3 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, stop))
     return merged
-
-
-def make_evidence(window: LineWindow, start: int, stop: int) -> Evidence:
-    texts = [window.text(n) for n in range(start, stop + 1)]
-    return Evidence(start, stop, "\n".join(t if t is not None else "" for t in texts))

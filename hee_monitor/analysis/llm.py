@@ -515,10 +515,6 @@ def _fingerprint(category: Category, evidence: Sequence[Evidence], log_fingerpri
     return digest[:16]
 
 
-#: fallback classifier implementations by name (``[llm] backend``); Ollama is the only one
-CLASSIFIERS: dict[str, type[OllamaClassifier]] = {"ollama": OllamaClassifier}
-
-
 def build_classifier(
     settings: LlmSettings,
     *,

@@ -71,8 +71,6 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
-RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in _RULES)
-
 
 def _spans(text: str, extra_secrets: Iterable[str]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []

@@ -746,11 +746,3 @@ def _structured_reports(paths: Sequence[Path]) -> list[tuple[str, list[Finding]]
             click.echo(f"{skipped.name}: skipped: {skipped.reason}", err=True)
         out.append((str(path), list(report.findings)))
     return out
-
-
-def pre_commit_hook() -> None:
-    """Entry point of the ``hee-ci-monitoring`` pre-commit hook: the files pre-commit passes
-    (logs; ``.xml`` files are JUnit reports) are diagnosed; a critical finding fails it."""
-    from hee_monitor.cli import run
-
-    sys.exit(run(["monitor", "--mode", "pre-commit", *sys.argv[1:]]))

@@ -128,7 +128,7 @@ def test_summary_markdown_lists_runs_and_fix_required() -> None:
 def test_pre_commit_hook_entry_point(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hee_monitor.commands.monitor import pre_commit_hook
+    from hee_monitor.hooks import ci_monitoring_main as pre_commit_hook
 
     report = tmp_path / "report.xml"
     report.write_text(JUNIT)
