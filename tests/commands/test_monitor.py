@@ -139,6 +139,14 @@ def test_pre_commit_hook_entry_point(
     assert "1 finding(s), 0 critical in 1 file(s)" in capsys.readouterr().out
 
 
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, token: str, unset: str) -> None:
+    """Run in tmp_path with no configuration, model or GitHub Actions variable from outside."""
+    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", unset):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+
+
 def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,10 +164,7 @@ def test_hee_cycle_asks_the_local_model_about_an_unexplained_job(
         "suggested_fix": "Register the fourth widget.",
         "confidence": 0.9,
     }
-    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_llm_cycle_0123456789")
+    _isolate(monkeypatch, tmp_path, token="ghp_llm_cycle_0123456789", unset="GITHUB_OUTPUT")
     with GitHubFake() as gh, FakeOllama() as ollama:
         ollama.script(Answer(answer))
         Path("hee-monitor.toml").write_text(f'[llm]\nhost = "{ollama.url}"\n')
@@ -200,10 +205,7 @@ def test_a_repository_alerts_on_its_own_channels(
     from tests.fakes.github import GitHubFake, JobSpec
     from tests.fakes.webhook import FakeWebhook
 
-    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_channels_0123456789")
+    _isolate(monkeypatch, tmp_path, token="ghp_channels_0123456789", unset="GITHUB_OUTPUT")
     with GitHubFake() as gh, FakeWebhook() as hook:
         Path("hee-monitor.toml").write_text(
             '[repos."octo/app"]\nalert_channels = ["pager"]\n'
@@ -238,10 +240,7 @@ def test_one_capsule_per_repository_with_placeholders(
 ) -> None:
     from tests.fakes.github import GitHubFake, JobSpec
 
-    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_per_repo_0123456789")
+    _isolate(monkeypatch, tmp_path, token="ghp_per_repo_0123456789", unset="GITHUB_STEP_SUMMARY")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out.txt"))
     ruff_log = "app.py:1:8: F401 [*] `os` imported but unused\nFound 1 error.\n"
     with GitHubFake() as gh:
@@ -306,10 +305,7 @@ def test_continuous_mode_keeps_one_capsule_per_repository(
 ) -> None:
     from tests.fakes.github import GitHubFake, JobSpec
 
-    for name in ("HEE_LLM", "OLLAMA_HOST", "HEE_CONFIG", "HEE_REPOS", "GITHUB_OUTPUT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_per_repo_0123456789")
+    _isolate(monkeypatch, tmp_path, token="ghp_per_repo_0123456789", unset="GITHUB_OUTPUT")
     with GitHubFake() as gh:
         gh.add_run("octo/app", jobs=[JobSpec("build", log_text=SWIFT)])
         code = run(
