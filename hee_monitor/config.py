@@ -21,15 +21,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from hee_monitor.errors import ConfigError
 from hee_monitor.models import HealthState
 from hee_monitor.policy.interface import PolicySettings
 from hee_monitor.resources import load_schema
-from hee_monitor.store.db import DEFAULT_DATABASE
-
 DEFAULT_FILE = "hee-monitor.toml"
+#: the audit store when none is configured (SQLite next to the state capsule)
+DEFAULT_DATABASE = "sqlite:///state_capsules/hee-monitor.db"
 
 DEFAULTS: dict[str, Any] = {
     "github": {"repos": [], "api_url": "https://api.github.com"},
@@ -202,6 +200,8 @@ def _key_re(key: str) -> str:
 
 def validate(data: Mapping[str, Any], *, where: str, text: str = "") -> None:
     """Raise ConfigError naming file, key and line for the first schema violation."""
+    import jsonschema  # only when there is a file or an override to check
+
     validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:

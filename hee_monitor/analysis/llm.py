@@ -27,6 +27,7 @@ import ollama
 from sqlalchemy.engine import Engine
 
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
+from hee_monitor.analysis.llm_switch import fallback_wanted
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
 from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.clock import Clock, SystemClock
@@ -150,45 +151,6 @@ class LlmSettings:
     def secret_values(self, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
         env = os.environ if env is None else env
         return tuple(env[name] for name in self.secret_env if env.get(name))
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def fallback_wanted(
-    section: Mapping[str, Any] | None,
-    flag: bool | None = None,
-    env: Mapping[str, str] | None = None,
-) -> bool:
-    """Whether to ask the local model, first rule that applies wins:
-
-    1. ``--llm`` / ``--no-llm`` on the command line (``flag``);
-    2. ``HEE_LLM`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``);
-    3. ``enabled`` in the ``[llm]`` section (also ``HEE_LLM__ENABLED``);
-    4. on when the configuration has an ``[llm]`` section or ``OLLAMA_HOST`` is set.
-
-    With the embedded defaults (no ``[llm]``, no variables) it is off, so hee-monitor needs
-    no model server unless asked to use one.
-    """
-    if flag is not None:
-        return flag
-    env = os.environ if env is None else env
-    raw = env.get("HEE_LLM")
-    if raw is not None:
-        value = raw.strip().lower()
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
-        raise ConfigError(
-            f"HEE_LLM must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}",
-            hint="e.g. HEE_LLM=1 to ask the local model for logs no pattern explains",
-        )
-    data = dict(section or {})
-    if "enabled" in data:
-        return data["enabled"] is True
-    return bool(data) or bool(env.get("OLLAMA_HOST"))
 
 
 @dataclass(frozen=True)

@@ -179,10 +179,14 @@ def _fallback(
         flag = True
     if flag is False:
         return None
-    from hee_monitor.analysis.llm import configured_classifier
+    from hee_monitor.analysis.llm_switch import fallback_wanted
     from hee_monitor.config import load_config
 
     section = load_config(config_file).section("llm")
+    if not fallback_wanted(section, flag):
+        return None  # the model client (ollama, httpx, SQLAlchemy) is not even imported
+    from hee_monitor.analysis.llm import configured_classifier
+
     return configured_classifier(section, flag=flag, model=model, host=host)
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from hee_monitor.config import DEFAULT_DATABASE
 from hee_monitor.errors import StoreError
 
-metadata = MetaData()
+__all__ = ["DEFAULT_DATABASE", "metadata", "open_engine"]
 
-DEFAULT_DATABASE = "sqlite:///state_capsules/hee-monitor.db"
+metadata = MetaData()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
