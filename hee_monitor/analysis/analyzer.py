@@ -19,7 +19,26 @@ into the one it overlaps most. Transient findings are never folded (the monitor 
 jobs on them), and a log with only generic findings keeps them all, unfolded.
 
 Lines of a step's header (``##[group]Run …`` up to ``##[endgroup]``: the echoed script and
-its env) never count as evidence: a script that greps for "error" is not an error.
+its env) never count as evidence: a script that greps for "error" is not an error. Nor do
+lines a test runner prints for a test that starts or passed (``✓ throws when the token is
+invalid``, ``--- PASS: TestErrorPath``, ``ok 3 - reports errors``): a test's name is not its
+outcome.
+
+Severity is lowered to at most medium, whatever the pattern says, for a finding that a
+passing build can show (see :func:`survived_severity`):
+
+* every occurrence lies in a command or step that demonstrably ended well: Travis printed
+  ``The command "…" exited with 0.``, or the next command or step started
+  (``travis_time:start``, ``##[group]Run``, ``Post job cleanup.``) with no failure
+  reported in between (``exited with N``, ``failed and exited with``,
+  ``##[error]``, a stalled-build notice). A download retried until it worked, ``cmd ||
+  fallback``, ``|| true``, an informational command whose failure the build ignores: the
+  build went on. Such findings carry ``details["step_succeeded"] = True``;
+* every occurrence is a line that marks itself a warning (``##[warning]``, ``::warning``,
+  ``[WARNING]``, ``[WARN]``, ``npm WARN``, ``warning:``, ``Warning:``).
+
+A finding whose pattern kept its maximum of occurrences (:data:`MAX_EVIDENCE`) keeps its
+severity: later occurrences are not looked at and may lie in the step that failed.
 """
 
 from __future__ import annotations
@@ -46,7 +65,7 @@ from hee_monitor.analysis.logreader import (
 from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
 from hee_monitor.errors import AnalysisError, PatternError
-from hee_monitor.models import Diagnosis, Evidence, Finding
+from hee_monitor.models import Diagnosis, Evidence, Finding, Severity
 
 #: evidence ranges kept per finding (the first occurrences)
 MAX_EVIDENCE = 5
@@ -64,12 +83,43 @@ _PROBE_END_HEADER = "endgroup"
 _PROBE_EXIT = "exit"
 _PROBE_JENKINS = "jenkins"
 _PROBE_TRAVIS = "travis"
+_PROBE_OUTCOME = "outcome"
 _PROBES: tuple[tuple[str, str], ...] = (
     (_PROBE_STEP, r"^##\[group\]Run "),
     (_PROBE_END_HEADER, r"^##\[endgroup\]"),
     (_PROBE_EXIT, r"##\[error\]Process completed with exit code \d+"),
     (_PROBE_JENKINS, r"^\[Pipeline\] \{ \("),
     (_PROBE_TRAVIS, r"travis_fold:start:"),
+    # where a command or step starts and how it ended (the lines are parsed whole by
+    # _OUTCOME_EVENT; step starts above are parsed too)
+    (_PROBE_OUTCOME, r"travis_time:start:"),
+    # Travis: 'The command "…" exited with N.', the command's text may span lines
+    (_PROBE_OUTCOME, r'" (failed and )?exited with \d+'),
+    (_PROBE_OUTCOME, r"##\[error\]"),
+    (_PROBE_OUTCOME, r"^Post job cleanup\."),
+    (_PROBE_OUTCOME, r"^Cleaning up orphan processes"),
+    (_PROBE_OUTCOME, r"No output has been received in the last"),
+    (_PROBE_OUTCOME, r"Your build has been stopped"),
+)
+#: events on one line (normalised, CR-separated parts joined), in the order printed
+_OUTCOME_EVENT = re.compile(
+    r"(?P<start>travis_time:start:|##\[group\]Run |^Post job cleanup\."
+    r"|^Cleaning up orphan processes)"
+    r'|" (?:failed and )?exited with (?P<code>\d+)'
+    r"|(?P<fail>##\[error\]|No output has been received in the last|Your build has been stopped)"
+)
+#: a line a test runner prints for a test that starts or passed (mocha/jest ✓, TAP ok,
+#: go test, GoogleTest, Pester, dotnet test, jest PASS, pytest -v, unittest -v)
+_TEST_PASSED = re.compile(
+    r"^\s*(?:[✓✔√]|ok \d+\b|--- PASS:|=== (?:RUN|PAUSE|CONT)\s|\[\s*(?:OK|PASS(?:ED)?)\s*\]"
+    r"|\[\+\]\s|Passed\s|PASS\s)"
+    r"|\s(?:PASSED|\.\.\.\s*ok)(?:\s+\[\s*\d+%\])?\s*$"
+)
+#: a line that says it is a warning. Not "WARNING:" in capitals: Go's race detector
+#: reports a data race (a test failure under -race) as "WARNING: DATA RACE".
+_WARNING_LINE = re.compile(
+    r"^\s*(?:##\[warning\]|::warning\b|\[WARNING\]|\[WARN\]|\[warn\]|npm WARN\b"
+    r"|warning:|Warning:)"
 )
 _STEP_NAME = {
     _PROBE_STEP: re.compile(r"^##\[group\]Run (.*)"),
@@ -348,9 +398,11 @@ class Analyzer:
             text = normalise_line(raw)
             # the scanner selects a superset of each regex's lines: the regexes that
             # selected this line are the only ones that can match it
-            if compiled.confirms(text, numbers):
+            if compiled.confirms(text, numbers) and not _TEST_PASSED.search(text):
                 window.anchor(line, start)
-                occ = Occurrence(line, text, run.step)
+                occ = Occurrence(
+                    line, text, run.step, run.region, bool(_WARNING_LINE.match(text))
+                )
                 state.occurrences.append(occ)
                 state.pending.append(occ)
 
@@ -407,11 +459,16 @@ class Analyzer:
             details: dict[str, object] = {"occurrences": len(state.occurrences)}
             if first.step:
                 details["step"] = first.step
+            succeeded = len(state.occurrences) < MAX_EVIDENCE and all(
+                run.ended_well(o.region) for o in state.occurrences
+            )
+            if succeeded:
+                details["step_succeeded"] = True
             finding = Finding(
                 pattern_id=pattern.id,
                 title=pattern.title,
                 category=pattern.category,
-                severity=pattern.severity,
+                severity=survived_severity(pattern.severity, state.occurrences, succeeded),
                 owner=pattern.owner,
                 risk=pattern.risk,
                 transient=pattern.transient,
@@ -435,6 +492,19 @@ class Analyzer:
         if self.all_findings:
             return [finding for finding, _ in out]
         return fold_findings(out)
+
+
+def survived_severity(
+    severity: Severity, occurrences: Sequence[Occurrence], step_succeeded: bool
+) -> Severity:
+    """The severity to report: at most medium when the commands that printed every
+    occurrence ended well, or when every occurrence is a line marked as a warning (and the
+    pattern did not keep its maximum of occurrences: later ones were not looked at)."""
+    if not severity.at_least(Severity.HIGH) or len(occurrences) >= MAX_EVIDENCE:
+        return severity
+    if step_succeeded or (occurrences and all(o.warning for o in occurrences)):
+        return Severity.MEDIUM
+    return severity
 
 
 def _lines_of(finding: Finding) -> set[int]:
@@ -488,8 +558,36 @@ class _RunState:
         self.header_start: int | None = None
         self.failed_step: str | None = None
         self.exit_line: int | None = None
+        #: the current command region: a new one starts with every command or step start
+        self.region = 0
+        self._failed_regions: set[int] = set()
+        self._exited_zero: set[int] = set()
+        self._outcome_line = 0
+
+    def ended_well(self, region: int) -> bool:
+        """Whether command region ``region`` is known to have ended without a failure: it
+        printed "exited with 0", or a later command started and it reported no failure."""
+        if region in self._failed_regions:
+            return False
+        return region < self.region or region in self._exited_zero
+
+    def _outcomes(self, line: int, raw: bytes) -> None:
+        if line == self._outcome_line:  # several probes select the same line
+            return
+        self._outcome_line = line
+        for m in _OUTCOME_EVENT.finditer(normalise_line(raw, redraws=True)):
+            if m.group("start"):
+                self.region += 1
+            elif m.group("code") is not None and int(m.group("code")) == 0:
+                self._exited_zero.add(self.region)
+            else:
+                self._failed_regions.add(self.region)
 
     def probe(self, name: str, line: int, raw: bytes) -> None:
+        if name in (_PROBE_OUTCOME, _PROBE_STEP, _PROBE_EXIT):
+            self._outcomes(line, raw)
+        if name == _PROBE_OUTCOME:
+            return
         if name == _PROBE_END_HEADER:
             self.header_start = None
             return
