@@ -22,7 +22,8 @@ Lines of a step's header (``##[group]Run …`` up to ``##[endgroup]``: the echoe
 its env) never count as evidence: a script that greps for "error" is not an error. Nor do
 lines a test runner prints for a test that starts or passed (``✓ throws when the token is
 invalid``, ``--- PASS: TestErrorPath``, ``ok 3 - reports errors``): a test's name is not its
-outcome.
+outcome; nor the shell's trace of a command that prints or searches text (``+ grep -c
+'Segmentation fault' run.log``, ``$ echo "no errors"``): the words are its arguments.
 
 Severity is lowered to at most medium, whatever the pattern says, for a finding that a
 passing build can show (see :func:`survived_severity`):
@@ -115,6 +116,9 @@ _TEST_PASSED = re.compile(
     r"|\[\+\]\s|Passed\s|PASS\s)"
     r"|\s(?:PASSED|\.\.\.\s*ok)(?:\s+\[\s*\d+%\])?\s*$"
 )
+#: a shell's trace of a command that prints or searches text (``set -x``: ``+ grep -c
+#: 'Segmentation fault' run.log``; Travis: ``$ echo "…"``): the words are its arguments
+_TEXT_COMMAND_TRACE = re.compile(r"^\s*(?:\++|\$) (?:echo|printf|grep|egrep|fgrep|rg)\s")
 #: a line that says it is a warning. Not "WARNING:" in capitals: Go's race detector
 #: reports a data race (a test failure under -race) as "WARNING: DATA RACE".
 _WARNING_LINE = re.compile(
@@ -398,11 +402,13 @@ class Analyzer:
             text = normalise_line(raw)
             # the scanner selects a superset of each regex's lines: the regexes that
             # selected this line are the only ones that can match it
-            if compiled.confirms(text, numbers) and not _TEST_PASSED.search(text):
+            if (
+                compiled.confirms(text, numbers)
+                and not _TEST_PASSED.search(text)
+                and not _TEXT_COMMAND_TRACE.match(text)
+            ):
                 window.anchor(line, start)
-                occ = Occurrence(
-                    line, text, run.step, run.region, bool(_WARNING_LINE.match(text))
-                )
+                occ = Occurrence(line, text, run.step, run.region, bool(_WARNING_LINE.match(text)))
                 state.occurrences.append(occ)
                 state.pending.append(occ)
 

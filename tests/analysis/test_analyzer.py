@@ -678,3 +678,32 @@ def test_survived_severity_never_raises_and_caps_at_medium(
     assert out.rank <= severity.rank
     lowered = (succeeded or (warnings and all(warnings))) and len(warnings) < MAX_EVIDENCE
     assert out is (min(severity, Severity.MEDIUM, key=lambda s: s.rank) if lowered else severity)
+
+
+def test_shell_traces_of_echo_and_grep_are_not_evidence(analyzer: Analyzer) -> None:
+    log = (
+        "+ grep -q \"ModuleNotFoundError: No module named 'yaml'\" build.log\n"
+        "$ echo \"ModuleNotFoundError: No module named 'yaml' is handled\"\n"
+        "++ printf '%s\\n' \"ModuleNotFoundError: No module named 'x'\"\n"
+    )
+    assert analyzer.analyze_text(log).unexplained
+    # the command's output is output
+    printed = log + "ModuleNotFoundError: No module named 'x'\n"
+    assert ids(analyzer.analyze_text(printed)) == ["TEST-PY-MODULE-NOT-FOUND"]
+
+
+def test_passing_build_examples_get_no_high_finding() -> None:
+    """examples/logs/passing: logs of passing builds with retries, fallbacks, warnings and
+    test names full of error words. The shipped database gives none of them a critical or
+    high finding (before lowering, several patterns would: see the step_succeeded flag)."""
+    analyzer = Analyzer.from_default_database(all_findings=True)
+    logs = sorted((Path(__file__).resolve().parents[2] / "examples/logs/passing").glob("*.log"))
+    assert len(logs) >= 10
+    lowered = 0
+    for log in logs:
+        for finding in analyzer.analyze_path(log).failures:
+            assert not finding.severity.at_least(Severity.HIGH), (log.name, finding.pattern_id)
+            shipped = analyzer.database.get(finding.pattern_id)
+            assert shipped is not None
+            lowered += shipped.severity.at_least(Severity.HIGH)
+    assert lowered >= 2
