@@ -6,7 +6,8 @@ semantics). Findings carry evidence ranges and are ranked most likely root cause
 
 1. higher pattern ``priority`` (specific root causes over generic summaries), with a bonus
    for lines inside the step that failed (the one ending in "Process completed with exit
-   code N"), when the log shows it;
+   code N"), when the log shows it, and the same malus for a finding whose every line lies
+   in a command or step that ended well (see below);
 2. then the earlier first occurrence (a compile error before the "exit code 1" after it);
 3. then the higher severity, only as a tie breaker.
 
@@ -453,21 +454,24 @@ class Analyzer:
                 for a, b in ranges
             )
             first = state.occurrences[0]
-            in_failed_step = run.failed_step is not None and any(
-                o.step == run.failed_step for o in state.occurrences
+            # every occurrence in a command or step that ended well: not where it failed
+            succeeded = len(state.occurrences) < MAX_EVIDENCE and all(
+                run.ended_well(o.region) for o in state.occurrences
             )
-            bonus = _STEP_BONUS if in_failed_step else 0
+            in_failed_step = (
+                not succeeded
+                and run.failed_step is not None
+                and any(o.step == run.failed_step for o in state.occurrences)
+            )
+            bonus = _STEP_BONUS if in_failed_step else -_STEP_BONUS if succeeded else 0
             confidence = 0.3 + 0.55 * pattern.priority / 100
-            if run.failed_step is not None:
+            if run.failed_step is not None or succeeded:
                 confidence += 0.1 if in_failed_step else -0.1
             if len(state.occurrences) > 1:
                 confidence += 0.03
             details: dict[str, object] = {"occurrences": len(state.occurrences)}
             if first.step:
                 details["step"] = first.step
-            succeeded = len(state.occurrences) < MAX_EVIDENCE and all(
-                run.ended_well(o.region) for o in state.occurrences
-            )
             if succeeded:
                 details["step_succeeded"] = True
             finding = Finding(

@@ -707,3 +707,37 @@ def test_passing_build_examples_get_no_high_finding() -> None:
             assert shipped is not None
             lowered += shipped.severity.at_least(Severity.HIGH)
     assert lowered >= 2
+
+
+def test_a_finding_of_a_command_that_ended_well_ranks_below_the_failed_one(
+    analyzer: Analyzer,
+) -> None:
+    """A download that timed out once and was retried ranks below the failing test run
+    (network errors would otherwise outrank test failures)."""
+    log = _travis(
+        (
+            "travis_retry pip download -d wheels -r requirements.txt",
+            [
+                "ERROR: connection timed out while fetching https://pypi.org/simple/attrs/",
+                f'{ESC}[31;1mThe command "pip download -d wheels -r requirements.txt" failed. '
+                f"Retrying, 2 of 3.{ESC}[0m",
+                "Saved ./wheels/attrs-23.2.0-py3-none-any.whl",
+            ],
+            None,
+        ),
+        (
+            "python -m pytest -q",
+            ["FAILED tests/test_totals.py::test_rounding - assert 3 == 4", "1 failed, 9 passed"],
+            'The command "python -m pytest -q" exited with 1.',
+        ),
+    )
+    diagnosis = Analyzer(analyzer.database, all_findings=True).analyze_text(log)
+    assert ids(diagnosis) == ["TEST-PYTEST-FAILED", "TEST-NET-TIMEOUT"]
+    network = diagnosis.failures[1]
+    assert network.details["step_succeeded"] is True
+    assert network.confidence < diagnosis.failures[0].confidence
+    # the same timeout in a command that failed keeps its rank (priority 75 over 70)
+    failed = log.replace("Retrying, 2 of 3.", 'Retrying, 2 of 3.\nThe command "x" exited with 1.')
+    assert ids(Analyzer(analyzer.database, all_findings=True).analyze_text(failed))[0] == (
+        "TEST-NET-TIMEOUT"
+    )
