@@ -256,6 +256,11 @@ class Analyzer:
     def engine(self) -> str:
         return self._scanner.engine
 
+    @property
+    def scanner(self) -> CompositeScanner:
+        """The compiled multi-pattern scanner (for benchmarks: the engine's share)."""
+        return self._scanner
+
     @classmethod
     def from_default_database(
         cls,
