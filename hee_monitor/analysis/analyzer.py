@@ -40,7 +40,10 @@ passing build can show (see :func:`survived_severity`):
   ``[WARNING]``, ``[WARN]``, ``npm WARN``, ``warning:``, ``Warning:``).
 
 A finding whose pattern kept its maximum of occurrences (:data:`MAX_EVIDENCE`) keeps its
-severity: later occurrences are not looked at and may lie in the step that failed.
+severity: later occurrences are not looked at and may lie in the step that failed. When
+the log ends with the build's own verdict that it passed (Jenkins ``Finished: SUCCESS``,
+Travis ``Done. Your build exited with 0.``, GitLab ``Job succeeded``), every finding counts
+as one of a step that ended well.
 """
 
 from __future__ import annotations
@@ -86,14 +89,15 @@ _PROBE_EXIT = "exit"
 _PROBE_JENKINS = "jenkins"
 _PROBE_TRAVIS = "travis"
 _PROBE_OUTCOME = "outcome"
+_PROBE_VERDICT = "verdict"
 _PROBES: tuple[tuple[str, str], ...] = (
     (_PROBE_STEP, r"^##\[group\]Run "),
     (_PROBE_END_HEADER, r"^##\[endgroup\]"),
     (_PROBE_EXIT, r"##\[error\]Process completed with exit code \d+"),
     (_PROBE_JENKINS, r"^\[Pipeline\] \{ \("),
     (_PROBE_TRAVIS, r"travis_fold:start:"),
-    # where a command or step starts and how it ended (the lines are parsed whole by
-    # _OUTCOME_EVENT; step starts above are parsed too)
+    # where a command or step starts and how it ended (_RunState._outcomes reads the
+    # whole line; the step starts above are read too)
     (_PROBE_OUTCOME, r"travis_time:start:"),
     # Travis: 'The command "…" exited with N.', the command's text may span lines
     (_PROBE_OUTCOME, r'" (failed and )?exited with \d+'),
@@ -102,6 +106,15 @@ _PROBES: tuple[tuple[str, str], ...] = (
     (_PROBE_OUTCOME, r"^Cleaning up orphan processes"),
     (_PROBE_OUTCOME, r"No output has been received in the last"),
     (_PROBE_OUTCOME, r"Your build has been stopped"),
+    # the build's own verdict at the end of the log: Jenkins, Travis, GitLab
+    (_PROBE_VERDICT, r"^Finished: [A-Z_]+"),
+    (_PROBE_VERDICT, r"Done\. Your build exited with \d+"),
+    (_PROBE_VERDICT, r"^Job succeeded"),
+    (_PROBE_VERDICT, r"^ERROR: Job failed"),
+)
+_VERDICT = re.compile(
+    r"^Finished: (?P<jenkins>[A-Z_]+)|Done\. Your build exited with (?P<travis>\d+)"
+    r"|^(?P<gitlab>Job succeeded)|^ERROR: Job failed"
 )
 #: what starts a command or step, and what reports a failure, in a raw line (colour codes
 #: never sit inside them); found with bytes.find, much cheaper than a regex per character
@@ -469,8 +482,9 @@ class Analyzer:
             )
             first = state.occurrences[0]
             # every occurrence in a command or step that ended well: not where it failed
-            succeeded = len(state.occurrences) < MAX_EVIDENCE and all(
-                run.ended_well(o.region) for o in state.occurrences
+            succeeded = run.build_passed or (
+                len(state.occurrences) < MAX_EVIDENCE
+                and all(run.ended_well(o.region) for o in state.occurrences)
             )
             in_failed_step = (
                 not succeeded
@@ -522,11 +536,14 @@ def survived_severity(
     severity: Severity, occurrences: Sequence[Occurrence], step_succeeded: bool
 ) -> Severity:
     """The severity to report: at most medium when the commands that printed every
-    occurrence ended well, or when every occurrence is a line marked as a warning (and the
-    pattern did not keep its maximum of occurrences: later ones were not looked at)."""
-    if not severity.at_least(Severity.HIGH) or len(occurrences) >= MAX_EVIDENCE:
+    occurrence ended well (``step_succeeded``), or when every occurrence is a line marked
+    as a warning and the pattern did not keep its maximum of occurrences (later ones were
+    not looked at)."""
+    if not severity.at_least(Severity.HIGH):
         return severity
-    if step_succeeded or (occurrences and all(o.warning for o in occurrences)):
+    if step_succeeded:
+        return Severity.MEDIUM
+    if occurrences and len(occurrences) < MAX_EVIDENCE and all(o.warning for o in occurrences):
         return Severity.MEDIUM
     return severity
 
@@ -587,6 +604,8 @@ class _RunState:
         self._failed_regions: set[int] = set()
         self._exited_zero: set[int] = set()
         self._outcome_line = 0
+        #: the log ends with the build's own verdict that it passed
+        self.build_passed = False
 
     def ended_well(self, region: int) -> bool:
         """Whether command region ``region`` is known to have ended without a failure: it
@@ -623,6 +642,15 @@ class _RunState:
         if name in (_PROBE_OUTCOME, _PROBE_STEP, _PROBE_EXIT):
             self._outcomes(line, raw)
         if name == _PROBE_OUTCOME:
+            return
+        if name == _PROBE_VERDICT:
+            m = _VERDICT.search(normalise_line(raw, redraws=True))
+            if m is not None:  # the last verdict counts
+                self.build_passed = (
+                    m.group("jenkins") == "SUCCESS"
+                    or m.group("travis") == "0"
+                    or m.group("gitlab") is not None
+                )
             return
         if name == _PROBE_END_HEADER:
             self.header_start = None

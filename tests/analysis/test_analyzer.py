@@ -676,7 +676,7 @@ def test_survived_severity_never_raises_and_caps_at_medium(
     occurrences = [Occurrence(n, "x", None, 0, w) for n, w in enumerate(warnings)]
     out = survived_severity(severity, occurrences, succeeded)
     assert out.rank <= severity.rank
-    lowered = (succeeded or (warnings and all(warnings))) and len(warnings) < MAX_EVIDENCE
+    lowered = succeeded or (bool(warnings) and all(warnings) and len(warnings) < MAX_EVIDENCE)
     assert out is (min(severity, Severity.MEDIUM, key=lambda s: s.rank) if lowered else severity)
 
 
@@ -741,3 +741,73 @@ def test_a_finding_of_a_command_that_ended_well_ranks_below_the_failed_one(
     assert ids(Analyzer(analyzer.database, all_findings=True).analyze_text(failed))[0] == (
         "TEST-NET-TIMEOUT"
     )
+
+
+JENKINS_CAUGHT = """\
+Started by timer
+[Pipeline] Start of Pipeline
+[Pipeline] node
+Running on agent-linux-2 in /var/lib/jenkins/workspace/reports
+[Pipeline] {
+[Pipeline] stage
+[Pipeline] { (Optional plugins)
+[Pipeline] catchError
+[Pipeline] {
+[Pipeline] sh
++ python -m reports.plugins.check
+ModuleNotFoundError: No module named 'weasyprint'
+[Pipeline] }
+ERROR: script returned exit code 1
+[Pipeline] // catchError
+[Pipeline] }
+[Pipeline] // stage
+[Pipeline] }
+[Pipeline] End of Pipeline
+Finished: VERDICT
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "severity"),
+    [
+        (JENKINS_CAUGHT.replace("VERDICT", "SUCCESS"), Severity.MEDIUM),
+        (JENKINS_CAUGHT.replace("VERDICT", "UNSTABLE"), Severity.HIGH),
+        (JENKINS_CAUGHT.replace("VERDICT", "FAILURE"), Severity.HIGH),
+        (
+            "$ pip install -r requirements.txt\n"
+            "ModuleNotFoundError: No module named 'setuptools_scm'\n"
+            "\x1b[32;1mJob succeeded\x1b[0;m\n",
+            Severity.MEDIUM,
+        ),
+        (
+            "ModuleNotFoundError: No module named 'setuptools_scm'\n"
+            "\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n",
+            Severity.HIGH,
+        ),
+        (
+            _travis(("make docs", PIP_PROBE, 'The command "make docs" exited with 1.'))
+            + "\r\nDone. Your build exited with 1.\r\n",
+            Severity.HIGH,
+        ),
+    ],
+)
+def test_the_build_verdict_at_the_end_of_the_log(
+    analyzer: Analyzer, log: str, severity: Severity
+) -> None:
+    """A log that ends saying the build passed (Jenkins catchError, GitLab) shows nothing
+    that failed it: every finding is at most medium, however many occurrences it has."""
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is severity
+    assert finding.details.get("step_succeeded", False) is (severity is Severity.MEDIUM)
+
+
+def test_a_passing_build_lowers_findings_that_kept_all_their_occurrences(
+    analyzer: Analyzer,
+) -> None:
+    lines = [f"ModuleNotFoundError: No module named 'mod{n}'" for n in range(MAX_EVIDENCE + 2)]
+    log = JENKINS_CAUGHT.replace("VERDICT", "SUCCESS").replace(
+        "ModuleNotFoundError: No module named 'weasyprint'", "\n".join(lines)
+    )
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.details["occurrences"] == MAX_EVIDENCE
+    assert finding.severity is Severity.MEDIUM
