@@ -20,23 +20,26 @@ def node_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if npm is None or shutil.which("node") is None:
         pytest.skip("node and npm are not installed here")
     prefix = tmp_path_factory.mktemp("node-tools")
-    proc = subprocess.run(
-        [
-            npm,
-            "install",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            "--fetch-retries=1",
-            "--fetch-timeout=30000",
-            *NODE_TOOLS,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--fetch-retries=1",
+                "--fetch-timeout=30000",
+                *NODE_TOOLS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm took too long to install {', '.join(NODE_TOOLS)}")
     if proc.returncode != 0:  # no registry within reach: say so, as for a missing tool
         pytest.skip(f"npm could not install {', '.join(NODE_TOOLS)}: {proc.stderr[-300:]}")
     return prefix / "node_modules" / ".bin"
