@@ -123,11 +123,12 @@ def _canonical_by_member(payload: dict[Any, Any]) -> Canonical | None:
     if not all(name.isascii() or not _NON_BMP.search(name) for name in names):
         return None
     try:
-        parts = [orjson.dumps(name) for name in names]
+        encoded = [orjson.dumps(name) for name in names]
     except orjson.JSONEncodeError:  # a lone surrogate
         return None
+    parts: list[bytes] = []  # joined once at the end: the histories are megabytes
     plain: list[str] = []
-    for index, name in enumerate(names):
+    for name, encoded_name in zip(names, encoded, strict=True):
         value = payload[name]
         member: bytes | None = None
         if isinstance(value, dict | list):
@@ -138,8 +139,9 @@ def _canonical_by_member(payload: dict[Any, Any]) -> Canonical | None:
             member = _json_canonical(value)  # floats, or what the reference must judge
         else:
             plain.append(name)
-        parts[index] += b":" + member
-    return Canonical(b"{" + b",".join(parts) + b"}", frozenset(plain))
+        parts += (b"," if parts else b"{", encoded_name, b":", member)
+    parts.append(b"}")
+    return Canonical(b"".join(parts) if names else b"{}", frozenset(plain))
 
 
 _PLAIN_SCALARS = (str, int, bool, type(None))
