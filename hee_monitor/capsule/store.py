@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from hee_monitor.capsule.canonical import FILE_FORMAT, digest, loads, parse_document
+from hee_monitor.capsule.canonical import FILE_FORMAT, digest, parse_document
 from hee_monitor.capsule.envelope import Capsule, format_time, open_capsule, parse_time, sign
 from hee_monitor.capsule.errors import (
     CapsuleFormatError,
@@ -128,7 +128,7 @@ def make_successor(
 ) -> Successor:
     """Apply ``mutator`` to a copy of ``current``'s payload and sign it as the next version."""
     # a fresh copy from the verified bytes: far faster than deepcopy for long histories
-    payload: dict[str, Any] = loads(current.raw)["signed"]
+    payload: dict[str, Any] = orjson.loads(current.raw)["signed"]
     mutator(payload)
     changed = [f for f in MANAGED_FIELDS if payload.get(f) != current.payload.get(f)]
     if changed:

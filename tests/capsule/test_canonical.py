@@ -215,7 +215,6 @@ from hee_monitor.capsule.canonical import (  # noqa: E402
     canonicalise,
     dump_document_v1,
     dump_indented,
-    loads,
 )
 
 any_float = st.floats(allow_nan=False, allow_infinity=False)
@@ -334,20 +333,3 @@ def test_an_unknown_file_format_is_refused_with_a_hint(named: object) -> None:
     with pytest.raises(CapsuleFormatError, match="is not a form this version") as info:
         parse_document(raw, source="f")
     assert info.value.hint
-
-
-def test_parsing_pauses_the_collector_and_restores_it() -> None:
-    import gc
-
-    assert gc.isenabled()
-    assert loads(b'{"a": [1]}') == {"a": [1]}
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        loads(b"[]")
-        assert not gc.isenabled()  # left as the caller had it
-    finally:
-        gc.enable()
-    with pytest.raises(orjson.JSONDecodeError):
-        loads(b"{")
-    assert gc.isenabled()
