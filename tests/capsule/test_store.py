@@ -72,7 +72,9 @@ def test_update_works_on_a_copy_and_writes_nothing_when_the_mutator_fails(
     assert store.load(now=NOW).payload["monitoring_state"]["current_status"] == "operational"
 
 
-@pytest.mark.parametrize("field", ["version", "repository", "previous_digest", "expires"])
+@pytest.mark.parametrize(
+    "field", ["version", "repository", "previous_digest", "expires", "file_format"]
+)
 def test_managed_fields_cannot_be_changed_by_a_mutator(store: CapsuleStore, field: str) -> None:
     with pytest.raises(CapsuleError, match=f"may not change {field}"):
         store.update(lambda p: p.__setitem__(field, "x"), now=later(1))
