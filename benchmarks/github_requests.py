@@ -32,6 +32,7 @@ from github import Auth, Github  # noqa: E402
 
 from hee_monitor.clock import SystemClock  # noqa: E402
 from hee_monitor.sources.github import GitHubSource  # noqa: E402
+from hee_monitor.sources.interface import InMemoryPollCursors, InMemoryProcessedRuns  # noqa: E402
 from hee_monitor.sources.webhook import WebhookIntake, WebhookServer, signature  # noqa: E402
 from tests.fakes.github import GitHubFake, JobSpec  # noqa: E402
 
@@ -57,16 +58,27 @@ def polling(repos: int, cycles: int) -> None:
             fake.add_run(name, conclusion="success")
             if i % 5 == 0:
                 fake.add_run(name, conclusion="failure", jobs=[JobSpec("test", "failure")])
-        source = GitHubSource(
-            names,
-            token=TOKEN,
-            api_url=fake.url,
-            clock=SystemClock(),
-            since=SystemClock().now() - timedelta(days=1),
-            write_interval=None,
-        )
+        state, cursors = InMemoryProcessedRuns(), InMemoryPollCursors()
+
+        def new_source() -> GitHubSource:
+            # the monitor keeps both registers in its audit store: they outlive a restart
+            return GitHubSource(
+                names,
+                token=TOKEN,
+                api_url=fake.url,
+                clock=SystemClock(),
+                since=SystemClock().now() - timedelta(days=1),
+                write_interval=None,
+                state=state,
+                cursors=cursors,
+            )
+
+        source = new_source()
         first = counted_during(fake, lambda: list(source.poll()))
         idle = [counted_during(fake, lambda: list(source.poll())) for _ in range(cycles)]
+        source.close()
+        source = new_source()  # the monitor restarts
+        restarted = counted_during(fake, lambda: list(source.poll()))
         active = []
         for cycle in range(cycles):
             for name in names[cycle % 10 :: 10]:  # a tenth of the fleet got a run
@@ -101,6 +113,7 @@ def polling(repos: int, cycles: int) -> None:
         f"  idle cycle:             {idle_per_repo:.2f} counted requests per repository "
         f"(target <= {TARGET_PER_REPO_CYCLE:.0f}: {'met' if idle_per_repo <= 1 else 'MISSED'})"
     )
+    print(f"  first cycle after restart: {restarted / repos:.2f} counted requests per repository")
     print(f"  10% of repos active:    {active_per_repo:.2f} counted requests per repository")
     print(f"  naive poller (no ETag): {naive_per_repo:.2f} counted requests per repository")
     ratio = idle_per_repo / naive_per_repo if naive_per_repo else float("nan")

@@ -25,6 +25,7 @@ from hee_monitor.errors import ConfigError
 from hee_monitor.models import HealthState
 from hee_monitor.policy.interface import PolicySettings
 from hee_monitor.resources import load_schema
+
 DEFAULT_FILE = "hee-monitor.toml"
 #: the audit store when none is configured (SQLite next to the state capsule)
 DEFAULT_DATABASE = "sqlite:///state_capsules/hee-monitor.db"

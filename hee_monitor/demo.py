@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from hee_monitor.capsule.access import SignedCapsule
@@ -559,9 +558,6 @@ class Demo:
         result.report_markdown.write_text(render_markdown(model), encoding="utf-8")
 
     def _summary(self, result: DemoResult) -> None:
-        table = Table(title="Where everything is", show_lines=False)
-        table.add_column("artefact")
-        table.add_column("path")
         rows = [
             ("HTML report (open in a browser)", str(result.report_html)),
             ("Markdown report", str(result.report_markdown)),
@@ -571,17 +567,22 @@ class Demo:
             ("audit store (SQLite)", result.database),
             ("scratch repository (fix branches)", str(result.repo)),
         ]
-        for row in rows:
-            table.add_row(*row)
+        # paths are for copying: one line each, never cut or broken by the console
+        width = max(len(name) for name, _ in rows)
         self.console.print()
-        self.console.print(table)
+        self.console.print("[bold]Where everything is[/]")
+        for name, path in rows:
+            self.console.print(f"  {name:<{width}}  {path}", highlight=False, soft_wrap=True)
         for url in result.pull_requests:
             self.say(f"pull request opened on the fake GitHub: {url}")
         for note in result.notes:
             self.say(f"[yellow]note:[/] {note}")
-        self.say(
+        # a command to copy: one line, never broken by the console's wrapping
+        self.console.print(
             "\nTry: hee-monitor capsule verify "
-            f"--input {result.capsule_dir / 'current.json'} --trusted-key {result.public_key}"
+            f"--input {result.capsule_dir / 'current.json'} --trusted-key {result.public_key}",
+            highlight=False,
+            soft_wrap=True,
         )
 
 

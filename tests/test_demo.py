@@ -137,3 +137,17 @@ def test_each_alert_is_shown_once_under_its_step(demo: tuple[DemoResult, str]) -
     assert "demo/ledger: demo/ledger" not in out
     for url in {line.split()[0] for line in out.splitlines() if "actions/runs/" in line}:
         assert out.count(url) == 1, url
+
+
+def test_every_path_and_the_suggested_command_are_printed_whole_on_a_narrow_console(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    result = play(tmp_path / "work", Console(file=out, width=60))
+    lines = out.getvalue().splitlines()
+    for path in (result.report_html, result.public_key, result.capsule_dir / "current.json"):
+        assert any(line.rstrip().endswith(str(path)) for line in lines), path
+    assert any(
+        line.startswith("Try: hee-monitor capsule verify") and line.endswith(str(result.public_key))
+        for line in lines
+    )

@@ -191,6 +191,40 @@ class GroupStore:
         except SQLAlchemyError as exc:
             raise store_error("read alert groups", exc) from None
 
+    def claim(self, group: Group, *, now: datetime, lease: timedelta) -> bool:
+        """Take ``group`` (as read by :meth:`due`) for sending at ``now``; False when
+        another process took it first or alerts were added since it was read (the next
+        flush sees the new count). Not due again before ``now + lease``."""
+        with transaction(self._engine, "claim an alert group") as conn:
+            result = conn.execute(
+                update(groups_table)
+                .where(
+                    (groups_table.c.repo == group.repo)
+                    & (groups_table.c.fingerprint == group.fingerprint)
+                    & (groups_table.c.due_at == group.due_at)
+                    & (groups_table.c.count == group.count)
+                )
+                .values(due_at=now + lease)
+            )
+            return bool(result.rowcount == 1)
+
+    def settle(self, group: Group) -> None:
+        """``group`` was sent: close it, keeping alerts that arrived since it was read
+        (their count stays, to be sent when the group is due again)."""
+        key = (groups_table.c.repo == group.repo) & (
+            groups_table.c.fingerprint == group.fingerprint
+        )
+        with transaction(self._engine, "close an alert group") as conn:
+            gone = conn.execute(
+                delete(groups_table).where(key & (groups_table.c.count == group.count))
+            )
+            if gone.rowcount == 0:
+                conn.execute(
+                    update(groups_table)
+                    .where(key & (groups_table.c.count > group.count))
+                    .values(count=groups_table.c.count - group.count)
+                )
+
     def postpone(self, group: Group, until: datetime) -> None:
         with transaction(self._engine, "postpone an alert group") as conn:
             conn.execute(

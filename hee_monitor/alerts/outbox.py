@@ -3,6 +3,12 @@
 A row is delivered by :meth:`Outbox.due` / :meth:`Outbox.mark_delivered`; a failed
 delivery is rescheduled with exponential backoff (``next_attempt_at``) and survives a
 restart of the monitor. ``last_error`` is scrubbed of secrets before it is stored.
+
+Several processes may flush one outbox (two monitors on one database, a monitor and
+``hee-monitor serve``): a sender first *claims* a row (:meth:`Outbox.claim`, one atomic
+compare-and-set on the row), so no row is sent by two of them. A claim is a lease: a
+sender killed while delivering leaves the row to be claimed again when the lease ends, so
+nothing is lost (at-least-once, never twice while the sender lives).
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ class OutboxRow:
     message: Message
     detected_at: datetime
     attempts: int
+
+
+#: how long a claimed row is left to its sender; longer than any in-process delivery
+#: (tries x (wait + channel timeout)), so a live sender never loses its row to another
+DELIVERY_LEASE = timedelta(minutes=10)
 
 
 def backoff(failures: int, base: timedelta, cap: timedelta) -> timedelta:
@@ -125,6 +136,21 @@ class Outbox:
             )
             for r in rows
         ]
+
+    def claim(self, row_id: int, *, now: datetime, lease: timedelta = DELIVERY_LEASE) -> bool:
+        """Take row ``row_id`` for delivery at ``now``; False when another sender has it
+        (or it is no longer due). The row is not due again before ``now + lease``."""
+        with transaction(self._engine, "claim an alert for delivery") as conn:
+            result = conn.execute(
+                update(outbox_table)
+                .where(
+                    outbox_table.c.id == row_id,
+                    outbox_table.c.status == "pending",
+                    outbox_table.c.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + lease)
+            )
+            return bool(result.rowcount == 1)
 
     def mark_delivered(self, row_id: int, *, attempts: int, at: datetime) -> None:
         self._update(row_id, status="delivered", attempts=attempts, delivered_at=at)

@@ -27,7 +27,7 @@ from hee_monitor.alerts.matrix import (
     matrix_from_config,
     parse_duration,
 )
-from hee_monitor.alerts.outbox import Outbox, OutboxRow, backoff
+from hee_monitor.alerts.outbox import DELIVERY_LEASE, Outbox, OutboxRow, backoff
 from hee_monitor.alerts.redact import Scrubber
 from hee_monitor.alerts.silences import AlertMuted, SilenceStore, mute
 from hee_monitor.clock import Clock
@@ -184,7 +184,7 @@ class DedupeStage:
             channels=channels,
             title=group.title,
         )
-        self._groups.close(group.repo, group.fingerprint)
+        self._groups.settle(group)
         for action in row.actions:
             if action in LOG_ACTIONS:
                 # INFO, not WARNING: the channels are where people read alerts; a WARNING
@@ -458,6 +458,8 @@ class AlertRouter:
         """Send what is due at ``now``: groups whose wait is over, outbox rows due a retry."""
         silences = self.silences.active(now)
         for group in self._groups.due(now):
+            if not self._groups.claim(group, now=now, lease=DELIVERY_LEASE):
+                continue  # another process is sending it
             # A silence added while the group waited still applies.
             if mute(group.as_alert(), HealthState.OPERATIONAL, silences, now) is not None:
                 self._groups.close(group.repo, group.fingerprint)
@@ -519,6 +521,8 @@ class AlertRouter:
                 # The channel just failed all its tries: don't spend them again on every
                 # queued row in this round; the row stays due for the next flush.
                 continue
+            if not self.outbox.claim(row.id, now=now):
+                continue  # another process is delivering it
             result = self._record.run(row, self._deliver.run(row), now)
             if not result.delivered and not result.dead:
                 failing.add(row.channel)

@@ -6,7 +6,8 @@ semantics). Findings carry evidence ranges and are ranked most likely root cause
 
 1. higher pattern ``priority`` (specific root causes over generic summaries), with a bonus
    for lines inside the step that failed (the one ending in "Process completed with exit
-   code N"), when the log shows it;
+   code N"), when the log shows it, and the same malus for a finding whose every line lies
+   in a command or step that ended well (see below);
 2. then the earlier first occurrence (a compile error before the "exit code 1" after it);
 3. then the higher severity, only as a tie breaker.
 
@@ -19,7 +20,30 @@ into the one it overlaps most. Transient findings are never folded (the monitor 
 jobs on them), and a log with only generic findings keeps them all, unfolded.
 
 Lines of a step's header (``##[group]Run …`` up to ``##[endgroup]``: the echoed script and
-its env) never count as evidence: a script that greps for "error" is not an error.
+its env) never count as evidence: a script that greps for "error" is not an error. Nor do
+lines a test runner prints for a test that starts or passed (``✓ throws when the token is
+invalid``, ``--- PASS: TestErrorPath``, ``ok 3 - reports errors``): a test's name is not its
+outcome; nor the shell's trace of a command that prints or searches text (``+ grep -c
+'Segmentation fault' run.log``, ``$ echo "no errors"``): the words are its arguments.
+
+Severity is lowered to at most medium, whatever the pattern says, for a finding that a
+passing build can show (see :func:`survived_severity`):
+
+* every occurrence lies in a command or step that demonstrably ended well: Travis printed
+  ``The command "…" exited with 0.``, or the next command or step started
+  (``travis_time:start``, ``##[group]Run``, ``Post job cleanup.``) with no failure
+  reported in between (``exited with N``, ``failed and exited with``,
+  ``##[error]``, a stalled-build notice). A download retried until it worked, ``cmd ||
+  fallback``, ``|| true``, an informational command whose failure the build ignores: the
+  build went on. Such findings carry ``details["step_succeeded"] = True``;
+* every occurrence is a line that marks itself a warning (``##[warning]``, ``::warning``,
+  ``[WARNING]``, ``[WARN]``, ``npm WARN``, ``warning:``, ``Warning:``).
+
+A finding whose pattern kept its maximum of occurrences (:data:`MAX_EVIDENCE`) keeps its
+severity: later occurrences are not looked at and may lie in the step that failed. When
+the log ends with the build's own verdict that it passed (Jenkins ``Finished: SUCCESS``,
+Travis ``Done. Your build exited with 0.``, GitLab ``Job succeeded``), every finding counts
+as one of a step that ended well.
 """
 
 from __future__ import annotations
@@ -46,7 +70,7 @@ from hee_monitor.analysis.logreader import (
 from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
 from hee_monitor.errors import AnalysisError, PatternError
-from hee_monitor.models import Diagnosis, Evidence, Finding
+from hee_monitor.models import Diagnosis, Evidence, Finding, Severity
 
 #: evidence ranges kept per finding (the first occurrences)
 MAX_EVIDENCE = 5
@@ -64,12 +88,65 @@ _PROBE_END_HEADER = "endgroup"
 _PROBE_EXIT = "exit"
 _PROBE_JENKINS = "jenkins"
 _PROBE_TRAVIS = "travis"
+_PROBE_OUTCOME = "outcome"
+_PROBE_VERDICT = "verdict"
 _PROBES: tuple[tuple[str, str], ...] = (
     (_PROBE_STEP, r"^##\[group\]Run "),
     (_PROBE_END_HEADER, r"^##\[endgroup\]"),
     (_PROBE_EXIT, r"##\[error\]Process completed with exit code \d+"),
     (_PROBE_JENKINS, r"^\[Pipeline\] \{ \("),
     (_PROBE_TRAVIS, r"travis_fold:start:"),
+    # where a command or step starts and how it ended (_RunState._outcomes reads the
+    # whole line; the step starts above are read too)
+    (_PROBE_OUTCOME, r"travis_time:start:"),
+    # Travis: 'The command "…" exited with N.', the command's text may span lines
+    (_PROBE_OUTCOME, r'" (failed and )?exited with \d+'),
+    (_PROBE_OUTCOME, r"##\[error\]"),
+    (_PROBE_OUTCOME, r"^Post job cleanup\."),
+    (_PROBE_OUTCOME, r"^Cleaning up orphan processes"),
+    (_PROBE_OUTCOME, r"No output has been received in the last"),
+    (_PROBE_OUTCOME, r"Your build has been stopped"),
+    # the build's own verdict at the end of the log: Jenkins, Travis, GitLab
+    (_PROBE_VERDICT, r"^Finished: [A-Z_]+"),
+    (_PROBE_VERDICT, r"Done\. Your build exited with \d+"),
+    (_PROBE_VERDICT, r"^Job succeeded"),
+    (_PROBE_VERDICT, r"^ERROR: Job failed"),
+)
+_VERDICT = re.compile(
+    r"^Finished: (?P<jenkins>[A-Z_]+)|Done\. Your build exited with (?P<travis>\d+)"
+    r"|^(?P<gitlab>Job succeeded)|^ERROR: Job failed"
+)
+#: what starts a command or step, and what reports a failure, in a raw line (colour codes
+#: never sit inside them); found with bytes.find, much cheaper than a regex per character
+_START_MARKS = (
+    b"travis_time:start:",
+    b"##[group]Run ",
+    b"Post job cleanup.",
+    b"Cleaning up orphan processes",
+)
+_FAIL_MARKS = (
+    b"##[error]",
+    b"No output has been received in the last",
+    b"Your build has been stopped",
+)
+#: Travis: 'The command "…" exited with N.' (the command's text may span lines)
+_EXIT_STATUS = re.compile(rb'" (?:failed and )?exited with (\d+)')
+_START, _FAIL, _EXIT_ZERO = 0, 1, 2
+#: a line a test runner prints for a test that starts or passed (mocha/jest ✓, TAP ok,
+#: go test, GoogleTest, Pester, dotnet test, jest PASS, pytest -v, unittest -v)
+_TEST_PASSED = re.compile(
+    r"^\s*(?:[✓✔√]|ok \d+\b|--- PASS:|=== (?:RUN|PAUSE|CONT)\s|\[\s*(?:OK|PASS(?:ED)?)\s*\]"
+    r"|\[\+\]\s|Passed\s|PASS\s)"
+    r"|\s(?:PASSED|\.\.\.\s*ok)(?:\s+\[\s*\d+%\])?\s*$"
+)
+#: a shell's trace of a command that prints or searches text (``set -x``: ``+ grep -c
+#: 'Segmentation fault' run.log``; Travis: ``$ echo "…"``): the words are its arguments
+_TEXT_COMMAND_TRACE = re.compile(r"^\s*(?:\++|\$) (?:echo|printf|grep|egrep|fgrep|rg)\s")
+#: a line that says it is a warning. Not "WARNING:" in capitals: Go's race detector
+#: reports a data race (a test failure under -race) as "WARNING: DATA RACE".
+_WARNING_LINE = re.compile(
+    r"^\s*(?:##\[warning\]|::warning\b|\[WARNING\]|\[WARN\]|\[warn\]|npm WARN\b"
+    r"|warning:|Warning:)"
 )
 _STEP_NAME = {
     _PROBE_STEP: re.compile(r"^##\[group\]Run (.*)"),
@@ -191,6 +268,11 @@ class Analyzer:
     @property
     def engine(self) -> str:
         return self._scanner.engine
+
+    @property
+    def scanner(self) -> CompositeScanner:
+        """The compiled multi-pattern scanner (for benchmarks: the engine's share)."""
+        return self._scanner
 
     @classmethod
     def from_default_database(
@@ -348,9 +430,13 @@ class Analyzer:
             text = normalise_line(raw)
             # the scanner selects a superset of each regex's lines: the regexes that
             # selected this line are the only ones that can match it
-            if compiled.confirms(text, numbers):
+            if (
+                compiled.confirms(text, numbers)
+                and not _TEST_PASSED.search(text)
+                and not _TEXT_COMMAND_TRACE.match(text)
+            ):
                 window.anchor(line, start)
-                occ = Occurrence(line, text, run.step)
+                occ = Occurrence(line, text, run.step, run.region, bool(_WARNING_LINE.match(text)))
                 state.occurrences.append(occ)
                 state.pending.append(occ)
 
@@ -395,23 +481,32 @@ class Analyzer:
                 for a, b in ranges
             )
             first = state.occurrences[0]
-            in_failed_step = run.failed_step is not None and any(
-                o.step == run.failed_step for o in state.occurrences
+            # every occurrence in a command or step that ended well: not where it failed
+            succeeded = run.build_passed or (
+                len(state.occurrences) < MAX_EVIDENCE
+                and all(run.ended_well(o.region) for o in state.occurrences)
             )
-            bonus = _STEP_BONUS if in_failed_step else 0
+            in_failed_step = (
+                not succeeded
+                and run.failed_step is not None
+                and any(o.step == run.failed_step for o in state.occurrences)
+            )
+            bonus = _STEP_BONUS if in_failed_step else -_STEP_BONUS if succeeded else 0
             confidence = 0.3 + 0.55 * pattern.priority / 100
-            if run.failed_step is not None:
+            if run.failed_step is not None or succeeded:
                 confidence += 0.1 if in_failed_step else -0.1
             if len(state.occurrences) > 1:
                 confidence += 0.03
             details: dict[str, object] = {"occurrences": len(state.occurrences)}
             if first.step:
                 details["step"] = first.step
+            if succeeded:
+                details["step_succeeded"] = True
             finding = Finding(
                 pattern_id=pattern.id,
                 title=pattern.title,
                 category=pattern.category,
-                severity=pattern.severity,
+                severity=survived_severity(pattern.severity, state.occurrences, succeeded),
                 owner=pattern.owner,
                 risk=pattern.risk,
                 transient=pattern.transient,
@@ -435,6 +530,22 @@ class Analyzer:
         if self.all_findings:
             return [finding for finding, _ in out]
         return fold_findings(out)
+
+
+def survived_severity(
+    severity: Severity, occurrences: Sequence[Occurrence], step_succeeded: bool
+) -> Severity:
+    """The severity to report: at most medium when the commands that printed every
+    occurrence ended well (``step_succeeded``), or when every occurrence is a line marked
+    as a warning and the pattern did not keep its maximum of occurrences (later ones were
+    not looked at)."""
+    if not severity.at_least(Severity.HIGH):
+        return severity
+    if step_succeeded:
+        return Severity.MEDIUM
+    if occurrences and len(occurrences) < MAX_EVIDENCE and all(o.warning for o in occurrences):
+        return Severity.MEDIUM
+    return severity
 
 
 def _lines_of(finding: Finding) -> set[int]:
@@ -488,8 +599,59 @@ class _RunState:
         self.header_start: int | None = None
         self.failed_step: str | None = None
         self.exit_line: int | None = None
+        #: the current command region: a new one starts with every command or step start
+        self.region = 0
+        self._failed_regions: set[int] = set()
+        self._exited_zero: set[int] = set()
+        self._outcome_line = 0
+        #: the log ends with the build's own verdict that it passed
+        self.build_passed = False
+
+    def ended_well(self, region: int) -> bool:
+        """Whether command region ``region`` is known to have ended without a failure: it
+        printed "exited with 0", or a later command started and it reported no failure."""
+        if region in self._failed_regions:
+            return False
+        return region < self.region or region in self._exited_zero
+
+    def _outcomes(self, line: int, raw: bytes) -> None:
+        if line == self._outcome_line:  # several probes select the same line
+            return
+        self._outcome_line = line
+        raw = raw[:MAX_LINE_BYTES]
+        events: list[tuple[int, int]] = []
+        for marks, kind in ((_START_MARKS, _START), (_FAIL_MARKS, _FAIL)):
+            for mark in marks:
+                at = raw.find(mark)
+                while at >= 0:
+                    events.append((at, kind))
+                    at = raw.find(mark, at + 1)
+        if b"exited with" in raw:
+            for m in _EXIT_STATUS.finditer(raw):
+                events.append((m.start(), _EXIT_ZERO if int(m.group(1)) == 0 else _FAIL))
+        events.sort()
+        for _, kind in events:
+            if kind == _START:
+                self.region += 1
+            elif kind == _EXIT_ZERO:
+                self._exited_zero.add(self.region)
+            else:
+                self._failed_regions.add(self.region)
 
     def probe(self, name: str, line: int, raw: bytes) -> None:
+        if name in (_PROBE_OUTCOME, _PROBE_STEP, _PROBE_EXIT):
+            self._outcomes(line, raw)
+        if name == _PROBE_OUTCOME:
+            return
+        if name == _PROBE_VERDICT:
+            m = _VERDICT.search(normalise_line(raw, redraws=True))
+            if m is not None:  # the last verdict counts
+                self.build_passed = (
+                    m.group("jenkins") == "SUCCESS"
+                    or m.group("travis") == "0"
+                    or m.group("gitlab") is not None
+                )
+            return
         if name == _PROBE_END_HEADER:
             self.header_start = None
             return

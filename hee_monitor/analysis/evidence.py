@@ -95,6 +95,10 @@ class Occurrence:
     line: int
     text: str
     step: str | None
+    #: the command region the line lies in (see the analyzer's step outcomes); 0 before any
+    region: int = 0
+    #: the line is a warning by its own marker (``##[warning]``, ``npm WARN``, ``warning:``)
+    warning: bool = False
 
 
 def evidence_range(

@@ -27,8 +27,8 @@ import ollama
 from sqlalchemy.engine import Engine
 
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
-from hee_monitor.analysis.llm_switch import fallback_wanted
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
+from hee_monitor.analysis.llm_switch import fallback_wanted
 from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import ConfigError

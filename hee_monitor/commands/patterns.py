@@ -138,8 +138,22 @@ def list_patterns(fmt: str, category: str | None, pattern_dirs: tuple[Path, ...]
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--no-shipped", is_flag=True, help="Lint only the --patterns given.")
+@click.option(
+    "--severity",
+    "min_severity",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default="low",
+    show_default=True,
+    help="Count only findings of at least this severity, as analyze reports it (a finding "
+    "in a step that ended well, or on warning lines, is at most medium).",
+)
 def lint(
-    logs_dir: Path, threshold: float, pattern_dirs: tuple[Path, ...], fmt: str, no_shipped: bool
+    logs_dir: Path,
+    threshold: float,
+    pattern_dirs: tuple[Path, ...],
+    fmt: str,
+    no_shipped: bool,
+    min_severity: str,
 ) -> int:
     """Run the database over logs of passing builds: a pattern that fires there is noise.
 
@@ -148,11 +162,13 @@ def lint(
       hee-monitor patterns lint --passing-logs ok-logs
       hee-monitor patterns lint --passing-logs ok-logs --threshold 0.01 --format json
       hee-monitor patterns lint --passing-logs ok-logs --no-shipped --patterns my-patterns/
+      hee-monitor patterns lint --passing-logs ok-logs --severity high --threshold 0
 
     Exit status 1 when a pattern fires on more than --threshold of the logs.
     """
     from hee_monitor.analysis.analyzer import Analyzer
     from hee_monitor.analysis.patterns import load_database
+    from hee_monitor.models import Severity
 
     if not logs_dir.is_dir():
         raise UsageError(
@@ -162,10 +178,12 @@ def lint(
     if not logs:
         raise UsageError(f"no log files in {logs_dir}", hint="add logs of passing builds")
     analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped), all_findings=True)
+    floor = Severity(min_severity)
     fired: dict[str, list[str]] = {}
     for log in logs:
         for finding in analyzer.analyze_path(log).failures:
-            fired.setdefault(finding.pattern_id, []).append(str(log))
+            if finding.severity.at_least(floor):
+                fired.setdefault(finding.pattern_id, []).append(str(log))
     rows = sorted(
         ((pid, len(names), len(names) / len(logs), names) for pid, names in fired.items()),
         key=lambda r: -r[1],
@@ -177,6 +195,7 @@ def lint(
                 {
                     "logs": len(logs),
                     "threshold": threshold,
+                    "severity": min_severity,
                     "patterns": [
                         {
                             "pattern_id": pid,

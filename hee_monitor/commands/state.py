@@ -59,8 +59,12 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
 
     Reads --config / $HEE_CONFIG ([monitor] state_capsule and database) and $HEE_DATABASE_URL.
     """
-    w = _wiring(config_file, capsule)
-    payload = w.capsule.load()
+    config = load_config(config_file)
+    # read-only: the capsule alone, so showing never creates the audit store
+    file, _ = wiring.capsule_file(
+        Path(capsule or config.state_capsule), None, config, SystemClock()
+    )
+    payload = file.load()
     snap = read_state(payload)
     allowed = list(allowed_triggers(snap.state))
     incidents = payload.get("open_incidents", [])

@@ -51,14 +51,16 @@ class Wiring:
 def github_source(
     config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
 ) -> GitHubSource:
-    """The GitHub source for ``repos``, its processed-runs register backed by ``audit``:
-    the source hands out a run until the cycle has recorded it, across restarts."""
+    """The GitHub source for ``repos``, its processed-runs register and poll cursors backed
+    by ``audit``: the source hands out a run until the cycle has recorded it, and an idle
+    repository costs no counted request, across restarts."""
     return GitHubSource(
         list(repos),
         token=config.token,
         api_url=config.api_url,
         clock=clock,
         state=audit,
+        cursors=audit,
         lookback=timedelta(hours=lookback_hours),
     )
 

@@ -49,7 +49,9 @@ from hee_monitor.clock import Clock, SystemClock
 from hee_monitor.errors import SourceError
 from hee_monitor.models import FailedJob, FailedRun, duration_seconds
 from hee_monitor.sources.interface import (
+    InMemoryPollCursors,
     InMemoryProcessedRuns,
+    PollCursors,
     PollResult,
     ProcessedRuns,
     Skipped,
@@ -268,7 +270,9 @@ class TokenInfo:
 
 @dataclass
 class _RepoCursor:
-    etag: str | None = None
+    #: the ETag of the listing just read, stored in the cursor store once every run it
+    #: listed was handed out (a 304 must never hide a run that was not)
+    pending_etag: str | None = None
     polled: int = 0
     not_modified: int = 0
 
@@ -305,6 +309,7 @@ class GitHubSource:
         api_url: str | None = None,
         clock: Clock | None = None,
         state: ProcessedRuns | None = None,
+        cursors: PollCursors | None = None,
         since: datetime | None = None,
         lookback: timedelta = timedelta(hours=24),
         per_page: int = 100,
@@ -324,6 +329,7 @@ class GitHubSource:
         self.repos = tuple(repos)
         self.clock: Clock = clock or SystemClock()
         self.state: ProcessedRuns = state if state is not None else InMemoryProcessedRuns()
+        self.cursors: PollCursors = cursors if cursors is not None else InMemoryPollCursors()
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self.since = since or (self.clock.now() - lookback)
         self.per_page = per_page
@@ -409,12 +415,14 @@ class GitHubSource:
             log.warning("skipping %s: %s", repo, skip.reason)
             yield Skipped(repo, skip.reason)
             return
+        complete = True
         for raw in runs:
             result = self._failed_run(repo, raw)
             if result is None:
                 continue
             if isinstance(result, Skipped):
                 self.stats.skipped += 1
+                complete = False  # read again next poll, not hidden behind a 304
                 yield result
                 continue
             try:
@@ -424,13 +432,23 @@ class GitHubSource:
                 raise
             self.state.mark(result.key)
             self.stats.runs_yielded += 1
+        cursor = self._cursors[repo]
+        if complete and cursor.pending_etag is not None:
+            self.cursors.put_etag(self._cursor_key(repo), cursor.pending_etag)
+        cursor.pending_etag = None
+
+    def _cursor_key(self, repo: str) -> str:
+        """Which listing an ETag belongs to: host, repository and page size."""
+        return f"{self.api_url} {repo} completed/{self.per_page}"
 
     def _new_completed_runs(self, repo: str) -> list[dict[str, Any]]:
         """Completed runs created since ``self.since`` not seen yet (newest first); [] on 304."""
         cursor = self._cursors.setdefault(repo, _RepoCursor())
+        cursor.pending_etag = None
         url = f"/repos/{repo}/actions/runs"
         params = {"status": "completed", "per_page": self.per_page}
-        headers = {"If-None-Match": cursor.etag} if cursor.etag else {}
+        etag = self.cursors.get_etag(self._cursor_key(repo))
+        headers = {"If-None-Match": etag} if etag else {}
         with self._translate(repo, "list workflow runs"):
             status, response_headers, output = self.requester.requestJson(
                 "GET", url, parameters=params, headers=headers
@@ -454,9 +472,10 @@ class GitHubSource:
                     break  # newest first: the rest is older
                 if raw.get("conclusion") in FAILED_CONCLUSIONS:
                     wanted.append(raw)
-        # Only remember the ETag once the whole answer was read: if reading the later
-        # pages failed, the next poll must not be a 304 that hides these runs.
-        cursor.etag = response_headers.get("etag")
+        # Only remember the ETag once the whole answer was read (if reading the later
+        # pages failed, the next poll must not be a 304 that hides these runs), and store
+        # it once poll_repo handed out every run listed.
+        cursor.pending_etag = response_headers.get("etag")
         return wanted
 
     def _items(self, data: Any, headers: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:

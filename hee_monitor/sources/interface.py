@@ -21,7 +21,9 @@ from hee_monitor.errors import SourceError
 from hee_monitor.models import FailedRun
 
 __all__ = [
+    "InMemoryPollCursors",
     "InMemoryProcessedRuns",
+    "PollCursors",
     "PollResult",
     "ProcessedRuns",
     "Skipped",
@@ -76,3 +78,32 @@ class InMemoryProcessedRuns:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+@runtime_checkable
+class PollCursors(Protocol):
+    """Remembers, per listing (a key the source chooses), the ETag of the last answer the
+    source finished with, so a conditional request after a restart is still a free 304."""
+
+    def get_etag(self, key: str) -> str | None: ...
+
+    def put_etag(self, key: str, etag: str | None) -> None: ...
+
+
+class InMemoryPollCursors:
+    """A :class:`PollCursors` for one process."""
+
+    def __init__(self) -> None:
+        self._etags: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get_etag(self, key: str) -> str | None:
+        with self._lock:
+            return self._etags.get(key)
+
+    def put_etag(self, key: str, etag: str | None) -> None:
+        with self._lock:
+            if etag:
+                self._etags[key] = etag
+            else:
+                self._etags.pop(key, None)

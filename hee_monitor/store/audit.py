@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     func,
     insert,
     select,
@@ -193,6 +194,15 @@ flaky = Table(
     Column("labelled_at", DateTime, nullable=False),
 )
 
+#: the ETag of each run listing the source last finished with (see sources.interface
+#: PollCursors): a restarted monitor's first poll is still a free 304
+poll_cursors = Table(
+    "source_poll_cursors",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("etag", String(300), nullable=False),
+)
+
 
 def _naive(at: datetime) -> datetime:
     """Stored as naive UTC: SQLite keeps no zone, and every instant here is UTC."""
@@ -343,6 +353,19 @@ class AuditStore:
                 select(processed_runs.c.key).where(processed_runs.c.key == key)
             ).first()
         return row is not None
+
+    # -- poll cursors: conditional requests across restarts --------------------------------
+
+    def get_etag(self, key: str) -> str | None:
+        with self._tx() as conn:
+            row = conn.execute(select(poll_cursors.c.etag).where(poll_cursors.c.key == key)).first()
+        return None if row is None else str(row.etag)
+
+    def put_etag(self, key: str, etag: str | None) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(poll_cursors).where(poll_cursors.c.key == key))
+            if etag:
+                conn.execute(insert(poll_cursors).values(key=key, etag=etag))
 
     def mark(
         self,

@@ -89,3 +89,35 @@ def test_a_store_from_before_hold_until_is_upgraded_in_place(tmp_path: Path) -> 
     group = groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
     groups.postpone(group, T0 + timedelta(hours=1))
     assert groups.open()[0].hold_until == T0 + timedelta(hours=1)
+
+
+def test_a_due_group_is_claimed_once_and_a_changed_group_not_at_all(engine: Engine) -> None:
+    mine, theirs = GroupStore(engine), GroupStore(engine)
+    mine.add(_alert(Severity.HIGH, "a", fp="a"), now=T0, wait=timedelta(0))
+    mine.add(_alert(Severity.HIGH, "b", fp="b"), now=T0, wait=timedelta(0))
+    lease = timedelta(minutes=10)
+    a, b = sorted(mine.due(T0), key=lambda g: g.fingerprint)
+    assert [g.fingerprint for g in theirs.due(T0)] == ["a", "b"]
+    assert mine.claim(a, now=T0, lease=lease)
+    assert not theirs.claim(a, now=T0, lease=lease)  # read before the claim: stale
+    assert [g.fingerprint for g in theirs.due(T0)] == ["b"]
+    # an alert joins b after it was read: the claim fails and the next read has the count
+    theirs.add(_alert(Severity.HIGH, "b again", fp="b"), now=T0, wait=timedelta(0))
+    assert not mine.claim(b, now=T0, lease=lease)
+    [fresh] = mine.due(T0)
+    assert fresh.count == 2 and mine.claim(fresh, now=T0, lease=lease)
+    # claimed groups come back when the lease ends (their sender died)
+    assert {g.fingerprint for g in theirs.due(T0 + lease)} == {"a", "b"}
+
+
+def test_settling_a_sent_group_keeps_alerts_that_arrived_meanwhile(engine: Engine) -> None:
+    groups = GroupStore(engine)
+    groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    [sent] = groups.due(T0)
+    groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    groups.add(_alert(Severity.HIGH, "x"), now=T0, wait=timedelta(0))
+    groups.settle(sent)
+    [left] = groups.open()
+    assert left.count == 2
+    groups.settle(left)
+    assert groups.open() == []

@@ -42,3 +42,22 @@ def test_rows_are_due_in_order_and_leave_when_delivered_or_dead(engine: Engine) 
     [again] = outbox.due(T0 + timedelta(minutes=1))
     assert (again.id, again.attempts) == (b, 1)
     assert outbox.counts() == {"delivered": 1, "pending": 1, "dead": 1}
+
+
+def test_a_row_is_claimed_by_one_sender_and_freed_when_its_lease_ends(
+    engine: Engine, tmp_path: object
+) -> None:
+    """Two flushers on one database (two Outbox objects, as in two processes)."""
+    first, second = Outbox(engine), Outbox(engine)
+    message = Message("acme/api", "fp", Severity.HIGH, "t", "b")
+    row = first.enqueue("email", message, detected_at=T0, now=T0)
+    lease = timedelta(minutes=10)
+    assert first.claim(row, now=T0, lease=lease)
+    assert not second.claim(row, now=T0, lease=lease)
+    assert second.due(T0 + timedelta(minutes=9)) == []
+    # the first sender died without a word: the row is due again, nothing is lost
+    [again] = second.due(T0 + lease)
+    assert second.claim(again.id, now=T0 + lease, lease=lease)
+    second.mark_delivered(again.id, attempts=1, at=T0 + lease)
+    assert not first.claim(row, now=T0 + 2 * lease, lease=lease)
+    assert first.counts() == {"delivered": 1}

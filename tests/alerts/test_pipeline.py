@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -475,3 +476,44 @@ def test_a_repository_with_its_own_channels_is_told_there_only(
 def test_repository_channels_must_be_declared(engine: Engine, clock: FakeClock) -> None:
     with pytest.raises(ConfigError, match=r'\[repos."octo/lib"\] alert_channels .* pagr'):
         AlertRouter.from_config(None, engine, clock, env={}, repo_channels={"octo/lib": ["pagr"]})
+
+
+def test_two_processes_flushing_one_outbox_send_each_alert_once(
+    tmp_path: Any, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
+) -> None:
+    """Two monitors on one database flush at the same moment: every queued alert reaches
+    each channel exactly once (rows and groups are claimed before they are sent)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = router(open_engine(url), clock, smtp, webhook)
+    webhook.down()
+    smtp.stop()
+    for n in range(12):
+        first.submit(alert(Severity.CRITICAL, f"fp-{n}"), state=FAILED, now=clock.now())
+        first.submit(alert(Severity.HIGH, f"grouped-{n}"), state=FAILED, now=clock.now())
+    smtp.start()
+    webhook.up()
+    clock.advance(3600)
+    second = router(open_engine(url), clock, smtp, webhook)
+    start = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def flush(name: str, r: AlertRouter) -> None:
+        start.wait()
+        results[name] = r.flush(clock.now())
+
+    threads = [threading.Thread(target=flush, args=p) for p in (("a", first), ("b", second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [d for rs in results.values() for d in rs if d.delivered]
+    per_channel: dict[str, list[str]] = {}
+    for d in sent:
+        per_channel.setdefault(d.channel, []).append(d.fingerprint)
+    for channel in ("email", "slack"):
+        assert sorted(per_channel[channel]) == sorted(
+            [f"fp-{n}" for n in range(12)] + [f"grouped-{n}" for n in range(12)]
+        ), channel
+    assert sorted(per_channel["sms"]) == sorted(f"fp-{n}" for n in range(12))
+    assert len(smtp.received) == 24
+    assert len(webhook.posts_to("/slack/")) == 24

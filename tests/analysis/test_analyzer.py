@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hee_monitor.analysis.analyzer import GENERIC_PRIORITY, Analyzer, fold_findings
+from hee_monitor.analysis.analyzer import (
+    GENERIC_PRIORITY,
+    MAX_EVIDENCE,
+    Analyzer,
+    fold_findings,
+    survived_severity,
+)
+from hee_monitor.analysis.evidence import Occurrence
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.matcher import available_engines
 from hee_monitor.analysis.patterns import PatternDatabase, load_database
@@ -436,3 +444,370 @@ def test_folding_loses_no_pattern_and_keeps_the_ranking(
         first = next(f for f, p in ranked if p > GENERIC_PRIORITY)
         assert first.pattern_id in listed
         assert all(p > GENERIC_PRIORITY or f.transient for f, p in ranked if f.pattern_id in listed)
+
+
+# --- findings a passing build shows ---------------------------------------------------------
+
+ESC = "\x1b"
+
+
+def _travis(*commands: tuple[str, list[str], str | None]) -> str:
+    """A Travis log: each command as (command, output lines, status line or None). Travis
+    prints 'The command "…" exited with N.' after script commands; install commands that
+    succeed print nothing."""
+    out = ["travis_fold:start:worker_info\r" + ESC + "[0KWorker information", "hostname: w-7"]
+    out.append("travis_fold:end:worker_info\r" + ESC + "[0K")
+    for n, (command, output, status) in enumerate(commands):
+        out.append(f"travis_time:start:0a{n:02d}\r{ESC}[0K$ {command}")
+        out.extend(output)
+        end = f"travis_time:end:0a{n:02d}:start=1,finish=2,duration=1\r{ESC}[0K"
+        out.append(end + (f"{ESC}[31;1m{status}{ESC}[0m" if status else ""))
+    return "\n".join(out) + "\n"
+
+
+def _finding(analyzer: Analyzer, log: str, pattern_id: str) -> Finding:
+    diagnosis = analyzer.analyze_text(log)
+    return next(f for f in diagnosis.failures if f.pattern_id == pattern_id)
+
+
+PIP_PROBE = [
+    "Traceback (most recent call last):",
+    '  File "<string>", line 1, in <module>',
+    "ModuleNotFoundError: No module named 'lxml'",
+]
+
+
+def test_a_command_that_exited_with_0_lowers_its_findings(analyzer: Analyzer) -> None:
+    """`python -c 'import lxml' || pip install lxml`: the probe fails, the build goes on."""
+    log = _travis(
+        (
+            "python -c 'import lxml' || pip install lxml",
+            [*PIP_PROBE, "Collecting lxml", "Successfully installed lxml-5.2.1"],
+            "The command \"python -c 'import lxml' || pip install lxml\" exited with 0.",
+        ),
+        ("pytest -q", ["12 passed in 0.41s"], 'The command "pytest -q" exited with 0.'),
+    )
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is Severity.MEDIUM
+    assert finding.details["step_succeeded"] is True
+
+
+def test_a_command_that_failed_keeps_the_pattern_severity(analyzer: Analyzer) -> None:
+    log = _travis(
+        ("python -m app.check", PIP_PROBE, 'The command "python -m app.check" exited with 1.'),
+        ("echo done", ["done"], 'The command "echo done" exited with 0.'),
+    )
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is Severity.HIGH
+    assert "step_succeeded" not in finding.details
+
+
+def test_a_multi_line_command_reports_its_exit_status_on_a_later_line(
+    analyzer: Analyzer,
+) -> None:
+    """Travis quotes a multi-line script whole: 'exited with 1.' ends a later line."""
+    log = "\r\n".join(
+        [
+            f'travis_time:start:0b01\r{ESC}[0K$ bash -c "',
+            "  python -m app.check",
+            '"',
+            *PIP_PROBE,
+            f"travis_time:end:0b01:start=1,finish=2,duration=1\r{ESC}[0K{ESC}[31;1m"
+            'The command "bash -c "',
+            "  python -m app.check",
+            f'" exited with 1.{ESC}[0m',
+            f"travis_time:start:0b02\r{ESC}[0K$ echo next",
+            "next",
+            "",
+        ]
+    )
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is Severity.HIGH
+
+
+def test_an_install_command_followed_by_the_next_one_succeeded(analyzer: Analyzer) -> None:
+    """Install commands that succeed print no status: the next command starting says so,
+    unless Travis reported "failed and exited with" first."""
+    ok = _travis(
+        ("./ci/bootstrap.sh", PIP_PROBE, None),
+        ("pip install -e .", ["Successfully installed app-0.1"], None),
+    )
+    assert _finding(analyzer, ok, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.MEDIUM
+    failed = _travis(
+        (
+            "./ci/bootstrap.sh",
+            PIP_PROBE,
+            'The command "./ci/bootstrap.sh" failed and exited with 1 during install.',
+        ),
+        ("cache store", ["nothing changed"], None),
+    )
+    assert _finding(analyzer, failed, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_a_log_that_ends_inside_the_command_keeps_the_severity(analyzer: Analyzer) -> None:
+    """A cut or still-running log: nothing says the command ended well."""
+    log = _travis(("./ci/bootstrap.sh", PIP_PROBE, None))
+    log = log[: log.rindex("travis_time:end")]
+    assert _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_a_travis_retry_that_succeeded_is_lowered(analyzer: Analyzer) -> None:
+    log = _travis(
+        (
+            "travis_retry ./ci/fetch-fixtures.sh",
+            [
+                *PIP_PROBE,
+                f"{ESC}[31;1mThe command "
+                f'"./ci/fetch-fixtures.sh" failed. Retrying, 2 of 3.{ESC}[0m',
+                "fixtures: 14 files",
+            ],
+            None,
+        ),
+        ("make test", ["ok"], 'The command "make test" exited with 0.'),
+    )
+    assert _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.MEDIUM
+
+
+GHA_TWO_STEPS = """\
+2024-03-02T10:00:00.0000000Z ##[group]Run python tools/optional_plugins.py
+2024-03-02T10:00:00.0000000Z python tools/optional_plugins.py
+2024-03-02T10:00:00.0000000Z shell: /usr/bin/bash -e {{0}}
+2024-03-02T10:00:00.0000000Z ##[endgroup]
+2024-03-02T10:00:01.0000000Z ModuleNotFoundError: No module named 'uvloop'
+2024-03-02T10:00:01.0000000Z optional plugin uvloop skipped
+{between}2024-03-02T10:00:02.0000000Z ##[group]Run pytest -q
+2024-03-02T10:00:02.0000000Z pytest -q
+2024-03-02T10:00:02.0000000Z ##[endgroup]
+2024-03-02T10:00:09.0000000Z 31 passed in 6.20s
+2024-03-02T10:00:09.5000000Z Post job cleanup.
+2024-03-02T10:00:09.6000000Z Cleaning up orphan processes
+"""
+
+
+def test_github_actions_step_followed_by_the_next_step(analyzer: Analyzer) -> None:
+    ok = GHA_TWO_STEPS.format(between="")
+    finding = _finding(analyzer, ok, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is Severity.MEDIUM and finding.details["step_succeeded"]
+    # continue-on-error: the step failed (the job went on, but the log says it failed)
+    failed = GHA_TWO_STEPS.format(
+        between="2024-03-02T10:00:01.5000000Z ##[error]Process completed with exit code 1.\n"
+    )
+    assert _finding(analyzer, failed, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_github_actions_last_step_ends_with_the_job_cleanup(analyzer: Analyzer) -> None:
+    """The last step is closed by "Post job cleanup."; a log cut before it is not."""
+    log = GHA_TWO_STEPS.format(between="").replace("31 passed in 6.20s", PIP_PROBE[2])
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.details["occurrences"] == 2 and finding.severity is Severity.MEDIUM
+    cut = log[: log.index("2024-03-02T10:00:09.5")]
+    assert _finding(analyzer, cut, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_a_finding_with_all_its_evidence_kept_keeps_its_severity(analyzer: Analyzer) -> None:
+    """After MAX_EVIDENCE occurrences later ones are not looked at: they may lie in the
+    failed step, so the severity stays."""
+    lines = [f"ModuleNotFoundError: No module named 'mod{n}'" for n in range(MAX_EVIDENCE)]
+    log = GHA_TWO_STEPS.format(between="").replace(
+        PIP_PROBE[2].replace("lxml", "uvloop"), "\n".join(lines)
+    )
+    assert _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_warning_lines_are_at_most_medium(analyzer: Analyzer) -> None:
+    for line in (
+        "##[warning]ModuleNotFoundError: No module named 'uvloop' (falling back to asyncio)",
+        "warning: ModuleNotFoundError: No module named 'orjson'; using json",
+        "[WARNING] ModuleNotFoundError: No module named 'ujson'",
+    ):
+        finding = _finding(analyzer, line + "\n", "TEST-PY-MODULE-NOT-FOUND")
+        assert finding.severity is Severity.MEDIUM, line
+        assert "step_succeeded" not in finding.details
+    # one plain occurrence is enough to keep the pattern's severity
+    mixed = f"{line}\nModuleNotFoundError: No module named 'ujson'\n"
+    assert _finding(analyzer, mixed, "TEST-PY-MODULE-NOT-FOUND").severity is Severity.HIGH
+
+
+def test_lines_of_passing_tests_are_never_evidence(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        """
+patterns:
+  - id: T-TOKEN
+    title: Token expired
+    category: auth
+    severity: high
+    owner: DEVOPS
+    risk: 1
+    regex: 'token[ _-]?(has[ _-]?)?expired'
+    ignore_case: true
+    examples: ["Error: token expired"]
+""",
+        encoding="utf-8",
+    )
+    analyzer = Analyzer(load_database([tmp_path], shipped=False))
+    passing = [
+        "        ✓ rejects a request when the token has expired (25ms)",
+        "  ✔ refreshes when token expired",
+        "ok 7 - returns 401 when token expired",
+        "--- PASS: TestTokenExpired (0.00s)",
+        "=== RUN   TestRefresh/token_has_expired",
+        "[       OK ] Session.TokenExpired (0 ms)",
+        "    [+] reports that the token has expired 31ms",
+        "  Passed Session_WhenTokenExpired_Refreshes [4 ms]",
+        "tests/test_session.py::test_token_expired_is_refreshed PASSED          [ 40%]",
+        "test_token_expired (tests.test_session.SessionTest) ... ok",
+        "PASS src/token-expired.test.ts",
+    ]
+    regex = re.compile(r"token[ _-]?(has[ _-]?)?expired", re.IGNORECASE)
+    assert all(regex.search(line) for line in passing)
+    assert analyzer.analyze_text("\n".join(passing) + "\n").unexplained
+    failing = "  ✕ rejects a request when the token has expired (25ms)\nError: token expired\n"
+    assert analyzer.analyze_text(failing).failures[0].details["occurrences"] == 2
+
+
+@given(
+    st.sampled_from(list(Severity)),
+    st.lists(st.booleans(), max_size=MAX_EVIDENCE + 1),
+    st.booleans(),
+)
+def test_survived_severity_never_raises_and_caps_at_medium(
+    severity: Severity, warnings: list[bool], succeeded: bool
+) -> None:
+    occurrences = [Occurrence(n, "x", None, 0, w) for n, w in enumerate(warnings)]
+    out = survived_severity(severity, occurrences, succeeded)
+    assert out.rank <= severity.rank
+    lowered = succeeded or (bool(warnings) and all(warnings) and len(warnings) < MAX_EVIDENCE)
+    assert out is (min(severity, Severity.MEDIUM, key=lambda s: s.rank) if lowered else severity)
+
+
+def test_shell_traces_of_echo_and_grep_are_not_evidence(analyzer: Analyzer) -> None:
+    log = (
+        "+ grep -q \"ModuleNotFoundError: No module named 'yaml'\" build.log\n"
+        "$ echo \"ModuleNotFoundError: No module named 'yaml' is handled\"\n"
+        "++ printf '%s\\n' \"ModuleNotFoundError: No module named 'x'\"\n"
+    )
+    assert analyzer.analyze_text(log).unexplained
+    # the command's output is output
+    printed = log + "ModuleNotFoundError: No module named 'x'\n"
+    assert ids(analyzer.analyze_text(printed)) == ["TEST-PY-MODULE-NOT-FOUND"]
+
+
+def test_passing_build_examples_get_no_high_finding() -> None:
+    """examples/logs/passing: logs of passing builds with retries, fallbacks, warnings and
+    test names full of error words. The shipped database gives none of them a critical or
+    high finding (before lowering, several patterns would: see the step_succeeded flag)."""
+    analyzer = Analyzer.from_default_database(all_findings=True)
+    logs = sorted((Path(__file__).resolve().parents[2] / "examples/logs/passing").glob("*.log"))
+    assert len(logs) >= 10
+    lowered = 0
+    for log in logs:
+        for finding in analyzer.analyze_path(log).failures:
+            assert not finding.severity.at_least(Severity.HIGH), (log.name, finding.pattern_id)
+            shipped = analyzer.database.get(finding.pattern_id)
+            assert shipped is not None
+            lowered += shipped.severity.at_least(Severity.HIGH)
+    assert lowered >= 2
+
+
+def test_a_finding_of_a_command_that_ended_well_ranks_below_the_failed_one(
+    analyzer: Analyzer,
+) -> None:
+    """A download that timed out once and was retried ranks below the failing test run
+    (network errors would otherwise outrank test failures)."""
+    log = _travis(
+        (
+            "travis_retry pip download -d wheels -r requirements.txt",
+            [
+                "ERROR: connection timed out while fetching https://pypi.org/simple/attrs/",
+                f'{ESC}[31;1mThe command "pip download -d wheels -r requirements.txt" failed. '
+                f"Retrying, 2 of 3.{ESC}[0m",
+                "Saved ./wheels/attrs-23.2.0-py3-none-any.whl",
+            ],
+            None,
+        ),
+        (
+            "python -m pytest -q",
+            ["FAILED tests/test_totals.py::test_rounding - assert 3 == 4", "1 failed, 9 passed"],
+            'The command "python -m pytest -q" exited with 1.',
+        ),
+    )
+    diagnosis = Analyzer(analyzer.database, all_findings=True).analyze_text(log)
+    assert ids(diagnosis) == ["TEST-PYTEST-FAILED", "TEST-NET-TIMEOUT"]
+    network = diagnosis.failures[1]
+    assert network.details["step_succeeded"] is True
+    assert network.confidence < diagnosis.failures[0].confidence
+    # the same timeout in a command that failed keeps its rank (priority 75 over 70)
+    failed = log.replace("Retrying, 2 of 3.", 'Retrying, 2 of 3.\nThe command "x" exited with 1.')
+    assert ids(Analyzer(analyzer.database, all_findings=True).analyze_text(failed))[0] == (
+        "TEST-NET-TIMEOUT"
+    )
+
+
+JENKINS_CAUGHT = """\
+Started by timer
+[Pipeline] Start of Pipeline
+[Pipeline] node
+Running on agent-linux-2 in /var/lib/jenkins/workspace/reports
+[Pipeline] {
+[Pipeline] stage
+[Pipeline] { (Optional plugins)
+[Pipeline] catchError
+[Pipeline] {
+[Pipeline] sh
++ python -m reports.plugins.check
+ModuleNotFoundError: No module named 'weasyprint'
+[Pipeline] }
+ERROR: script returned exit code 1
+[Pipeline] // catchError
+[Pipeline] }
+[Pipeline] // stage
+[Pipeline] }
+[Pipeline] End of Pipeline
+Finished: VERDICT
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "severity"),
+    [
+        (JENKINS_CAUGHT.replace("VERDICT", "SUCCESS"), Severity.MEDIUM),
+        (JENKINS_CAUGHT.replace("VERDICT", "UNSTABLE"), Severity.HIGH),
+        (JENKINS_CAUGHT.replace("VERDICT", "FAILURE"), Severity.HIGH),
+        (
+            "$ pip install -r requirements.txt\n"
+            "ModuleNotFoundError: No module named 'setuptools_scm'\n"
+            "\x1b[32;1mJob succeeded\x1b[0;m\n",
+            Severity.MEDIUM,
+        ),
+        (
+            "ModuleNotFoundError: No module named 'setuptools_scm'\n"
+            "\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n",
+            Severity.HIGH,
+        ),
+        (
+            _travis(("make docs", PIP_PROBE, 'The command "make docs" exited with 1.'))
+            + "\r\nDone. Your build exited with 1.\r\n",
+            Severity.HIGH,
+        ),
+    ],
+)
+def test_the_build_verdict_at_the_end_of_the_log(
+    analyzer: Analyzer, log: str, severity: Severity
+) -> None:
+    """A log that ends saying the build passed (Jenkins catchError, GitLab) shows nothing
+    that failed it: every finding is at most medium, however many occurrences it has."""
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.severity is severity
+    assert finding.details.get("step_succeeded", False) is (severity is Severity.MEDIUM)
+
+
+def test_a_passing_build_lowers_findings_that_kept_all_their_occurrences(
+    analyzer: Analyzer,
+) -> None:
+    lines = [f"ModuleNotFoundError: No module named 'mod{n}'" for n in range(MAX_EVIDENCE + 2)]
+    log = JENKINS_CAUGHT.replace("VERDICT", "SUCCESS").replace(
+        "ModuleNotFoundError: No module named 'weasyprint'", "\n".join(lines)
+    )
+    finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
+    assert finding.details["occurrences"] == MAX_EVIDENCE
+    assert finding.severity is Severity.MEDIUM

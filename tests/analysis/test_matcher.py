@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hee_monitor.analysis.matcher import (
     ENGINES,
@@ -13,6 +15,7 @@ from hee_monitor.analysis.matcher import (
     available_engines,
     check_regex,
     tolerant,
+    trim_leading_runs,
 )
 
 
@@ -184,3 +187,59 @@ def test_engines_select_text_after_a_redraw_carriage_return() -> None:
     data = b"Downloading 10%\r\x1b[0KERROR: disk full\nprogress\rnpm ERR! code 1\nnpm ERR no\n"
     for name in available_engines():
         assert lines_hit(name, specs, data) == {(0, 0), (1, 1)}, name
+
+
+@pytest.mark.parametrize(
+    ("regex", "trimmed"),
+    [
+        (r"^[^ :]+\.pyi?:[0-9]+: error: ", r"\.pyi?:[0-9]+: error: "),
+        (r"^\s*[A-Z][A-Za-z0-9_]*(Error|Exception): .+", r"(Error|Exception): .+"),
+        (r"(?i)^\s*fatal: x", r"(?i)fatal: x"),  # an inline flag group stays in front
+        (r"^\s*at [a-z.]+\(", r"at [a-z.]+\("),
+        (r"^[A-Z]{1,4}[0-9]{3,4} x", r"^[A-Z]{1,4}[0-9]{3,4} x"),  # bounded: kept
+        (r"^npm ERR! ", r"^npm ERR! "),  # nothing to trim
+        (r"^\s*x|y", r"^\s*x|y"),  # a top-level alternation is kept whole
+        (r"^\s+a$", r"^\s+a$"),  # too little would be left
+        (r"^[^\]:]+: \[x]+ y", r": \[x]+ y"),  # escaped brackets in and after a class
+    ],
+)
+def test_trim_leading_runs(regex: str, trimmed: str) -> None:
+    assert trim_leading_runs(regex) == trimmed
+
+
+def _shipped_examples() -> list[tuple[str, str]]:
+    from hee_monitor.analysis.patterns import load_database
+
+    flags = {True: re.IGNORECASE, False: 0}
+    pairs = []
+    for pattern in load_database():
+        for regex in pattern.regex:
+            for example in pattern.examples:
+                for line in example.splitlines():
+                    if re.search(regex, line, flags[pattern.ignore_case]):
+                        pairs.append((("(?i)" if pattern.ignore_case else "") + regex, line))
+    return pairs
+
+
+_EXAMPLES = _shipped_examples()
+
+
+def test_the_shipped_examples_give_the_trimming_property_something_to_check() -> None:
+    trimmed = [rx for rx, _ in _EXAMPLES if trim_leading_runs(rx) != rx]
+    assert len(trimmed) >= 50
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_EXAMPLES),
+    st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=30),
+    st.text(alphabet=st.characters(blacklist_characters="\n\r"), max_size=30),
+)
+def test_a_trimmed_regex_selects_every_line_its_regex_matches(
+    pair: tuple[str, str], before: str, after: str
+) -> None:
+    """The scanner may select more lines, never fewer: the confirm step needs them all."""
+    regex, line = pair
+    for text in (line, before + line, line + after):
+        if re.search(regex, text):
+            assert re.search(trim_leading_runs(regex), text), (regex, text)

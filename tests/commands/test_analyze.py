@@ -296,34 +296,23 @@ def test_llm_off_by_default_and_with_no_llm(
         assert json.loads(line)["failures"] == []
 
 
-@pytest.mark.parametrize(
-    ("section", "flag", "env", "wanted"),
-    [
-        ({}, None, {}, False),
-        ({}, True, {}, True),
-        ({"host": "http://h:1"}, None, {}, True),
-        ({"enabled": False, "host": "http://h:1"}, None, {}, False),
-        ({"enabled": False}, None, {"HEE_LLM": "1"}, True),
-        ({"enabled": True}, None, {"HEE_LLM": "off"}, False),
-        ({}, None, {"OLLAMA_HOST": "http://h:1"}, True),
-        ({"enabled": False}, None, {"OLLAMA_HOST": "http://h:1"}, False),
-        ({"enabled": True}, False, {"HEE_LLM": "1"}, False),
-    ],
-)
-def test_fallback_wanted_rule(
-    section: dict[str, object], flag: bool | None, env: dict[str, str], wanted: bool
+def test_analyze_without_a_model_configured_does_not_import_the_model_client(
+    log: Path, tmp_path: Path
 ) -> None:
-    from hee_monitor.analysis.llm import fallback_wanted
-
-    assert fallback_wanted(section, flag, env) is wanted
-
-
-def test_bad_hee_llm_value_is_a_config_error() -> None:
-    from hee_monitor.analysis.llm import fallback_wanted
-    from hee_monitor.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="HEE_LLM must be 1 or 0"):
-        fallback_wanted({}, None, {"HEE_LLM": "maybe"})
+    """Start-up cost: ollama, httpx and SQLAlchemy load only when the fallback is wanted."""
+    code = (
+        "import sys\n"
+        "from hee_monitor.cli import run\n"
+        f"code = run(['analyze', '--format', 'json', {str(log)!r}])\n"
+        "print(code, sorted(m for m in ('ollama', 'httpx', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEE_", "OLLAMA"))}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"
 
 
 def test_generic_summary_is_folded_into_the_root_cause(log: Path) -> None:

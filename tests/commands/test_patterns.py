@@ -101,3 +101,24 @@ def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_lint_needs_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["patterns", "lint", "--passing-logs", str(tmp_path / "x")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+PASSING_LOGS = REPO / "examples" / "logs" / "passing"
+
+
+def test_shipped_database_gives_no_passing_build_a_high_finding(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The passing-build logs in examples/ (retried downloads, `cmd || fallback`, warnings,
+    test names with error words) get no critical or high finding; counting every severity,
+    patterns do fire on them, so the severity filter is what makes the difference."""
+    logs = sorted(PASSING_LOGS.glob("*.log"))
+    assert len(logs) >= 10
+    args = ["patterns", "lint", "--format", "json", "--passing-logs", str(PASSING_LOGS)]
+    assert run([*args, "--severity", "high", "--threshold", "0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["logs"] == len(logs) and report["severity"] == "high"
+    assert report["patterns"] == []
+    assert run([*args, "--threshold", "0"]) == 1
+    fired = {row["pattern_id"] for row in json.loads(capsys.readouterr().out)["patterns"]}
+    assert {"NET-TIMEOUT", "CI-NOT-A-GIT-REPO"} <= fired

@@ -91,3 +91,15 @@ def test_signed_capsule_when_a_signing_key_is_set(
     envelope["signed"]["monitoring_state"]["current_status"] = "operational"
     capsule.write_text(json.dumps(envelope))
     assert run(["state", "show", "--state-capsule", str(capsule)]) != 0
+
+
+def test_show_in_an_empty_directory_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HEE_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("HEE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("HEE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run(["state", "show"]) == 0
+    assert capsys.readouterr().out.startswith("operational since")
+    assert list(tmp_path.iterdir()) == []

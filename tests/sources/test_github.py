@@ -98,6 +98,41 @@ def test_idle_polls_are_free_304s(fake: GitHubFake, make_source: MakeSource) -> 
     assert [r.run_id for r in failed_runs(list(source.poll()))] == [new.id]
 
 
+def test_a_restarted_source_with_the_same_cursors_still_polls_for_free(
+    fake: GitHubFake, make_source: MakeSource
+) -> None:
+    from hee_monitor.sources.interface import InMemoryPollCursors
+
+    cursors, state = InMemoryPollCursors(), InMemoryProcessedRuns()
+    fake.add_run("octo/app")
+    assert len(failed_runs(list(make_source(cursors=cursors, state=state).poll()))) == 1
+    counted = fake.counted()
+    restarted = make_source(cursors=cursors, state=state)
+    assert list(restarted.poll()) == []
+    assert fake.counted() == counted and fake.requests[-1].status == 304
+    # a fresh cursor store (the old behaviour): the first poll is a counted 200
+    assert list(make_source(state=state).poll()) == []
+    assert fake.counted() == counted + 1
+
+
+def test_runs_not_handed_out_are_never_hidden_behind_a_304(
+    fake: GitHubFake, make_source: MakeSource
+) -> None:
+    """The consumer stopped after the first run (a crash, a shutdown): the next poll must
+    list the rest again, not answer 304 for a listing that was never finished."""
+    for _ in range(3):
+        fake.add_run("octo/app")
+    source = make_source()
+    polling = source.poll()
+    first = next(polling)
+    polling.close()
+    assert isinstance(first, FailedRun)
+    rest = failed_runs(list(source.poll()))
+    assert len(rest) == 2 and first.run_id not in {r.run_id for r in rest}
+    assert list(source.poll()) == []
+    assert fake.requests[-1].status == 304
+
+
 @pytest.mark.parametrize("status", [403, 429])
 def test_waits_for_the_rate_limit_reset_on_the_clock(
     fake: GitHubFake, make_source: MakeSource, clock: FakeClock, status: int

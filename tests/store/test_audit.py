@@ -83,6 +83,22 @@ def test_processed_runs_are_remembered_across_reopen(tmp_path: Path) -> None:
     assert again.count(processed_runs) == 1
 
 
+def test_poll_cursors_are_remembered_across_reopen(tmp_path: Path) -> None:
+    from hee_monitor.sources.interface import PollCursors
+
+    url = f"sqlite:///{tmp_path}/audit.db"
+    first = AuditStore.open(url)
+    assert isinstance(first, PollCursors)
+    assert first.get_etag("api octo/app") is None
+    first.put_etag("api octo/app", 'W/"1"')
+    first.put_etag("api octo/app", 'W/"2"')
+    first.put_etag("api octo/lib", 'W/"9"')
+    again = AuditStore.open(url)
+    assert again.get_etag("api octo/app") == 'W/"2"'
+    again.put_etag("api octo/lib", None)
+    assert first.get_etag("api octo/lib") is None
+
+
 def test_record_run_is_all_or_nothing_and_once(store: AuditStore) -> None:
     run = _run(7)
     diag = Diagnosis("test", 10, (_finding(),), analysis_seconds=0.25)

@@ -52,13 +52,23 @@ _SPLIT_OR = re.compile(r"\s+OR\s+|\s*/\s*|\s*;\s*", re.IGNORECASE)
 _SPLIT_AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
 
 
+#: SPDX's "-only" / "-or-later" (and the older "+") name terms of one license version
+_SPDX_VARIANT = re.compile(r"(?:-only|-or-later|\+)$")
+
+
 def normalise(name: str) -> str:
+    """The comparison key of a license name: lower case, no trailing "License", trove
+    names as SPDX ids, and SPDX's ``-only`` / ``-or-later`` / ``+`` terms dropped, so
+    ``GPL-3.0-only``, ``GPL-3.0-or-later``, ``GPL-3.0+`` and the trove name "GNU General
+    Public License v3 (GPLv3)" are one license for the allow and deny lists (a deny list
+    naming one version of a copyleft license catches every way of stating it)."""
     key = re.sub(r"\s+", " ", name.strip().rstrip("*").strip().lower())
     key = re.sub(r" licen[cs]e$", "", key)
     if key in _TROVE:
         return _TROVE[key]
     key = key.strip("()").strip()
-    return _TROVE.get(key, key)
+    key = _TROVE.get(key, key)
+    return _SPDX_VARIANT.sub("", key) if re.search(r"\d", key) else key
 
 
 def _alternatives(expression: str) -> list[list[str]]:

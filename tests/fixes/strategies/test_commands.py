@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,35 @@ def test_cargo_fmt(repo: Repo, tmp_path: Path) -> None:
     repo.write("Cargo.toml", '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n')
     repo.write("src/main.rs", 'fn main(){println!("hi");}\n')
     _fix_and_validate(repo, "cargo-fmt")
+
+
+def test_clippy_fix_applies_a_machine_applicable_suggestion(repo: Repo) -> None:
+    if shutil.which("cargo", path=repo.env["PATH"]) is None:
+        pytest.skip("cargo is not installed here")
+    repo.write("Cargo.toml", '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n')
+    repo.write(
+        "src/main.rs",
+        "fn main() {\n"
+        "    let items: Vec<u32> = std::env::args().map(|a| a.len() as u32).collect();\n"
+        '    if items.len() == 0 {\n        println!("none");\n    }\n}\n',
+    )
+    _fix_and_validate(repo, "clippy-fix")
+    assert "items.is_empty()" in (repo.path / "src/main.rs").read_text()
+
+
+def test_prettier_write_formats_javascript(repo: Repo, node_bin: Path) -> None:
+    repo.env["PATH"] = str(node_bin) + os.pathsep + repo.env["PATH"]
+    repo.write("src/app.js", "const a = {b:1,\n  c:[1,2 ,3]}\nfunction f( x ){return x}\n")
+    _fix_and_validate(repo, "prettier-write")
+    assert (repo.path / "src/app.js").read_text().startswith("const a = { b: 1, c: [1, 2, 3] };\n")
+
+
+def test_eslint_fix_applies_fixable_rules(repo: Repo, node_bin: Path) -> None:
+    repo.env["PATH"] = str(node_bin) + os.pathsep + repo.env["PATH"]
+    repo.write(
+        "eslint.config.js",
+        'module.exports = [{ files: ["**/*.js"], rules: { "prefer-const": "error" } }];\n',
+    )
+    repo.write("src/app.js", "let total = 1;\nconsole.log(total);\n")
+    _fix_and_validate(repo, "eslint-fix")
+    assert (repo.path / "src/app.js").read_text() == "const total = 1;\nconsole.log(total);\n"
