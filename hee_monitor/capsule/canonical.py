@@ -297,8 +297,9 @@ def dump_document(document: Any, *, plain_json: bool = False) -> bytes:
     """
     if _form_of(document) != 2:
         return dump_document_v1(document)
-    members = canonicalise(document["signed"], plain_json=True).orjson_members
-    return dump_indented(document, members if plain_json else frozenset())
+    if not plain_json:
+        return _indented_reference(document)
+    return dump_indented(document, canonicalise(document["signed"], plain_json=True).orjson_members)
 
 
 _INDENT_OPTIONS = (
