@@ -99,9 +99,30 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 # a float in orjson's output has a point or a signed exponent ("1.5", "1e-7", "1e+21");
-# text inside strings can look the same, which merely takes the slower path
-_FLOAT_POINT = re.compile(rb"\.\d")
+# text inside strings can look the same, which merely takes the slower path. A token with a
+# point is also followed by "," "]" or "}" and its digits follow ":" "," "[" (or "-"): text
+# like "v1.2" or "91.5%" does not count (see _point_token)
+_FLOAT_POINT = re.compile(rb"\.\d+(?:e[-+]\d+)?(?=[,\]}])")
 _FLOAT_EXPONENT = re.compile(rb"e[-+]\d")
+_DIGITS = frozenset(b"0123456789")
+_BEFORE_NUMBER = frozenset(b":,[")
+
+
+def _point_token(out: bytes) -> bool:
+    """Whether ``out`` may hold a float with a point (false alarms only inside strings)."""
+    for match in _FLOAT_POINT.finditer(out):
+        start = point = match.start()
+        while start > 0 and out[start - 1] in _DIGITS:
+            start -= 1
+        if start == point:
+            continue  # no digit before the point: text, not a number
+        if start > 0 and out[start - 1] == ord("-"):
+            start -= 1
+        if start == 0 or out[start - 1] in _BEFORE_NUMBER:
+            return True
+    return False
+
+
 _NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
 
 
@@ -167,7 +188,7 @@ def _orjson_canonical(payload: Any) -> bytes | None:
         out = orjson.dumps(payload, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:  # big integers, lone surrogates, non-JSON types
         return None
-    if b"." in out and _FLOAT_POINT.search(out):  # (a cheap test first: no point, no float)
+    if b"." in out and _point_token(out):  # (a cheap test first: no point, no float)
         return None
     if _FLOAT_EXPONENT.search(out):
         return None

@@ -333,3 +333,16 @@ def test_an_unknown_file_format_is_refused_with_a_hint(named: object) -> None:
     with pytest.raises(CapsuleFormatError, match="is not a form this version") as info:
         parse_document(raw, source="f")
     assert info.value.hint
+
+
+def test_text_that_looks_like_a_number_keeps_its_member_on_orjson() -> None:
+    payload = new_payload("octo/app", NOW)
+    payload["decision_history"].append(
+        {"timestamp": "2026-11-22T18:30:00Z", "action": "alert",
+         "reasons": ["coverage 91.5% below 95", "python 3.11", "v1.2.3", "1.5"]}
+    )  # fmt: skip
+    payload["x-text"] = {"note": "ratio:1.5, then more"}  # looks like a float token
+    canonical = canonicalise(payload, plain_json=True)
+    assert "decision_history" in canonical.orjson_members
+    assert "x-text" not in canonical.orjson_members  # a false alarm: the slower path
+    assert canonical.data == rfc8785.dumps(payload)
