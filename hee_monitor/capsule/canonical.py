@@ -2,12 +2,15 @@
 
 * Signatures and digests cover the RFC 8785 (JCS) canonical JSON of the payload only, so
   they do not depend on how a file happens to be formatted.
-* Files are written in one deterministic form (2-space indent, UTF-8, keys in payload
-  order, trailing newline). A file is accepted only if its bytes are exactly that form of
-  its own content: this is what makes *every* edit of a signed file detectable, including
+* Files are written in one deterministic form, named inside the signed payload by
+  ``file_format`` (see docs/adr/0002-indented-file-form.md): 2, JSON indented by two spaces
+  exactly as ``json.dumps(document, indent=2, ensure_ascii=False)`` writes it plus a
+  newline; absent (or 1), the first form (objects over lines, one history record per line,
+  see ``dump_document_v1``). A file is accepted only if its bytes are exactly the form its
+  own content names: this is what makes *every* edit of a signed file detectable, including
   ones the canonical form cannot see (whitespace, escapes, ``1.0`` vs ``1e0``, key order,
-  duplicate keys). Keys keep their order, so load → save round-trips byte for byte and
-  unknown fields survive.
+  duplicate keys, the layout itself). Keys keep their order, so load → save round-trips byte
+  for byte and unknown fields survive.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import json.encoder
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,24 +31,48 @@ from hee_monitor.capsule.errors import CapsuleFormatError
 DIGEST_PREFIX = "sha256:"
 
 
+@dataclass(frozen=True)
+class Canonical:
+    """The canonical bytes of a payload, and what computing them proved on the way."""
+
+    data: bytes
+    #: members of the payload (an object) that are plain JSON without floats, written by
+    #: orjson exactly as the json module writes them: the file writer may use orjson there
+    orjson_members: frozenset[str] = frozenset()
+
+
 def canonical_bytes(payload: Any, *, plain_json: bool = False) -> bytes:
-    """RFC 8785 canonical JSON of ``payload`` (what signatures and digests cover).
+    """RFC 8785 canonical JSON of ``payload`` (what signatures and digests cover)."""
+    return canonicalise(payload, plain_json=plain_json).data
+
+
+def canonicalise(payload: Any, *, plain_json: bool = False) -> Canonical:
+    """RFC 8785 canonical JSON of ``payload``, with the members found free of floats.
 
     ``plain_json`` vouches that ``payload`` holds only JSON values with finite numbers (it
-    was parsed from strict JSON, or ``dump_document`` has written it): then a payload
-    without floats is encoded by orjson, whose sorted compact output is RFC 8785 for
+    was parsed from strict JSON, or the compiled schema validator accepted it): then every
+    member without floats is encoded by orjson, whose sorted compact output is RFC 8785 for
     objects, arrays, strings, integers, booleans and null (see ``_orjson_canonical``).
 
     The C JSON encoder with sorted keys and no whitespace already produces RFC 8785 output
     except for how floats are spelled (``1.0`` is ``1``, ``1e-07`` is ``1e-7``), so that is
-    the fast path, with floats re-spelled the ECMAScript way. Anything unusual (characters
-    outside the BMP, whose key order differs in UTF-16, huge integers, values JSON cannot
-    hold, many float-like tokens) goes to the reference implementation, ``rfc8785``.
+    the path for the rest, with floats re-spelled the ECMAScript way. Anything unusual
+    (characters outside the BMP, whose key order differs in UTF-16, huge integers, values
+    JSON cannot hold, many float-like tokens) goes to the reference implementation,
+    ``rfc8785``.
     """
     if plain_json:
+        if isinstance(payload, dict):
+            by_member = _canonical_by_member(payload)
+            if by_member is not None:
+                return by_member
         fast = _orjson_canonical(payload)
         if fast is not None:
-            return fast
+            return Canonical(fast)
+    return Canonical(_json_canonical(payload))
+
+
+def _json_canonical(payload: Any) -> bytes:
     try:
         text = json.dumps(
             payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -71,10 +99,78 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 # a float in orjson's output has a point or a signed exponent ("1.5", "1e-7", "1e+21");
-# text inside strings can look the same, which merely takes the slower path
-_FLOAT_POINT = re.compile(rb"\.\d")
+# text inside strings can look the same, which merely takes the slower path. A token with a
+# point is also followed by "," "]" or "}" and its digits follow ":" "," "[" (or "-"): text
+# like "v1.2" or "91.5%" does not count (see _point_token)
+_FLOAT_POINT = re.compile(rb"\.\d+(?:e[-+]\d+)?(?=[,\]}])")
 _FLOAT_EXPONENT = re.compile(rb"e[-+]\d")
+_DIGITS = frozenset(b"0123456789")
+_BEFORE_NUMBER = frozenset(b":,[")
+
+
+def _point_token(out: bytes) -> bool:
+    """Whether ``out`` may hold a float with a point (false alarms only inside strings)."""
+    for match in _FLOAT_POINT.finditer(out):
+        start = point = match.start()
+        while start > 0 and out[start - 1] in _DIGITS:
+            start -= 1
+        if start == point:
+            continue  # no digit before the point: text, not a number
+        if start > 0 and out[start - 1] == ord("-"):
+            start -= 1
+        if start == 0 or out[start - 1] in _BEFORE_NUMBER:
+            return True
+    return False
+
+
 _NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
+
+
+def _canonical_by_member(payload: dict[Any, Any]) -> Canonical | None:
+    """The canonical form of a plain JSON object assembled member by member (None: decline).
+
+    A float anywhere makes orjson's output unusable as it is; taking the members one by one
+    confines that to the member holding it (the small ``monitoring_state``, typically), which
+    then takes the float-respelling path, while the long histories stay on orjson.
+    RFC 8785 orders members by the UTF-16 code units of their names: for names inside the
+    Basic Multilingual Plane that is code point order, which is how Python sorts strings.
+    """
+    names = list(payload)
+    if not all(type(name) is str for name in names):
+        return None
+    names.sort()
+    if not all(name.isascii() or not _NON_BMP.search(name) for name in names):
+        return None
+    try:
+        encoded = [orjson.dumps(name) for name in names]
+    except orjson.JSONEncodeError:  # a lone surrogate
+        return None
+    parts: list[bytes] = []  # joined once at the end: the histories are megabytes
+    plain: list[str] = []
+    for name, encoded_name in zip(names, encoded, strict=True):
+        value = payload[name]
+        member: bytes | None = None
+        if isinstance(value, dict | list):
+            member = _orjson_canonical(value)
+        elif type(value) in _PLAIN_SCALARS:
+            member = _orjson_scalar(value)
+        if member is None:
+            member = _json_canonical(value)  # floats, or what the reference must judge
+        else:
+            plain.append(name)
+        parts += (b"," if parts else b"{", encoded_name, b":", member)
+    parts.append(b"}")
+    return Canonical(b"".join(parts) if names else b"{}", frozenset(plain))
+
+
+_PLAIN_SCALARS = (str, int, bool, type(None))
+
+
+def _orjson_scalar(value: str | int | bool | None) -> bytes | None:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:  # a lone surrogate, an integer beyond ±(2^53 - 1)
+        return None
 
 
 def _orjson_canonical(payload: Any) -> bytes | None:
@@ -92,7 +188,9 @@ def _orjson_canonical(payload: Any) -> bytes | None:
         out = orjson.dumps(payload, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:  # big integers, lone surrogates, non-JSON types
         return None
-    if _FLOAT_POINT.search(out) or _FLOAT_EXPONENT.search(out):
+    if b"." in out and _point_token(out):  # (a cheap test first: no point, no float)
+        return None
+    if _FLOAT_EXPONENT.search(out):
         return None
     if not out.isascii() and _NON_BMP_UTF8.search(out):
         return None
@@ -186,12 +284,115 @@ def digest_of(canonical: bytes) -> str:
     return DIGEST_PREFIX + hashlib.sha256(canonical).hexdigest()
 
 
-def dump_document(document: Any) -> bytes:
-    """The one form in which hee-monitor writes capsule files.
+#: the file form written for payloads that name none yet (the store names it in each new
+#: version, so an old capsule moves to it with its next update)
+FILE_FORMAT = 2
+FILE_FORMATS = (1, 2)
+
+
+def file_format(payload: Any) -> int:
+    """The file form ``payload`` names in ``file_format`` (absent: 1, the first form)."""
+    named = payload.get("file_format", 1) if isinstance(payload, dict) else 1
+    if type(named) is int and named in FILE_FORMATS:
+        return named
+    raise CapsuleFormatError(
+        f"file_format {named!r} is not a form this version of hee-monitor knows "
+        f"({', '.join(map(str, FILE_FORMATS))})",
+        hint="read it with the hee-monitor version that wrote it, or a newer one",
+    )
+
+
+def _form_of(document: Any) -> int:
+    if isinstance(document, dict) and isinstance(document.get("signed"), dict):
+        return file_format(document["signed"])
+    return 1
+
+
+def dump_document(document: Any, *, plain_json: bool = False) -> bytes:
+    """The bytes hee-monitor writes for ``document``, in the form it names (envelopes: the
+    ``file_format`` of their payload; anything else: form 1).
+
+    ``plain_json`` vouches that ``document`` holds only finite JSON values (it was strictly
+    parsed, or the compiled schema validator accepted its payload): form 2 is then written
+    mostly by orjson, else by the json module.
+    """
+    if _form_of(document) != 2:
+        return dump_document_v1(document)
+    if not plain_json:
+        return _indented_reference(document)
+    return dump_indented(document, canonicalise(document["signed"], plain_json=True).orjson_members)
+
+
+_INDENT_OPTIONS = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_SUBCLASS  # str/int/dict/list subclasses: let json decide
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_MEMBER_INDENT = "\n    "  # a member of "signed" sits two levels deep
+
+
+def dump_indented(document: Any, orjson_members: frozenset[str] = frozenset()) -> bytes:
+    """Form 2 of an envelope: ``json.dumps(document, indent=2, ensure_ascii=False)`` and a
+    newline.
+
+    ``orjson_members`` (from :func:`canonicalise`) names members of ``document["signed"]``
+    that are plain JSON without floats: for those orjson writes the same bytes (two-space
+    indent, ``": "`` and ``","`` separators, ``[]``/``{}`` when empty, UTF-8 as is, the same
+    escapes, keys in order), so the document is written by orjson with the other members
+    (floats: orjson spells some differently) spliced in as written by the json module. A
+    property test holds the result equal to the json module's.
+    """
+    if orjson_members and isinstance(document, dict) and isinstance(document.get("signed"), dict):
+        signed = {
+            name: value if name in orjson_members else orjson.Fragment(_member_form(value))
+            for name, value in document["signed"].items()
+        }
+        try:
+            return orjson.dumps({**document, "signed": signed}, option=_INDENT_OPTIONS)
+        except orjson.JSONEncodeError:  # something beside the payload orjson refuses
+            pass
+    return _indented_reference(document)
+
+
+def _member_form(value: Any) -> bytes:
+    return _indented_reference(value, newline=_MEMBER_INDENT)[: -len(_MEMBER_INDENT)]
+
+
+def _require_string_keys(value: Any) -> None:
+    # json.dumps would turn 1, 1.5, True or None keys into strings: not a round trip
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+                stack.append(child)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
+def _indented_reference(document: Any, *, newline: str = "\n") -> bytes:
+    """``json.dumps(document, indent=2, ensure_ascii=False)`` + newline, with every line
+    break written as ``newline`` (JSON text has no other line breaks: strings escape them)."""
+    try:
+        _require_string_keys(document)
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        if newline != "\n":
+            text = text.replace("\n", newline)
+        return text.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        raise CapsuleFormatError(f"capsule cannot be written as JSON: {exc}") from exc
+
+
+def dump_document_v1(document: Any) -> bytes:
+    """Form 1, the first one hee-monitor wrote (still read, and written for payloads that
+    name no ``file_format``).
 
     Objects are spread over lines (two-space indent); a list of records (fixes, decisions,
-    incidents) has one record per line, as compact JSON. Easy to read and to diff, and fast:
-    each record is written by the C JSON encoder.
+    incidents) has one record per line, as compact JSON written by the C JSON encoder.
     """
     try:
         lines: list[str] = []
@@ -205,13 +406,13 @@ _UNSIGNED_TAIL = b'  "signatures": []\n}\n'
 
 
 def dump_envelope(payload: Any) -> bytes:
-    """``dump_document`` of ``{"signed": payload, "signatures": []}``, for ``with_signatures``."""
-    return dump_document({"signed": payload, "signatures": []})
+    """Form 1 of ``{"signed": payload, "signatures": []}``, for ``with_signatures``."""
+    return dump_document_v1({"signed": payload, "signatures": []})
 
 
 def with_signatures(unsigned: bytes, signatures: list[dict[str, str]]) -> bytes:
-    """The file form of an envelope from ``dump_envelope``'s bytes and its signatures:
-    equal to ``dump_document`` of the whole envelope, without writing the payload again."""
+    """Form 1 of an envelope from ``dump_envelope``'s bytes and its signatures: equal to
+    ``dump_document_v1`` of the whole envelope, without writing the payload again."""
     if not unsigned.endswith(_UNSIGNED_TAIL):
         raise ValueError("not the bytes of dump_envelope")
     lines: list[str] = []
@@ -273,20 +474,36 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_document(raw: bytes, *, source: str, strict: bool = True) -> Any:
-    """Parse capsule bytes; with ``strict`` also require the deterministic form."""
+    """Parse capsule bytes; with ``strict`` also require the form the document names."""
+    return parse_signed(raw, source=source, strict=strict)[0]
+
+
+def parse_signed(raw: bytes, *, source: str, strict: bool = True) -> tuple[Any, Canonical | None]:
+    """:func:`parse_document`, and the canonical form of the payload when the form check
+    computed it (form 2 needs it to know which members orjson may write)."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         # orjson is the stricter parser (no NaN, no lone surrogates, integers in 64 bits);
         # let the json module decide, and explain, what it refused
         document = _parse_with_json(raw, source)
-    if strict and dump_document(document) != raw:
-        raise CapsuleFormatError(
-            f"{source}: the bytes differ from the form hee-monitor writes, so the file was "
-            "edited after it was signed",
-            hint="never edit a capsule by hand: change it with `hee-monitor capsule update`",
-        )
-    return document
+    canonical = None
+    if strict:
+        if _form_of(document) == 1:
+            written = dump_document_v1(document) == raw
+        else:
+            canonical = canonicalise(document["signed"], plain_json=True)  # strictly parsed
+            # before refusing, the json module has its say (orjson and it agree, property
+            # tests hold them to it: this only costs time on a refusal)
+            written = dump_indented(document, canonical.orjson_members) == raw
+            written = written or _indented_reference(document) == raw
+        if not written:
+            raise CapsuleFormatError(
+                f"{source}: the bytes differ from the form hee-monitor writes, so the file "
+                "was edited after it was signed",
+                hint="never edit a capsule by hand: change it with `hee-monitor capsule update`",
+            )
+    return document, canonical
 
 
 def _parse_with_json(raw: bytes, source: str) -> Any:

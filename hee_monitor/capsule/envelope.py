@@ -15,9 +15,13 @@ from typing import Any
 from hee_monitor.capsule import schema
 from hee_monitor.capsule.canonical import (
     canonical_bytes,
+    canonicalise,
     digest_of,
     dump_envelope,
+    dump_indented,
+    file_format,
     parse_document,
+    parse_signed,
     with_signatures,
 )
 from hee_monitor.capsule.errors import (
@@ -83,24 +87,31 @@ class Capsule:
         return tuple(s["keyid"] for s in self.signatures)
 
 
-def sign(
-    payload: dict[str, Any], signers: Sequence[Signer], *, canonical: bytes | None = None
-) -> Capsule:
-    """Validate ``payload`` against the schema and sign it with every signer.
-
-    ``canonical`` is the payload's canonical bytes if the caller has them already.
-    """
+def sign(payload: dict[str, Any], signers: Sequence[Signer]) -> Capsule:
+    """Validate ``payload`` against the schema, sign it with every signer and write it in
+    the file form it names (``file_format``)."""
     if not signers:
         raise MissingSignatureError("no signing key given", hint="pass --signing-key FILE")
-    schema.validate(payload, source=f"capsule version {payload.get('version')}")
-    # the file form is written first: it refuses anything that is not plain, finite JSON,
-    # which lets the canonical form take its fast path
-    # (and only once)
-    unsigned = dump_envelope(payload)
-    data = canonical if canonical is not None else canonical_bytes(payload, plain_json=True)
-    signatures = tuple({"keyid": s.keyid, "sig": s.sign(data).hex()} for s in signers)
-    raw = with_signatures(unsigned, list(signatures))
-    return Capsule(payload, signatures, raw, digest_of(data))
+    # the compiled validator's acceptance also proves the payload plain, finite JSON, which
+    # lets the canonical form and the file form take their fast paths
+    plain = schema.validate(payload, source=f"capsule version {payload.get('version')}")
+    if file_format(payload) == 1:
+        unsigned = dump_envelope(payload)  # refuses anything but plain, finite JSON
+        data = canonical_bytes(payload, plain_json=True)
+        signatures = _signatures(data, signers)
+        raw = with_signatures(unsigned, list(signatures))
+        return Capsule(payload, signatures, raw, digest_of(data))
+    if not plain:  # the json module refuses anything but plain, finite JSON, saying why
+        dump_indented({"signed": payload, "signatures": []})
+    canonical = canonicalise(payload, plain_json=True)
+    signatures = _signatures(canonical.data, signers)
+    envelope = {"signed": payload, "signatures": list(signatures)}
+    raw = dump_indented(envelope, canonical.orjson_members)
+    return Capsule(payload, signatures, raw, digest_of(canonical.data))
+
+
+def _signatures(data: bytes, signers: Sequence[Signer]) -> tuple[dict[str, str], ...]:
+    return tuple({"keyid": s.keyid, "sig": s.sign(data).hex()} for s in signers)
 
 
 def _envelope(document: Any, source: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -191,9 +202,10 @@ def open_capsule(
 
     Does not consult the trusted-version record; see ``trust.TrustRecord.check``.
     """
-    document = parse_document(raw, source=source)
+    document, canonical = parse_signed(raw, source=source)
     payload, signatures = _envelope(document, source)
-    data = canonical_bytes(payload, plain_json=True)  # strictly parsed: plain, finite JSON
+    # strictly parsed: plain, finite JSON (and form 2's check has computed it already)
+    data = canonical.data if canonical is not None else canonical_bytes(payload, plain_json=True)
     verify_signatures(data, signatures, keys, source)
     schema.validate(payload, source=source)
     if now is not None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from hee_monitor.capsule.canonical import digest, parse_document
+from hee_monitor.capsule.canonical import FILE_FORMAT, digest, parse_document
 from hee_monitor.capsule.envelope import Capsule, format_time, open_capsule, parse_time, sign
 from hee_monitor.capsule.errors import (
     CapsuleFormatError,
@@ -57,6 +57,7 @@ LOCK_FILE = ".capsule.lock"
 #: fields only the store sets; a mutator that changes them is refused
 MANAGED_FIELDS = (
     "schema_version",
+    "file_format",
     "version",
     "created",
     "expires",
@@ -74,6 +75,7 @@ def new_payload(
     stamp = format_time(now)
     return {
         "schema_version": 1,
+        "file_format": FILE_FORMAT,
         "version": 1,
         "created": stamp,
         "expires": format_time(now + expiry),
@@ -135,6 +137,7 @@ def make_successor(
             hint="change monitoring_state, histories, incidents or constraints only",
         )
     payload["version"] = current.version + 1
+    payload["file_format"] = FILE_FORMAT  # an old capsule moves to the current file form
     payload["previous_digest"] = current.digest
     payload["created"] = format_time(now)
     payload["expires"] = format_time(now + expiry)
@@ -144,8 +147,6 @@ def make_successor(
         cut = len(fixes) - fix_history_limit
         trimmed, payload["auto_fix_history"] = fixes[:cut], fixes[cut:]
     seal(payload, encryption_key, sensitive_keys, text=_screen_text(payload))
-    # sign() writes the file form first, which proves the payload plain JSON, and then
-    # takes the fast canonical path
     return Successor(sign(payload, signers), trimmed)
 
 

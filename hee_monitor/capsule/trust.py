@@ -27,7 +27,8 @@ from hee_monitor.capsule.fsutil import atomic_write
 
 TRUSTED_FILE = "trusted.json"
 
-#: version → that version's payload, or None when it is not available
+#: version → that version's payload as read (strictly parsed) from its capsule file, or None
+#: when it is not available
 PayloadLookup = Callable[[int], dict[str, Any] | None]
 
 
@@ -116,10 +117,11 @@ def check_against(
                 hint="copy the missing versions into the history directory, or load each "
                 "version in order",
             )
-        if digest(older_payload) != link:
+        older_digest = digest(older_payload, plain_json=True)  # read from a capsule file
+        if older_digest != link:
             raise ChainError(
                 f"hash chain broken: version {older + 1} says the previous digest is "
-                f"{str(link)[:19]}…, but version {older} has {digest(older_payload)[:19]}…",
+                f"{str(link)[:19]}…, but version {older} has {older_digest[:19]}…",
                 hint="the history was rewritten; do not trust these versions",
             )
         link = older_payload.get("previous_digest")

@@ -150,3 +150,58 @@ def test_rotation_with_threshold_two() -> None:
 def test_threshold_cannot_exceed_the_number_of_keys() -> None:
     with pytest.raises(CapsuleError, match="threshold 2"):
         TrustedKeys.of([SIGNER.public_key], threshold=2)
+
+
+# -- form 1 files (written before form 2) are held to the same strictness --------------------
+
+
+def _form_one_file() -> bytes:
+    payload = _envelope(SIGNED)["signed"]
+    del payload["file_format"]
+    return sign(payload, [SIGNER]).raw
+
+
+SIGNED_FORM_ONE = _form_one_file()
+
+
+def test_every_single_byte_flip_of_a_form_one_file_is_detected() -> None:
+    assert not SIGNED_FORM_ONE.startswith(SIGNED[:200])  # really the other layout
+    undetected = []
+    for position in range(len(SIGNED_FORM_ONE)):
+        tampered = bytearray(SIGNED_FORM_ONE)
+        tampered[position] ^= 0x20
+        try:
+            open_capsule(bytes(tampered), KEYS, now=NOW, source="t")
+        except CapsuleError:
+            continue
+        undetected.append(position)
+    assert undetected == []
+    assert open_capsule(SIGNED_FORM_ONE, KEYS, now=NOW, source="t").version == 1
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("top", float("nan")),
+        ("record", float("inf")),
+        ("percent", float("nan")),
+        ("top", {"a": [1, -float("inf")]}),
+    ],
+)
+def test_sign_refuses_values_json_cannot_hold(where: str, value: object) -> None:
+    payload = _envelope(SIGNED)["signed"]
+    if where == "top":
+        payload["x-score"] = value
+    elif where == "record":
+        payload["open_incidents"][0]["x-score"] = value
+    else:
+        payload["monitoring_state"]["coverage_metrics"]["branch"] = value
+    with pytest.raises(CapsuleFormatError, match="cannot be written as JSON"):
+        sign(payload, [SIGNER])
+
+
+def test_sign_refuses_integers_without_a_canonical_form() -> None:
+    payload = _envelope(SIGNED)["signed"]
+    payload["x-big"] = 2**53
+    with pytest.raises(CapsuleFormatError, match="canonicalised"):
+        sign(payload, [SIGNER])

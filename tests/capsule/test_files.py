@@ -119,3 +119,25 @@ def test_a_store_directory_and_a_file_share_the_same_format(
         store.current_path, store.current_path, mutate, [signer], keys, now=later(2)
     )
     assert store.load(now=later(2)).payload["x-seen-by-file-mode"] is True
+
+
+def test_a_form_one_file_verifies_and_its_update_is_written_in_form_two(
+    tmp_path: Path, signer: Signer, keys: TrustedKeys
+) -> None:
+    from hee_monitor.capsule.canonical import dump_document_v1, dump_indented
+
+    payload = new_payload("octo/app", NOW)
+    del payload["file_format"]  # written before form 2
+    first = tmp_path / "current.json"
+    old = save_capsule_file(first, payload, [signer], now=NOW)
+    assert first.read_bytes() == dump_document_v1(
+        {"signed": old.payload, "signatures": list(old.signatures)}
+    )
+    assert load_capsule_file(first, keys, now=NOW) == old
+    second = tmp_path / "next.json"
+    new = update_capsule_file(first, second, add_fix(), [signer], keys, now=later(1))
+    assert new.payload["file_format"] == 2
+    assert second.read_bytes() == dump_indented(
+        {"signed": new.payload, "signatures": list(new.signatures)}
+    )
+    assert load_capsule_file(second, keys, now=later(1)).previous_digest == old.digest

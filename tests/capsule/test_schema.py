@@ -213,3 +213,70 @@ def test_date_time_shortcut_agrees_with_the_general_check(digits: list[int]) -> 
     except ValueError:
         expected = False
     assert _is_datetime(value) == expected
+
+
+# -- the stricter compiled copy: capsule timestamps, and nothing but JSON values -------------
+
+import itertools  # noqa: E402
+
+import jsonschema_rs  # noqa: E402
+
+from hee_monitor.capsule.schema import FAST_UTC_TIME, _is_datetime  # noqa: E402
+
+_FAST_TIME = jsonschema_rs.Draft202012Validator(
+    {"type": "string", "format": "date-time", "pattern": FAST_UTC_TIME}, validate_formats=True
+)
+_YEARS = ["0000", "0001", "0004", "0100", "1900", "2000", "2024", "2026", "9999"]
+_TIMES = ["00:00:00", "23:59:59", "23:59:60", "24:00:00", "12:60:00", "07:05:09"]
+
+
+def test_fast_timestamp_check_agrees_with_the_reference_on_capsule_timestamps() -> None:
+    # every month length, leap years (and 1900, which is not one), year 0, leap seconds,
+    # hour 24: on timestamps spelled as capsules spell them the two agree exactly
+    accepted = 0
+    for year, month, day, time in itertools.product(_YEARS, range(15), range(34), _TIMES):
+        value = f"{year}-{month:02d}-{day:02d}T{time}Z"
+        assert _FAST_TIME.is_valid(value) == _is_datetime(value), value
+        accepted += _is_datetime(value)
+    assert accepted == (8 * 365 + 3) * 3  # 8 real years (3 leap), 3 real times of day
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.text(alphabet="0123456789-T:Zz+. ٣", min_size=18, max_size=26)
+    | st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[Zz]\Z")
+)
+def test_fast_timestamp_check_never_accepts_what_the_reference_refuses(value: str) -> None:
+    if _FAST_TIME.is_valid(value):
+        assert _is_datetime(value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), object(), b"x"])
+@pytest.mark.parametrize("where", ["top", "record", "nested", "percent"])
+def test_compiled_validator_accepts_only_plain_finite_json(bad: object, where: str) -> None:
+    payload = _rich_payload()
+    assert fast_validator()(payload)
+    if where == "top":
+        payload["x-extra"] = {"a": [1, bad]}
+    elif where == "record":
+        payload["auto_fix_history"][0]["x-note"] = bad
+    elif where == "nested":
+        payload["monitoring_state"]["hee_specific"]["x"] = [bad]
+    else:
+        payload["monitoring_state"]["coverage_metrics"]["line"] = bad
+    assert not fast_validator()(payload)
+    # the reference then decides: a violation, or valid (NaN is a number to it) but not
+    # vouched for as plain JSON
+    if violations(payload):
+        with pytest.raises(SchemaViolationError):
+            validate(payload)
+    else:
+        assert validate(payload) is False
+
+
+def test_validate_tells_whether_the_compiled_validator_vouched() -> None:
+    assert validate(_rich_payload()) is True
+    slow = _rich_payload()
+    slow["created"] = "2026-11-22T19:00:00.5Z"  # valid, but not how capsules spell it
+    assert violations(slow) == []
+    assert validate(slow) is False

@@ -72,7 +72,9 @@ def test_update_works_on_a_copy_and_writes_nothing_when_the_mutator_fails(
     assert store.load(now=NOW).payload["monitoring_state"]["current_status"] == "operational"
 
 
-@pytest.mark.parametrize("field", ["version", "repository", "previous_digest", "expires"])
+@pytest.mark.parametrize(
+    "field", ["version", "repository", "previous_digest", "expires", "file_format"]
+)
 def test_managed_fields_cannot_be_changed_by_a_mutator(store: CapsuleStore, field: str) -> None:
     with pytest.raises(CapsuleError, match=f"may not change {field}"):
         store.update(lambda p: p.__setitem__(field, "x"), now=later(1))
@@ -347,3 +349,33 @@ def test_backups_are_pruned_and_survive_archiving(
     assert kept == ["current.v00000003.json", "current.v00000004.json"]
     store.archive(older_than=timedelta(days=0), now=later(5))
     assert (store.backups_dir / "current.v00000004.json").read_bytes() == raws[4]
+
+
+def test_a_state_directory_written_in_form_one_moves_to_form_two_with_its_next_update(
+    tmp_path: Path, signer: Signer, keys: TrustedKeys
+) -> None:
+    from hee_monitor.capsule import new_payload
+    from hee_monitor.capsule.canonical import dump_document_v1
+    from hee_monitor.capsule.envelope import sign
+
+    # a state directory as versions before form 2 left it: version 1, in form 1
+    payload = new_payload("octo/app", NOW)
+    del payload["file_format"]
+    old = sign(payload, [signer])
+    assert old.raw == dump_document_v1({"signed": payload, "signatures": list(old.signatures)})
+    directory = tmp_path / "state"
+    (directory / "history").mkdir(parents=True)
+    (directory / "current.json").write_bytes(old.raw)
+    (directory / "history" / "v00000001.json").write_bytes(old.raw)
+
+    store = CapsuleStore(directory, signer, keys, clock=FakeClock(NOW))
+    assert store.load(now=NOW).digest == old.digest  # old capsules verify
+    new = store.update(add_fix(), now=later(1))
+    assert new.payload["file_format"] == 2 and new.previous_digest == old.digest
+    raw = (directory / "current.json").read_bytes()
+    envelope = {"signed": new.payload, "signatures": list(new.signatures)}
+    expected = json.dumps(envelope, indent=2, ensure_ascii=False)
+    assert raw == (expected + "\n").encode("utf-8")
+    assert (directory / "history" / "v00000001.json").read_bytes() == old.raw  # kept as is
+    assert store.verify_chain(now=later(1)).checked == 2
+    assert store.load(now=later(1)).raw == raw
