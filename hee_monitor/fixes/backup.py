@@ -7,6 +7,13 @@ file's permission bits (git keeps only the executable bit). Restore hashes the t
 (fast: the private index's stat cache skips unchanged files), diffs the two trees, deletes
 what appeared, writes back what changed or vanished, and resets permission bits.
 
+Git stores a file through the conversions its attributes ask for (``text``/``eol`` line
+endings, ``filter`` clean/smudge, ``working-tree-encoding``, ``ident``), and checking it
+out converts it back, which need not give the same bytes (a CRLF file under ``text
+eol=lf`` comes back with LF). So a file whose stored blob differs from its raw bytes is
+also copied as it is into the snapshot's directory, and restore compares and writes those
+bytes themselves: a fix that only changed line endings, invisible to git, is undone too.
+
 The journal (``<git dir>/hee/journal/<id>.json``) is fsync'd before a strategy touches a
 file and removed when the fix is settled; a journal left behind means a process died
 mid-fix, and :func:`recover` restores its snapshot.
@@ -188,8 +195,88 @@ def take_snapshot(
         "modes": _file_modes(repo, git, index),
         "directories": _directories(repo, excludes),
     }
+    manifest["raw"] = _raw_copies(repo, git, index, directory)
     write_durably(snapshot.manifest, json.dumps(manifest).encode())
     return snapshot
+
+
+#: the attributes under which git may store a file differently from its bytes
+_CONVERTING = ("text", "eol", "filter", "working-tree-encoding", "ident")
+
+
+def _raw_copies(repo: Path, git: Git, index: Path, directory: Path) -> dict[str, str]:
+    """Copy the files git stores converted (see the module docstring) into
+    ``directory/raw``; {repository path: copy's file name}."""
+    listing = git.run("ls-files", "-z", "-s", index=index).stdout
+    blobs: dict[str, str] = {}
+    for entry in listing.decode("utf-8", "surrogateescape").split("\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition("\t")
+        mode, blob, _stage = meta.split()
+        if mode in ("100644", "100755"):
+            blobs[name] = blob
+    if not blobs:
+        return {}
+    names = list(blobs)
+    attrs = git.run(
+        "check-attr",
+        "-z",
+        "--stdin",
+        *_CONVERTING,
+        stdin="\0".join(names).encode("utf-8", "surrogateescape") + b"\0",
+    ).stdout.decode("utf-8", "surrogateescape")
+    fields = attrs.split("\0")
+    converted = sorted(
+        {
+            fields[i]
+            for i in range(0, len(fields) - 2, 3)
+            if fields[i + 2] not in ("unspecified", "unset")
+        }
+    )
+    if not converted:
+        return {}
+    raw_ids = (
+        git.run(
+            "hash-object",
+            "--no-filters",
+            "--stdin-paths",
+            stdin="\n".join(converted).encode("utf-8", "surrogateescape") + b"\n",
+        )
+        .stdout.decode()
+        .split()
+    )
+    copies: dict[str, str] = {}
+    target = directory / "raw"
+    for number, (name, raw_id) in enumerate(zip(converted, raw_ids, strict=True)):
+        if raw_id == blobs[name]:
+            continue  # stored as it is: the checkout gives the same bytes
+        target.mkdir(exist_ok=True)
+        copy = f"{number:06d}"
+        write_durably(target / copy, (repo / name).read_bytes())
+        copies[name] = copy
+    return copies
+
+
+def _restore_raw(repo: Path, snapshot: Snapshot, copies: dict[str, str]) -> list[str]:
+    """Write back the bytes of the files git stores converted, where they differ."""
+    written = []
+    for name, copy in copies.items():
+        data = (snapshot.directory / "raw" / copy).read_bytes()
+        path = repo / name
+        try:
+            if not path.is_symlink() and path.is_file() and path.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.is_symlink():
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(name)
+    return written
 
 
 def current_tree(git: Git, snapshot: Snapshot) -> str:
@@ -252,6 +339,8 @@ def restore(git: Git, snapshot: Snapshot) -> RestoreReport:
             stdin="\0".join(to_restore).encode("utf-8", "surrogateescape") + b"\0",
         )
         restored = to_restore
+    raw_restored = _restore_raw(repo, snapshot, manifest.get("raw", {}))
+    restored = list(dict.fromkeys([*restored, *raw_restored]))
     modes_reset = _reset_modes(repo, manifest["modes"])
     after = git.scan_tree(scratch, include_ignored=True, excludes=snapshot.excludes)
     scratch.unlink(missing_ok=True)

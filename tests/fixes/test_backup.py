@@ -115,3 +115,46 @@ def test_journal_round_trip_and_lock(repo: Repo) -> None:
         backup.repository_lock(git),
     ):
         pass
+
+
+CRLF = b"first line\r\nsecond line\r\n"
+
+
+def _converting_repo(repo: Repo) -> None:
+    """Files git stores converted: CRLF text under ``eol=lf`` (stored with LF, checked out
+    with LF) and a clean filter that upper-cases (checked out upper case)."""
+    repo.git("config", "filter.shout.clean", "tr a-z A-Z")
+    repo.git("config", "filter.shout.smudge", "cat")
+    repo.write(".gitattributes", "*.txt text eol=lf\n*.up filter=shout\n")
+    (repo.path / "win.txt").write_bytes(CRLF)
+    (repo.path / "quiet.up").write_bytes(b"lower case\n")
+    (repo.path / "plain.txt").write_bytes(b"already lf\n")
+    repo.commit("converted files")
+
+
+def test_restore_gives_back_the_bytes_of_files_git_stores_converted(repo: Repo) -> None:
+    _converting_repo(repo)
+    git = Git(repo.path, repo.env)
+    before = tree_state(repo.path)
+    snapshot = backup.take_snapshot(git, "c1", NOW)
+    manifest = backup.json.loads(snapshot.manifest.read_bytes())
+    # only the two whose stored form differs are copied; plain.txt checks out as it is
+    assert sorted(manifest["raw"]) == ["quiet.up", "win.txt"]
+    (repo.path / "win.txt").write_bytes(b"rewritten by a fixer\n")
+    (repo.path / "quiet.up").unlink()
+    report = backup.restore(git, snapshot)
+    assert (repo.path / "win.txt").read_bytes() == CRLF
+    assert (repo.path / "quiet.up").read_bytes() == b"lower case\n"
+    assert {"win.txt", "quiet.up"} <= set(report.restored)
+    assert tree_state(repo.path) == before
+
+
+def test_a_line_ending_change_git_cannot_see_is_undone(repo: Repo) -> None:
+    _converting_repo(repo)
+    git = Git(repo.path, repo.env)
+    snapshot = backup.take_snapshot(git, "c2", NOW)
+    (repo.path / "win.txt").write_bytes(CRLF.replace(b"\r\n", b"\n"))
+    assert backup.changed_paths(git, snapshot)[1] == []  # the same, as git stores it
+    report = backup.restore(git, snapshot)
+    assert report.restored == ("win.txt",)
+    assert (repo.path / "win.txt").read_bytes() == CRLF
