@@ -37,6 +37,9 @@ BOM = b"\xef\xbb\xbf"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+#: ``gh run view --log`` / ``--log-failed`` put the job and step names, tab-separated, in
+#: front of each timestamped line: ``build<TAB>Run pytest<TAB>2024-…Z text``
+_GH_CLI_PREFIX = re.compile(r"^[^\t]{1,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 _STEP_GITHUB = re.compile(r"^##\[group\]Run (.*)")
 _STEP_JENKINS = re.compile(r"^\[Pipeline\] \{ \((.*)\)")
 _STEP_TRAVIS = re.compile(r"travis_fold:start:([^\s\x1b]+)")
@@ -47,7 +50,8 @@ _ERROR_WORDS = re.compile(r"error|fail|exception|fatal|panic|denied|timed? ?out"
 def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
     """The text of one raw line as patterns see it: decoded (invalid UTF-8 replaced), cut
     at :data:`MAX_LINE_BYTES`, without CR, NUL, BOM, ANSI escapes and the timestamp prefix
-    GitHub Actions puts in front of every line.
+    GitHub Actions puts in front of every line (and the job and step names ``gh run view
+    --log`` puts in front of that).
 
     A lone CR inside a line redraws it (progress bars, ``pip``/``docker pull`` output):
     only the text after the last one (the last non-blank part) is kept, as a terminal shows
@@ -67,6 +71,8 @@ def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
             parts = text.split("\r")
             text = next((part for part in reversed(parts) if part.strip()), parts[-1])
     text = text.replace("\x00", "").replace("\ufeff", "")
+    if "\t" in text:
+        text = _GH_CLI_PREFIX.sub("", text, count=1)
     if text[:1].isdigit():
         text = _TIMESTAMP.sub("", text, count=1)
     return text

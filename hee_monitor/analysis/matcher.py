@@ -33,7 +33,9 @@ _ANSI = r"(?:\x1b\[[0-9;]*[mK])"
 _TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?"
 #: ``^`` also matches right after a lone CR: a progress bar redraws its line with CR, and
 #: the text after the last CR is what the line says (see ``normalise_line``)
-_PREFIX = r"(?:(?:^(?:" + _TIMESTAMP + r")?|\r)" + _ANSI + "*)"
+#: ``gh run view --log`` puts "job<TAB>step<TAB>" in front of the timestamp
+_GH_CLI = r"(?:[^\t\n]*\t[^\t\n]*\t)"
+_PREFIX = r"(?:(?:^" + _GH_CLI + "?(?:" + _TIMESTAMP + r")?|\r)" + _ANSI + "*)"
 #: for hyperscan, ``^`` becomes "line start, or right after a ``Z`` (the end of a
 #: timestamp, with its space), an ``m`` / ``K`` (the end of a colour code) or a CR": one
 #: expression per regex, a superset of the raw lines the regex matches once normalised,

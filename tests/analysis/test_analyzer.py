@@ -811,3 +811,40 @@ def test_a_passing_build_lowers_findings_that_kept_all_their_occurrences(
     finding = _finding(analyzer, log, "TEST-PY-MODULE-NOT-FOUND")
     assert finding.details["occurrences"] == MAX_EVIDENCE
     assert finding.severity is Severity.MEDIUM
+
+
+_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "logs"
+_TIMESTAMPED = [
+    p
+    for p in sorted(_EXAMPLES.glob("*.log"))
+    if re.match(rb"(\xef\xbb\xbf)?\d{4}-", p.read_bytes())
+]
+
+
+def _as_gh_cli(data: bytes, job: str = "build / test (3.11)") -> bytes:
+    """What ``gh run view --log`` prints: job and step names, tab-separated, before each
+    line (the step changes at each ``##[group]Run``)."""
+    out = []
+    step = "Set up job"
+    for line in data.split(b"\n")[:-1]:
+        m = re.search(rb"##\[group\]Run (.*)", line)
+        if m:
+            step = m.group(1).decode()[:60]
+        out.append(f"{job}\t{step}\t".encode() + line)
+    return b"\n".join(out) + b"\n"
+
+
+@pytest.mark.parametrize("engine", available_engines())
+@pytest.mark.parametrize("log", _TIMESTAMPED, ids=lambda p: p.name)
+def test_gh_run_view_output_gives_the_diagnosis_of_the_raw_log(
+    log: Path, engine: str, tmp_path: Path
+) -> None:
+    database = load_database()
+    raw = Analyzer(database, engine=engine).analyze_path(log)
+    cli = tmp_path / "gh.log"
+    cli.write_bytes(_as_gh_cli(log.read_bytes()))
+    via_gh = Analyzer(database, engine=engine).analyze_path(cli)
+    assert raw.failures, log.name
+    assert [(f.pattern_id, f.severity, f.evidence) for f in via_gh.failures] == [
+        (f.pattern_id, f.severity, f.evidence) for f in raw.failures
+    ]

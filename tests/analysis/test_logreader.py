@@ -124,3 +124,12 @@ def test_a_redrawn_line_reads_as_its_last_text() -> None:
     assert normalise_line(raw, redraws=True) == "Downloading 10% Downloading 100% ERROR: no space"
     lines = list(iter_log_lines([b"a\rb\nc\r\rd\n"]))
     assert [(line.number, line.text) for line in lines] == [(1, "b"), (2, "d")]
+
+
+def test_the_job_and_step_names_gh_run_view_adds_are_not_part_of_the_line() -> None:
+    from hee_monitor.analysis.logreader import normalise_line
+
+    line = b"build / test\tRun pytest\t\xef\xbb\xbf2024-07-19T13:40:28.2762079Z E   assert 1 == 2\r"
+    assert normalise_line(line) == "E   assert 1 == 2"
+    # tabs without the timestamp behind them are text
+    assert normalise_line(b"name\tvalue\tother") == "name\tvalue\tother"

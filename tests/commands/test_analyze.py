@@ -185,6 +185,28 @@ def test_bad_pattern_file_exits_2(
     assert "bad.yaml:3: invalid YAML" in capsys.readouterr().err
 
 
+def test_gh_run_view_log_failed_piped_in() -> None:
+    """The README's ``gh run view 123 --log-failed | hee-monitor analyze --format json -``:
+    gh puts the job and step names before each line."""
+    piped = (
+        "test\tRun pytest -q\t2025-03-14T09:00:05.0000000Z ##[group]Run pytest -q\n"
+        "test\tRun pytest -q\t2025-03-14T09:00:05.0000001Z pytest -q\n"
+        "test\tRun pytest -q\t2025-03-14T09:00:05.0000002Z ##[endgroup]\n"
+        "test\tRun pytest -q\t2025-03-14T09:00:07.0000000Z ERROR: Could not find a version "
+        "that satisfies the requirement requests==99.0 (from versions: 2.31.0)\n"
+        "test\tRun pytest -q\t2025-03-14T09:00:07.1000000Z ERROR: No matching distribution "
+        "found for requests==99.0\n"
+        "test\tRun pytest -q\t2025-03-14T09:00:08.0000000Z ##[error]Process completed with "
+        "exit code 1.\n"
+    )
+    code, out, _ = invoke("analyze", "--format", "json", "-", input=piped.encode())
+    data = json.loads(out)
+    first = data["failures"][0]
+    assert code == 0 and first["category"] == "dependency"
+    assert first["evidence"][0]["start_line"] == 4
+    assert first["evidence"][0]["text"].startswith("ERROR: Could not find a version")
+
+
 def test_subprocess_stdin_json() -> None:
     """The installed entry point works end to end from stdin."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
