@@ -152,7 +152,8 @@ def monitor(
       hee-monitor monitor --mode pre-commit build.log --junit report.xml
 
     Exit codes: 0 done; 1 a critical finding (pre-commit) or a failed workflow
-    (--wait-for-commit); 2 bad configuration. Reads $GITHUB_TOKEN, $HEE_CONFIG, $HEE_REPOS,
+    (--wait-for-commit); 2 bad configuration; 3 (one cycle) no repository could be read
+    (GitHub unreachable, no access). Reads $GITHUB_TOKEN, $HEE_CONFIG, $HEE_REPOS,
     $HEE_DATABASE_URL, $HEE_WEBHOOK_SECRET; in Actions writes $GITHUB_OUTPUT and
     $GITHUB_STEP_SUMMARY.
     """
@@ -225,7 +226,7 @@ def monitor(
         _emit(report, fmt)
         write_fix_diagnoses(report, handover)
         _github_outputs(report, handover)
-        return 0
+        return _none_checked(watched, [report])
     reports = [_cycle(p, level).run_once() for p in pipelines]
     for repo, report, path in zip(watched, reports, handovers, strict=True):
         write_fix_diagnoses(report, path)
@@ -239,7 +240,32 @@ def monitor(
         ]
         click.echo(json.dumps({"cycles": cycles}, indent=2))
     _github_outputs_per_repository(list(zip(watched, reports, strict=True)))
-    return 0
+    return _none_checked(watched, reports)
+
+
+#: exit status of a one-shot cycle that could read no repository at all
+NOT_CHECKED = 3
+
+
+def _none_checked(watched: list[str], reports: list[CycleReport]) -> int:
+    """0, or :data:`NOT_CHECKED` (with a message) when every repository was skipped as a
+    whole (GitHub unreachable, no access): a scheduled job that checked nothing must not
+    pass for one that found nothing. Some repositories skipped: their skips are in the
+    report and the cycle still counts."""
+    skipped = {s.repo for r in reports for s in r.skipped if s.run_id is None}
+    if not watched or not set(watched) <= skipped:
+        return 0
+    reasons = sorted({s.reason for r in reports for s in r.skipped if s.run_id is None})
+    click.echo(
+        f"hee-monitor: error: no repository could be checked ({'; '.join(reasons)[:500]})",
+        err=True,
+    )
+    click.echo(
+        "hint: check network access to the GitHub API (--api-url / HEE_GITHUB_API_URL) and "
+        "that GITHUB_TOKEN can read the repositories",
+        err=True,
+    )
+    return NOT_CHECKED
 
 
 #: placeholders of a per-repository path: state_capsules/{owner}/{name}/current.json

@@ -335,3 +335,26 @@ def test_continuous_mode_keeps_one_capsule_per_repository(
     # octo/lib had no failure: nothing was written for it, and octo/app's failure is not its
     assert not (tmp_path / "octo-lib.json").exists()
     assert "== octo/lib" not in captured.out
+
+
+def test_a_cycle_that_could_read_no_repository_fails_the_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduled job that checked nothing must not pass for one that found nothing; one
+    unreadable repository among others is a skip in the report, not a failure."""
+    from hee_monitor.commands.monitor import NOT_CHECKED
+    from tests.fakes.github import GitHubFake
+
+    _isolate(monkeypatch, tmp_path, token="ghp_unread_0123456789", unset="GITHUB_OUTPUT")
+    with GitHubFake() as gh:
+        gh.add_run("octo/app")
+        common = ["monitor", "--api-url", gh.url, "--database", f"sqlite:///{tmp_path}/a.db"]
+        capsule = ["--state-capsule", str(tmp_path / "c.json"), "--format", "json"]
+        code = run([*common, "--repo", "octo/app", "--repo", "octo/gone", *capsule])
+        out, _ = capsys.readouterr()
+        assert code == 0
+        assert [s["repo"] for s in json.loads(out)["skipped"]] == ["octo/gone"]
+        code = run([*common, "--repo", "octo/gone", *capsule])
+    err = capsys.readouterr().err
+    assert code == NOT_CHECKED == 3
+    assert "no repository could be checked" in err and "ghp_unread" not in err
