@@ -21,6 +21,13 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attem
 from hee_monitor.alerts.channels import Message, Notifier, SendResult, build_notifiers
 from hee_monitor.alerts.dedupe import DedupeReason, dedupe
 from hee_monitor.alerts.grouping import Group, GroupStore, NotificationLog
+from hee_monitor.alerts.inhibit import (
+    InhibitRule,
+    InhibitSources,
+    inhibited,
+    is_source,
+    rules_from_config,
+)
 from hee_monitor.alerts.matrix import (
     LOG_ACTIONS,
     EscalationMatrix,
@@ -311,8 +318,11 @@ class AlertRouter:
         scrubber: Scrubber | None = None,
         skipped_channels: Mapping[str, str] | None = None,
         repo_channels: Mapping[str, tuple[str, ...]] | None = None,
+        inhibit_rules: Sequence[InhibitRule] = (),
     ) -> None:
         self.matrix = matrix
+        self.inhibit_rules = tuple(inhibit_rules)
+        self._sources = InhibitSources(engine)
         self.settings = settings or RouterSettings()
         self.notifiers = dict(notifiers)
         self.skipped_channels = dict(skipped_channels or {})
@@ -361,6 +371,7 @@ class AlertRouter:
             "retry_max",
             "in_process_tries",
             "in_process_wait",
+            "inhibit",
         }
         unknown = set(section) - known
         if unknown:
@@ -410,6 +421,7 @@ class AlertRouter:
             scrubber=scrubber,
             skipped_channels=skipped,
             repo_channels=routes,
+            inhibit_rules=rules_from_config(section.get("inhibit")),
         )
 
     # ── public API ──
@@ -421,7 +433,10 @@ class AlertRouter:
             body=self._scrub(alert.body),
             url=self._scrub(alert.url) if alert.url else None,
         )
-        muted = self._mute.run(alert, state, now)
+        if self.inhibit_rules and is_source(alert, self.inhibit_rules):
+            # a cause inhibits what it explains even while its own alert is silenced
+            self._sources.record(alert, now)
+        muted = self._mute.run(alert, state, now) or self._inhibited(alert, now)
         if muted is not None:
             return RoutingResult(muted)
         row = self.matrix[alert.severity]
@@ -460,8 +475,12 @@ class AlertRouter:
         for group in self._groups.due(now):
             if not self._groups.claim(group, now=now, lease=DELIVERY_LEASE):
                 continue  # another process is sending it
-            # A silence added while the group waited still applies.
-            if mute(group.as_alert(), HealthState.OPERATIONAL, silences, now) is not None:
+            # A silence added, or a cause that opened, while the group waited still applies.
+            waiting = group.as_alert()
+            if (
+                mute(waiting, HealthState.OPERATIONAL, silences, now) is not None
+                or self._inhibited(waiting, now) is not None
+            ):
                 self._groups.close(group.repo, group.fingerprint)
                 continue
             self._dedupe.run(group, now)
@@ -470,6 +489,8 @@ class AlertRouter:
     def resolved(self, repo: str, fingerprint: str, now: datetime) -> RoutingResult:
         """The failure is gone: drop what is still waiting and tell those who were told."""
         self._groups.close(repo, fingerprint)
+        if self.inhibit_rules:
+            self._sources.forget(repo, fingerprint)
         last = self._log.last(repo, fingerprint)
         if last is None or last[0].resolved:
             return RoutingResult(AlertMuted("nobody was told about this failure"))
@@ -512,6 +533,11 @@ class AlertRouter:
         return self._groups.open()
 
     # ── internals ──
+
+    def _inhibited(self, alert: Alert, now: datetime) -> AlertMuted | None:
+        if not self.inhibit_rules:
+            return None
+        return inhibited(alert, self.inhibit_rules, self._sources.open(alert.repo), now)
 
     def _deliver_due(self, now: datetime) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []

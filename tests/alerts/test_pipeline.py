@@ -517,3 +517,35 @@ def test_two_processes_flushing_one_outbox_send_each_alert_once(
     assert sorted(per_channel["sms"]) == sorted(f"fp-{n}" for n in range(12))
     assert len(smtp.received) == 24
     assert len(webhook.posts_to("/slack/")) == 24
+
+
+def test_an_open_cause_inhibits_the_alerts_it_explains_until_resolved(
+    engine: Engine, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
+) -> None:
+    r = router(engine, clock, smtp, webhook, inhibit=[{"source_patterns": ["GHA-RUNNER-*"]}])
+    now = clock.now()
+    waiting = r.submit(
+        alert(Severity.HIGH, "tests-a", pattern_id="PY-PYTEST-FAILED"), state=FAILED, now=now
+    )
+    assert isinstance(waiting.outcome, AlertGrouped)
+    lost = alert(Severity.CRITICAL, "runner-lost", pattern_id="GHA-RUNNER-LOST")
+    assert isinstance(r.submit(lost, state=FAILED, now=now).outcome, AlertQueued)
+    later = r.submit(
+        alert(Severity.HIGH, "tests-b", pattern_id="PY-PYTEST-FAILED"), state=FAILED, now=now
+    )
+    assert isinstance(later.outcome, AlertMuted)
+    assert "inhibited by the open critical alert GHA-RUNNER-LOST" in later.outcome.reason
+    # another repository is not affected
+    elsewhere = r.submit(alert(Severity.HIGH, "tests-c", repo="octo/lib"), state=FAILED, now=now)
+    assert isinstance(elsewhere.outcome, AlertGrouped)
+    # the group that waited when the runner was lost is dropped when it falls due
+    sent = r.flush(now + timedelta(minutes=5))
+    assert {d.fingerprint for d in sent} == {"tests-c"}
+    # the runner is back: the failures are news again
+    r.resolved("acme/api", "runner-lost", now + timedelta(minutes=6))
+    again = r.submit(
+        alert(Severity.HIGH, "tests-d", pattern_id="PY-PYTEST-FAILED"),
+        state=FAILED,
+        now=now + timedelta(minutes=7),
+    )
+    assert isinstance(again.outcome, AlertGrouped)
