@@ -53,8 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "repos": {},
 }
 
-#: keys whose values are secrets wherever they appear
-_SECRET = re.compile(r"(token|secret|password|passwd|key|webhook|url_with_auth|dsn)", re.I)
+#: keys whose values are secrets wherever they appear (an alert channel's apprise ``urls``
+#: carry their tokens)
+_SECRET = re.compile(r"(token|secret|password|passwd|key|webhook|url_with_auth|dsn|^urls$)", re.I)
 _NOT_SECRET = {"api_url", "keyid", "key_file", "public_key", "public_keys"}
 
 

@@ -27,8 +27,8 @@ risk_threshold = 1
 protected = true
 alert_channels = ["slack"]
 
-[alerts.slack]
-webhook = "https://hooks.slack.example/T000/B000/XXXX"
+[alerts.channels.slack]
+urls = ["json://hooks.slack.example/T000/B000/XXXX"]
 
 [llm]
 model = "qwen2.5-coder"

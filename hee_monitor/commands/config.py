@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hee_monitor.config import load_config
+from hee_monitor.config import Config, load_config
 from hee_monitor.detection.hooks import validate_sections
 
 
@@ -38,6 +38,8 @@ def check(file: Path | None) -> int:
     """
     cfg = load_config(file)
     validate_sections(cfg)
+    _check_alerts(cfg)
+    _check_llm(cfg)
     where = str(cfg.path) if cfg.path else "embedded defaults (no file)"
     repos = ", ".join(cfg.repos) or "none configured"
     click.echo(f"ok: {where}; repositories: {repos}")
@@ -84,3 +86,25 @@ def _to_toml(data: dict[str, object], prefix: str = "") -> str:
 
 def _key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def _check_alerts(cfg: Config) -> None:
+    """The [alerts] section as the monitor reads it: matrix, channels, settings, inhibit
+    rules and the repositories' alert channels (nothing is sent; the store is in memory)."""
+    from hee_monitor.alerts import AlertRouter
+    from hee_monitor.clock import SystemClock
+    from hee_monitor.store.db import open_engine
+
+    routes = {repo: cfg.repo(repo).alert_channels for repo in cfg.data.get("repos", {})}
+    AlertRouter.from_config(
+        cfg.section("alerts"), open_engine("sqlite://"), SystemClock(), repo_channels=routes
+    )
+
+
+def _check_llm(cfg: Config) -> None:
+    """The [llm] section, when there is one."""
+    section = cfg.section("llm")
+    if section:
+        from hee_monitor.analysis.llm import LlmSettings
+
+        LlmSettings.from_mapping(section)
