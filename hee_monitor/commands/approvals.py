@@ -50,7 +50,7 @@ def list_cmd(database: str, status: str, show_all: bool) -> int:
 
     Reads $HEE_DATABASE_URL when --database is not given.
     """
-    store = ApprovalStore(open_engine(database))
+    store = ApprovalStore(open_engine(database, read_only=True))
     requests = store.requests(None if show_all else status)
     for r in requests:
         click.echo(
@@ -76,7 +76,7 @@ def show_cmd(database: str, request_id: str) -> int:
 
     Exit 2 when no request has that id. Reads $HEE_DATABASE_URL.
     """
-    request = ApprovalStore(open_engine(database)).get(request_id)
+    request = ApprovalStore(open_engine(database, read_only=True)).get(request_id)
     click.echo(json.dumps(request.to_json(), indent=2))
     return 0
 

@@ -77,7 +77,7 @@ def query(
     """
     config = load_config(config_file)
     now = datetime.now(UTC)
-    rows = AuditStore.open(database or config.database).query(
+    rows = AuditStore.open(database or config.database, read_only=True).query(
         repo=repo,
         since=parse_when(since, now),
         until=parse_when(until, now),
@@ -136,7 +136,7 @@ def transitions_cmd(
     """
     config = load_config(config_file)
     now = datetime.now(UTC)
-    rows = AuditStore.open(database or config.database).transition_log(
+    rows = AuditStore.open(database or config.database, read_only=True).transition_log(
         repo=repo, since=parse_when(since, now), until=parse_when(until, now), limit=limit
     )
     if fmt == "json":

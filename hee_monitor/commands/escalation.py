@@ -53,7 +53,7 @@ def status(fmt: str, database: str | None, config_file: Path | None) -> int:
     """
     config = load_config(config_file)
     settings = EscalationSettings.from_section(config.section("escalation"))
-    store = EscalationStore(open_engine(database or config.database))
+    store = EscalationStore(open_engine(database or config.database, read_only=True))
     now = datetime.now(UTC)
     rows = store.all()
     if fmt == "json":

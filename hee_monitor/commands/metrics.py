@@ -40,7 +40,7 @@ def metrics(
     Reads --database, else [monitor] database of $HEE_CONFIG / $HEE_DATABASE_URL.
     """
     config = load_config(config_file)
-    m = AuditStore.open(database or config.database).metrics(
+    m = AuditStore.open(database or config.database, read_only=True).metrics(
         since=parse_when(since, datetime.now(UTC)), repo=repo
     )
     if fmt == "json":

@@ -24,8 +24,8 @@ _database = click.option(
 )
 
 
-def _store(database: str) -> SilenceStore:
-    return SilenceStore(open_engine(database))
+def _store(database: str, *, read_only: bool = False) -> SilenceStore:
+    return SilenceStore(open_engine(database, read_only=read_only))
 
 
 def _user() -> str:
@@ -123,7 +123,7 @@ def list_(include_expired: bool, fmt: str, database: str) -> int:
     Reads $HEE_DATABASE_URL.
     """
     now = SystemClock().now()
-    found = _store(database).entries(now, include_expired=include_expired)
+    found = _store(database, read_only=True).entries(now, include_expired=include_expired)
     if fmt == "json":
         click.echo(json.dumps([_to_json(s) for s in found], indent=2))
         return 0

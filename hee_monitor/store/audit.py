@@ -316,11 +316,11 @@ class AuditStore:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> AuditStore:
+    def open(cls, url: str, *, read_only: bool = False) -> AuditStore:
         """Open (and create) the store at ``url``; the URL may hold a password, so it is
-        never part of an error."""
+        never part of an error. ``read_only``: see :func:`open_engine`."""
         try:
-            return cls(open_engine(url))
+            return cls(open_engine(url, read_only=read_only))
         except ImportError as exc:
             raise StoreError(
                 f"no database driver for this URL ({exc.name} is not installed)",

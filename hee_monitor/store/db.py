@@ -29,12 +29,18 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def open_engine(url: str = DEFAULT_DATABASE) -> Engine:
+def open_engine(url: str = DEFAULT_DATABASE, *, read_only: bool = False) -> Engine:
     """Open the store at ``url`` and create any missing table.
 
-    The URL may hold a password; it is never part of an error message.
+    ``read_only``: for commands that only show what is stored. A SQLite file that does not
+    exist is then not created: an empty store in memory stands in (every query finds
+    nothing), so looking never leaves a file behind. The URL may hold a password; it is
+    never part of an error message.
     """
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+    file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
+    if read_only and file and not Path(url.removeprefix("sqlite:///")).exists():
+        return open_engine("sqlite://")
+    if file:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url)
