@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,78 @@ def read_file_chunks(path: Path, chunk_size: int = READ_CHUNK_BYTES) -> Iterator
     with path.open("rb") as fh:
         while chunk := fh.read(chunk_size):
             yield chunk
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One log to analyse: its name (for the report) and how to stream its bytes. ``path``
+    is set when the log is the file itself (it can then be read again cheaply)."""
+
+    name: str
+    open: Callable[[], Iterator[bytes]]
+    path: Path | None = None
+
+
+def log_sources(path: Path) -> list[LogSource]:
+    """The logs a file holds, told by its first bytes, not its name:
+
+    * a gzip file (``job.log.gz``): its decompressed text, streamed;
+    * a zip archive, such as the run logs GitHub lets you download
+      (``/actions/runs/{id}/logs``: ``0_build.txt`` per job, and ``build/1_Set up job.txt``
+      per step): one log per top-level file, else (no top-level file) one per member;
+      named ``archive.zip!member``;
+    * anything else: the file itself.
+
+    Raises :class:`OSError` when the file cannot be read and :class:`ValueError` (with the
+    reason) for a damaged archive."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(_GZIP_MAGIC):
+        return [LogSource(str(path), lambda: _gunzip_chunks(path))]
+    if magic in _ZIP_MAGICS:
+        return _zip_sources(path)
+    return [LogSource(str(path), lambda: read_file_chunks(path), path)]
+
+
+def _gunzip_chunks(path: Path) -> Iterator[bytes]:
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(READ_CHUNK_BYTES):
+                yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: damaged gzip file ({exc})") from None
+
+
+def _zip_sources(path: Path) -> list[LogSource]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [i.filename for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path}: damaged zip archive ({exc})") from None
+    top = [m for m in members if "/" not in m.strip("/")]
+    chosen = top or members
+
+    def opener(member: str) -> Callable[[], Iterator[bytes]]:
+        def chunks() -> Iterator[bytes]:
+            try:
+                with zipfile.ZipFile(path) as archive, archive.open(member) as fh:
+                    while chunk := fh.read(READ_CHUNK_BYTES):
+                        yield chunk
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise ValueError(f"{path}!{member}: damaged zip member ({exc})") from None
+
+        return chunks
+
+    return [LogSource(f"{path}!{member}", opener(member)) for member in chosen]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from hee_monitor.models import Diagnosis, Finding
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer
     from hee_monitor.analysis.llm import OllamaClassifier
+    from hee_monitor.analysis.logreader import LogSource
 
 #: show a progress bar (on a terminal) from this many logs or this many bytes on
 _PROGRESS_LOGS = 5
@@ -151,7 +152,7 @@ def analyze(
         all_findings=all_findings,
     )
     junit_findings = _junit_findings(junit_files)
-    diagnoses = _run(analyzer, paths)
+    diagnoses = _run(analyzer, _sources(paths))
     if not paths:
         diagnoses = iter([Diagnosis(log=str(junit_files[0]), lines=0, failures=())])
     out = sys.stdout
@@ -201,28 +202,58 @@ def _junit_findings(files: Sequence[Path]) -> list[Finding]:
     return findings
 
 
-def _run(analyzer: Analyzer, paths: list[tuple[str, Path | None]]) -> Iterator[Diagnosis]:
-    sizes = [p.stat().st_size if p is not None else 0 for _, p in paths]
-    show = sys.stderr.isatty() and (len(paths) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
+def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource | None]]:
+    """Each argument's logs: stdin (None), the file, a gzip file's text, or each job log of
+    a zip archive (see :func:`~hee_monitor.analysis.logreader.log_sources`)."""
+    from hee_monitor.analysis.logreader import log_sources
+
+    out: list[tuple[str, LogSource | None]] = []
+    for arg, path in paths:
+        if path is None:
+            out.append((arg, None))
+            continue
+        try:
+            found = log_sources(path)
+        except ValueError as exc:  # names the file and what is wrong with it
+            raise UsageError(str(exc), hint="pass the log itself, or an intact archive") from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read log file {arg}: {exc.strerror or exc}",
+                hint="check the file's permissions (it must be readable by you)",
+            ) from None
+        if not found:
+            raise UsageError(f"{arg}: the archive holds no file", hint="pass another archive")
+        out.extend((source.name, source) for source in found)
+    return out
+
+
+def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource | None]]) -> Iterator[Diagnosis]:
+    sizes = [s.path.stat().st_size if s is not None and s.path else 0 for _, s in logs]
+    show = sys.stderr.isatty() and (len(logs) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
     if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
-        for arg, path in paths:
-            yield _one(analyzer, arg, path)
+        for _, source in logs:
+            yield _one(analyzer, source)
         return
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("analysing logs", total=len(paths))
-        for arg, path in paths:
-            progress.update(task, description=f"analysing {arg}")
-            yield _one(analyzer, arg, path)
+        task = progress.add_task("analysing logs", total=len(logs))
+        for name, source in logs:
+            progress.update(task, description=f"analysing {name}")
+            yield _one(analyzer, source)
             progress.advance(task)
 
 
-def _one(analyzer: Analyzer, arg: str, path: Path | None) -> Diagnosis:
-    if path is None:
+def _one(analyzer: Analyzer, source: LogSource | None) -> Diagnosis:
+    if source is None:
         return analyzer.analyze_stream(_stdin_chunks(), "<stdin>")
-    return analyzer.analyze_path(path)
+    if source.path is not None:
+        return analyzer.analyze_path(source.path)
+    try:
+        return analyzer.analyze_stream(source.open(), source.name)
+    except ValueError as exc:  # a damaged archive, found while streaming it
+        raise UsageError(str(exc), hint="pass the log itself, or an intact archive") from None
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,3 +136,55 @@ def test_the_job_and_step_names_gh_run_view_adds_are_not_part_of_the_line() -> N
     assert normalise_line(line) == "E   assert 1 == 2"
     # tabs without the timestamp behind them are text
     assert normalise_line(b"name\tvalue\tother") == "name\tvalue\tother"
+
+
+def _job_log() -> bytes:
+    return (Path(__file__).resolve().parents[2] / "examples/logs/npm-eresolve.log").read_bytes()
+
+
+def test_log_sources_reads_gzip_and_github_run_log_archives(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    from hee_monitor.analysis.logreader import log_sources
+
+    data = _job_log()
+    plain = tmp_path / "job.log"
+    plain.write_bytes(data)
+    (source,) = log_sources(plain)
+    assert source.path == plain and b"".join(source.open()) == data
+
+    packed = tmp_path / "job.log.gz"
+    packed.write_bytes(gzip.compress(data))
+    (source,) = log_sources(packed)
+    assert source.path is None and b"".join(source.open()) == data
+
+    # GitHub's run log download: one file per job, and a folder of per-step files
+    run = tmp_path / "logs_42.zip"
+    with zipfile.ZipFile(run, "w") as archive:
+        archive.writestr("0_build.txt", data)
+        archive.writestr("1_lint.txt", b"lint ok\n")
+        archive.writestr("build/3_Install.txt", data)
+    assert [s.name for s in log_sources(run)] == [f"{run}!0_build.txt", f"{run}!1_lint.txt"]
+    assert b"".join(log_sources(run)[0].open()) == data
+    steps = tmp_path / "steps.zip"
+    with zipfile.ZipFile(steps, "w") as archive:
+        archive.writestr("build/3_Install.txt", data)
+        archive.writestr("build/", b"")
+    assert [s.name for s in log_sources(steps)] == [f"{steps}!build/3_Install.txt"]
+
+
+def test_damaged_archives_say_what_is_wrong(tmp_path: Path) -> None:
+    import gzip
+
+    from hee_monitor.analysis.logreader import log_sources
+
+    cut = tmp_path / "job.log.gz"
+    cut.write_bytes(gzip.compress(_job_log())[:200])
+    (source,) = log_sources(cut)
+    with pytest.raises(ValueError, match="damaged gzip file"):
+        b"".join(source.open())
+    broken = tmp_path / "logs.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(ValueError, match="damaged zip archive"):
+        log_sources(broken)

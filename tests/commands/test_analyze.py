@@ -381,3 +381,32 @@ def test_a_log_with_only_generic_findings_keeps_them(tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["TEST-EXIT-CODE"]
     assert "related" not in data["failures"][0]
+
+
+def test_a_run_log_archive_gives_one_diagnosis_per_job(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    example = REPO / "examples" / "logs" / "npm-eresolve.log"
+    _, raw_out, _ = invoke("analyze", "--format", "json", str(example))
+    expected = [f["pattern_id"] for f in json.loads(raw_out)["failures"]]
+    run = tmp_path / "logs_42.zip"
+    with zipfile.ZipFile(run, "w") as archive:
+        archive.writestr("0_build.txt", example.read_bytes())
+        archive.writestr("build/2_Run npm ci.txt", example.read_bytes())
+        archive.writestr("1_lint.txt", b"all good\n")
+    packed = tmp_path / "job.log.gz"
+    packed.write_bytes(gzip.compress(example.read_bytes()))
+    code, out, _ = invoke("analyze", "--format", "json", str(run), str(packed))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [r["log"] for r in rows] == [f"{run}!0_build.txt", f"{run}!1_lint.txt", str(packed)]
+    assert [f["pattern_id"] for f in rows[0]["failures"]] == expected
+    assert rows[1]["failures"] == [] and rows[1]["unexplained"]
+    assert [f["pattern_id"] for f in rows[2]["failures"]] == expected
+
+
+def test_a_damaged_archive_is_a_usage_error(tmp_path: Path) -> None:
+    broken = tmp_path / "logs.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    assert run(["analyze", str(broken)]) == 2
