@@ -113,6 +113,7 @@ def log_sources(path: Path) -> list[LogSource]:
     """The logs a file holds, told by its first bytes, not its name:
 
     * a gzip file (``job.log.gz``): its decompressed text, streamed;
+    * UTF-16 text with a byte-order mark (PowerShell's ``>``): read as UTF-8;
     * a zip archive, such as the run logs GitHub lets you download
       (``/actions/runs/{id}/logs``: ``0_build.txt`` per job, and ``build/1_Set up job.txt``
       per step): one log per top-level file, else (no top-level file) one per member;
@@ -127,7 +128,25 @@ def log_sources(path: Path) -> list[LogSource]:
         return [LogSource(str(path), lambda: _gunzip_chunks(path))]
     if magic in _ZIP_MAGICS:
         return _zip_sources(path)
+    if magic[:2] in _UTF16_BOMS:
+        return [LogSource(str(path), lambda: _utf16_chunks(path, _UTF16_BOMS[magic[:2]]))]
     return [LogSource(str(path), lambda: read_file_chunks(path), path)]
+
+
+#: PowerShell's ``>`` writes UTF-16 with a byte-order mark
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def _utf16_chunks(path: Path, encoding: str) -> Iterator[bytes]:
+    """The file's text as UTF-8, decoded as it streams (lines and their count unchanged)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with path.open("rb") as fh:
+        fh.read(2)  # the byte-order mark
+        while chunk := fh.read(READ_CHUNK_BYTES):
+            yield decoder.decode(chunk).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
 
 
 def _gunzip_chunks(path: Path) -> Iterator[bytes]:

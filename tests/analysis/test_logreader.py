@@ -188,3 +188,18 @@ def test_damaged_archives_say_what_is_wrong(tmp_path: Path) -> None:
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(ValueError, match="damaged zip archive"):
         log_sources(broken)
+
+
+@pytest.mark.parametrize(
+    ("bom", "encoding"), [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")]
+)
+def test_utf16_logs_with_a_byte_order_mark_are_read_as_text(
+    tmp_path: Path, bom: bytes, encoding: str
+) -> None:
+    from hee_monitor.analysis.logreader import log_sources
+
+    text = _job_log().decode("utf-8")
+    path = tmp_path / "build.log"
+    path.write_bytes(bom + text.replace("\n", "\r\n").encode(encoding))
+    (source,) = log_sources(path)
+    assert b"".join(source.open()).decode("utf-8") == text.replace("\n", "\r\n")

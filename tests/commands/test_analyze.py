@@ -406,6 +406,20 @@ def test_a_run_log_archive_gives_one_diagnosis_per_job(tmp_path: Path) -> None:
     assert [f["pattern_id"] for f in rows[2]["failures"]] == expected
 
 
+def test_a_powershell_utf16_log_gives_the_diagnosis_of_its_text(tmp_path: Path) -> None:
+    example = REPO / "examples" / "logs" / "npm-eresolve.log"
+    _, raw_out, _ = invoke("analyze", "--format", "json", str(example))
+    utf16 = tmp_path / "build.log"
+    text = example.read_text(encoding="utf-8").replace("\n", "\r\n")
+    utf16.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    code, out, _ = invoke("analyze", "--format", "json", str(utf16))
+    expected, got = json.loads(raw_out), json.loads(out)
+    assert code == 0 and got["lines"] == expected["lines"]
+    assert [(f["pattern_id"], f["evidence"]) for f in got["failures"]] == [
+        (f["pattern_id"], f["evidence"]) for f in expected["failures"]
+    ]
+
+
 def test_a_damaged_archive_is_a_usage_error(tmp_path: Path) -> None:
     broken = tmp_path / "logs.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
