@@ -23,7 +23,7 @@ import click
 
 from hee_monitor.clock import SystemClock
 from hee_monitor.config import load_config
-from hee_monitor.errors import ConfigError, HeeError, UsageError
+from hee_monitor.errors import ConfigError, HeeError, SourceError, UsageError
 from hee_monitor.fixes.inputs import diagnosis_next_to
 from hee_monitor.models import Diagnosis, Finding, Severity
 from hee_monitor.monitor import wiring
@@ -718,14 +718,18 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
     structured = [p for p in files if p.suffix.lower() in _REPORT_SUFFIXES]
     if logs:
         # the local source streams each log as one failed job, in the order given
-        for item in LocalSource(logs, repo="local/pre-commit").poll():
+        try:
+            local = LocalSource(logs, repo="local/pre-commit")
+        except SourceError as exc:  # a damaged archive: bad input, not a finding
+            raise UsageError(exc.message, hint=exc.hint) from None
+        for item in local.poll():
             if isinstance(item, Skipped):
                 raise UsageError(f"cannot read the logs: {item.reason}")
-            for path, job in zip(logs, item.jobs, strict=False):
+            for name, job in zip(local.log_names, item.jobs, strict=False):
                 if job.open_log is None:
                     continue
-                diagnosis = analyzer.analyze_stream(job.open_log(), str(path))
-                results.append((str(path), list(diagnosis.failures)))
+                diagnosis = analyzer.analyze_stream(job.open_log(), name)
+                results.append((name, list(diagnosis.failures)))
     # JUnit reports are parsed for their failed test cases, one finding per case
     for path in reports:
         results.append((str(path), parse_junit(path)))

@@ -1,6 +1,8 @@
 """Local log files (and JUnit XML reports) as a source, for pre-commit and offline use.
 
-Every log file becomes one failed job of a single run of repository ``"local"``; every
+Every log file (each job log of a zip archive; a gzip or UTF-16 file as its text, see
+:func:`~hee_monitor.analysis.logreader.log_sources`) becomes one failed job of a single run
+of repository ``"local"``; every
 JUnit XML report with failing test cases becomes one more job whose failed steps are the
 failing tests and whose "log" is their failure messages. The run id is derived from the
 content, so the same files give the same run (and are handed out once per store).
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from hee_monitor.analysis.logreader import LogSource, log_sources
 from hee_monitor.errors import SourceError
 from hee_monitor.models import FailedJob, FailedRun
 from hee_monitor.sources.interface import (
@@ -41,14 +44,6 @@ def _file_digest(path: Path) -> bytes:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             digest.update(chunk)
     return digest.digest()
-
-
-def _file_opener(path: Path) -> Callable[[], Iterator[bytes]]:
-    def open_log() -> Iterator[bytes]:
-        with path.open("rb") as handle:
-            yield from iter(lambda: handle.read(CHUNK), b"")
-
-    return open_log
 
 
 def _bytes_opener(data: bytes) -> Callable[[], Iterator[bytes]]:
@@ -84,11 +79,27 @@ class LocalSource:
                 )
         if not self.logs and not self.junit:
             raise SourceError("no log files given", hint="name at least one log file")
+        #: the logs the files hold (a zip archive may hold several; see log_sources)
+        self._sources: list[tuple[Path, LogSource]] = []
+        for path in self.logs:
+            try:
+                self._sources += [(path, source) for source in log_sources(path)]
+            except (OSError, ValueError) as exc:
+                raise SourceError(
+                    f"{path}: cannot read the log ({exc})",
+                    hint="name the log itself, or an intact gzip or zip archive",
+                ) from None
         self.repo = repo
         self.workflow = workflow
         self.head_sha = head_sha
         self.branch = branch
         self.state: ProcessedRuns = state if state is not None else InMemoryProcessedRuns()
+
+    @property
+    def log_names(self) -> list[str]:
+        """The name of each log, in the order of the jobs: the path as given, or
+        ``archive!member`` for each job log of an archive."""
+        return [source.name for _, source in self._sources]
 
     def poll(self) -> Iterator[PollResult]:
         digests = {path: _file_digest(path) for path in (*self.logs, *self.junit)}
@@ -98,15 +109,16 @@ class LocalSource:
             return
         jobs: list[FailedJob] = []
         mtimes: list[datetime] = []
-        for path in self.logs:
+        for path, source in self._sources:
             mtimes.append(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            member = source.name[len(str(path)) :]  # "!member" inside an archive, else ""
             jobs.append(
                 FailedJob(
-                    job_id=_id_of(digests[path], str(path).encode()),
-                    name=path.name,
+                    job_id=_id_of(digests[path], source.name.encode()),
+                    name=path.name + member,
                     conclusion="failure",
                     completed_at=mtimes[-1],
-                    open_log=_file_opener(path),
+                    open_log=source.open,
                 )
             )
         skips: list[Skipped] = []

@@ -32,6 +32,21 @@ def test_pre_commit_fails_the_hook_on_a_critical_finding(
     assert f"{log}:2: [critical] APPLE-SWIFT-ERROR" in out
 
 
+def test_pre_commit_reads_compressed_logs_and_refuses_damaged_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    log = tmp_path / "build.log.gz"
+    log.write_bytes(gzip.compress(SWIFT.encode()))
+    assert run(["monitor", "--mode", "pre-commit", str(log)]) == 1
+    assert f"{log}:2: [critical] APPLE-SWIFT-ERROR" in capsys.readouterr().out
+    broken = tmp_path / "logs.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    assert run(["monitor", "--mode", "pre-commit", str(broken)]) == 2
+    assert "damaged zip archive" in capsys.readouterr().err
+
+
 def test_pre_commit_passes_without_critical_findings_and_reads_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

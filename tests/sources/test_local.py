@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from hee_monitor.analysis.logreader import READ_CHUNK_BYTES
 from hee_monitor.errors import ConfigError, SourceError
 from hee_monitor.models import FailedRun
 from hee_monitor.sources import SOURCES, source_class
@@ -38,7 +39,9 @@ def test_log_files_become_one_failed_run(log_file: Path) -> None:
     (job,) = run.jobs
     assert job.name == "build.log" and job.open_log is not None
     chunks = list(job.open_log())
-    assert len(chunks) > 1 and b"".join(chunks) == log_file.read_bytes()
+    # streamed in bounded chunks, never read whole
+    assert b"".join(chunks) == log_file.read_bytes()
+    assert max(map(len, chunks)) <= READ_CHUNK_BYTES
     assert list(source.poll()) == []  # handed out once
 
 
@@ -88,3 +91,33 @@ def test_registry_names_every_source() -> None:
     assert source_class("github").__name__ == "GitHubSource"
     with pytest.raises(ConfigError, match="unknown source kind"):
         source_class("svn")
+
+
+def test_archives_and_compressed_logs_become_jobs(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    run_logs = tmp_path / "logs_7.zip"
+    with zipfile.ZipFile(run_logs, "w") as archive:
+        archive.writestr("0_build.txt", b"error: build broke\n")
+        archive.writestr("1_test.txt", b"FAILED test_x\n")
+    packed = tmp_path / "lint.log.gz"
+    packed.write_bytes(gzip.compress(b"E501 line too long\n"))
+    source = LocalSource([run_logs, packed])
+    assert source.log_names == [f"{run_logs}!0_build.txt", f"{run_logs}!1_test.txt", str(packed)]
+    (run,) = [item for item in source.poll() if isinstance(item, FailedRun)]
+    assert [job.name for job in run.jobs] == [
+        "logs_7.zip!0_build.txt",
+        "logs_7.zip!1_test.txt",
+        "lint.log.gz",
+    ]
+    texts = [b"".join(job.open_log()) for job in run.jobs if job.open_log is not None]
+    assert texts == [b"error: build broke\n", b"FAILED test_x\n", b"E501 line too long\n"]
+    assert len({job.job_id for job in run.jobs}) == 3
+
+
+def test_a_damaged_archive_is_refused_when_the_source_is_made(tmp_path: Path) -> None:
+    broken = tmp_path / "logs.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(SourceError, match="damaged zip archive"):
+        LocalSource([broken])
