@@ -106,6 +106,10 @@ def validation_failed(resource: str, field_name: str, code: str, message: str | 
 # Scenario records
 
 
+#: how long a fake job runs (its run is created this long before it completes)
+_JOB_SPAN = timedelta(minutes=3)
+
+
 @dataclass(frozen=True)
 class StepSpec:
     name: str
@@ -349,7 +353,11 @@ class GitHubFake:
         with self._lock:
             self.add_repo(repo)
             run_id = next(self._ids) * 1000
-            now = created_at or self.clock.now()
+            # a run that is already completed was created one job span ago: its jobs end
+            # when it is added, never after (as on GitHub: created <= jobs <= updated)
+            span = _JOB_SPAN if status == "completed" and created_at is None else timedelta(0)
+            now = created_at or self.clock.now() - span
+            finished = now + span
             number = sum(1 for r in self.runs.values() if r.repo == repo) + 1
             run = FakeRun(
                 id=run_id,
@@ -365,7 +373,7 @@ class GitHubFake:
                 run_number=number,
                 attempt=attempt,
                 created_at=now,
-                updated_at=now,
+                updated_at=finished,
                 head_commit_message=head_commit_message,
                 rerun_conclusions=list(rerun_conclusions),
                 overrides=dict(overrides or {}),
@@ -375,7 +383,7 @@ class GitHubFake:
                 run.attempts[n] = (
                     run.status if last else "completed",
                     run.conclusion if last else "failure",
-                    now,
+                    finished,
                 )
                 run.jobs[n] = [
                     self._make_job(run, n, spec, spec.conclusion if last else "failure")
@@ -500,7 +508,7 @@ class GitHubFake:
             steps=steps,
             log=log,
             started_at=run.created_at + timedelta(seconds=5),
-            completed_at=run.created_at + timedelta(minutes=3) if completed else None,
+            completed_at=run.created_at + _JOB_SPAN if completed else None,
         )
         self.jobs[job.id] = job
         return job
