@@ -271,9 +271,10 @@ class Demo:
             highlight=False,
             soft_wrap=True,
         )
-        # the scenario's last step happens now
+        # the scenario ends now, never later: its steps, and the re-run checks a few minutes
+        # after a step, all lie in the past of the capsule's reader
         start = datetime.now(UTC).replace(microsecond=0)
-        self.clock = FakeClock(start - timedelta(hours=STEP_HOURS * len(SCENARIO)))
+        self.clock = FakeClock(start - timedelta(hours=STEP_HOURS * len(SCENARIO) + 1))
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)

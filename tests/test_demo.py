@@ -151,3 +151,16 @@ def test_every_path_and_the_suggested_command_are_printed_whole_on_a_narrow_cons
         line.startswith("Try: hee-monitor capsule verify") and line.endswith(str(result.public_key))
         for line in lines
     )
+
+
+def test_the_story_ends_in_the_past(demo: tuple[DemoResult, str]) -> None:
+    """Every time the capsule records lies before the moment it is read."""
+    import json
+    from datetime import UTC, datetime
+
+    result, _ = demo
+    capsule = json.loads((result.capsule_dir / "current.json").read_text())["signed"]
+    stamps = [capsule["created"], *(f["timestamp"] for f in capsule["auto_fix_history"])]
+    stamps += [d["timestamp"] for d in capsule["decision_history"]]
+    now = datetime.now(UTC)
+    assert all(datetime.fromisoformat(s.replace("Z", "+00:00")) <= now for s in stamps)
