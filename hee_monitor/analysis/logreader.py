@@ -20,8 +20,9 @@ import hashlib
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from hee_monitor.analysis.interface import ExcerptLine, LogExcerpt
 
@@ -107,6 +108,8 @@ class LogSource:
     name: str
     open: Callable[[], Iterator[bytes]]
     path: Path | None = None
+    #: what must outlive the source (the temporary copy of a piped archive)
+    keep_alive: object = field(default=None, repr=False, compare=False)
 
 
 def log_sources(path: Path) -> list[LogSource]:
@@ -124,13 +127,50 @@ def log_sources(path: Path) -> list[LogSource]:
     reason) for a damaged archive."""
     with path.open("rb") as fh:
         magic = fh.read(4)
+    if not is_plain(magic):
+        return _packed_sources(path, magic)
+    return [LogSource(str(path), lambda: read_file_chunks(path), path)]
+
+
+def is_plain(magic: bytes) -> bool:
+    """Whether a file starting with ``magic`` (its first 4 bytes) is read as it is."""
+    return not (magic.startswith(_GZIP_MAGIC) or magic in _ZIP_MAGICS or magic[:2] in _UTF16_BOMS)
+
+
+def stdin_sources(stream: BinaryIO, name: str = "<stdin>") -> list[LogSource]:
+    """:func:`log_sources` for a stream (``gh api …/logs | hee-monitor analyze -``). Plain
+    text is streamed as it comes; a gzip, zip or UTF-16 stream is first copied to a
+    temporary file (a zip archive cannot be read front to back), removed once the sources
+    are gone."""
+    import tempfile
+
+    magic = stream.read(4)
+    if is_plain(magic):
+
+        def chunks() -> Iterator[bytes]:
+            yield magic
+            while chunk := stream.read(READ_CHUNK_BYTES):
+                yield chunk
+
+        return [LogSource(name, chunks)]
+    keep = tempfile.TemporaryDirectory(prefix="hee-stdin-")
+    path = Path(keep.name) / "stdin"
+    with path.open("wb") as out:
+        out.write(magic)
+        while chunk := stream.read(READ_CHUNK_BYTES):
+            out.write(chunk)
+    return [
+        LogSource(name + source.name[len(str(path)) :], source.open, keep_alive=keep)
+        for source in _packed_sources(path, magic)
+    ]
+
+
+def _packed_sources(path: Path, magic: bytes) -> list[LogSource]:
     if magic.startswith(_GZIP_MAGIC):
         return [LogSource(str(path), lambda: _gunzip_chunks(path))]
     if magic in _ZIP_MAGICS:
         return _zip_sources(path)
-    if magic[:2] in _UTF16_BOMS:
-        return [LogSource(str(path), lambda: _utf16_chunks(path, _UTF16_BOMS[magic[:2]]))]
-    return [LogSource(str(path), lambda: read_file_chunks(path), path)]
+    return [LogSource(str(path), lambda: _utf16_chunks(path, _UTF16_BOMS[magic[:2]]))]
 
 
 #: PowerShell's ``>`` writes UTF-16 with a byte-order mark

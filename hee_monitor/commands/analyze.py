@@ -51,12 +51,6 @@ def check_readable(path_arg: str) -> Path | None:
     return path
 
 
-def _stdin_chunks() -> Iterator[bytes]:
-    stream = sys.stdin.buffer
-    while chunk := stream.read(1024 * 1024):
-        yield chunk
-
-
 @click.command("analyze")
 @click.argument("logs", nargs=-1)
 @click.option(
@@ -202,15 +196,15 @@ def _junit_findings(files: Sequence[Path]) -> list[Finding]:
     return findings
 
 
-def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource | None]]:
+def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource]]:
     """Each argument's logs: stdin (None), the file, a gzip file's text, or each job log of
     a zip archive (see :func:`~hee_monitor.analysis.logreader.log_sources`)."""
-    from hee_monitor.analysis.logreader import log_sources
+    from hee_monitor.analysis.logreader import log_sources, stdin_sources
 
-    out: list[tuple[str, LogSource | None]] = []
+    out: list[tuple[str, LogSource]] = []
     for arg, path in paths:
         if path is None:
-            out.append((arg, None))
+            out.extend((source.name, source) for source in stdin_sources(sys.stdin.buffer))
             continue
         try:
             found = log_sources(path)
@@ -227,8 +221,8 @@ def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource 
     return out
 
 
-def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource | None]]) -> Iterator[Diagnosis]:
-    sizes = [s.path.stat().st_size if s is not None and s.path else 0 for _, s in logs]
+def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource]]) -> Iterator[Diagnosis]:
+    sizes = [s.path.stat().st_size if s.path else 0 for _, s in logs]
     show = sys.stderr.isatty() and (len(logs) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
     if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
         for _, source in logs:
@@ -245,9 +239,7 @@ def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource | None]]) -> Iterat
             progress.advance(task)
 
 
-def _one(analyzer: Analyzer, source: LogSource | None) -> Diagnosis:
-    if source is None:
-        return analyzer.analyze_stream(_stdin_chunks(), "<stdin>")
+def _one(analyzer: Analyzer, source: LogSource) -> Diagnosis:
     if source.path is not None:
         return analyzer.analyze_path(source.path)
     try:

@@ -203,3 +203,33 @@ def test_utf16_logs_with_a_byte_order_mark_are_read_as_text(
     path.write_bytes(bom + text.replace("\n", "\r\n").encode(encoding))
     (source,) = log_sources(path)
     assert b"".join(source.open()).decode("utf-8") == text.replace("\n", "\r\n")
+
+
+def test_piped_logs_and_archives_are_read_like_files() -> None:
+    import gc
+    import gzip
+    import io
+    import tempfile
+    import zipfile
+
+    from hee_monitor.analysis.logreader import stdin_sources
+
+    data = _job_log()
+    (plain,) = stdin_sources(io.BytesIO(data))
+    assert plain.name == "<stdin>" and plain.keep_alive is None
+    assert b"".join(plain.open()) == data
+    (packed,) = stdin_sources(io.BytesIO(gzip.compress(data)))
+    assert b"".join(packed.open()) == data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("0_build.txt", data)
+        archive.writestr("build/1_Set up job.txt", b"setup\n")
+    (job,) = stdin_sources(io.BytesIO(buffer.getvalue()))
+    assert job.name == "<stdin>!0_build.txt" and b"".join(job.open()) == data
+    assert isinstance(job.keep_alive, tempfile.TemporaryDirectory)
+    copy = Path(job.keep_alive.name)
+    assert copy.is_dir()
+    del job, packed
+    gc.collect()
+    assert not copy.exists()  # the temporary copy goes with its sources
+    assert stdin_sources(io.BytesIO(b""))[0].name == "<stdin>"

@@ -424,3 +424,18 @@ def test_a_damaged_archive_is_a_usage_error(tmp_path: Path) -> None:
     broken = tmp_path / "logs.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     assert run(["analyze", str(broken)]) == 2
+
+
+def test_a_run_log_archive_piped_in(tmp_path: Path) -> None:
+    """``gh api repos/OWNER/REPO/actions/runs/ID/logs | hee-monitor analyze -``"""
+    import io
+    import zipfile
+
+    example = REPO / "examples" / "logs" / "npm-eresolve.log"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("0_build.txt", example.read_bytes())
+    code, out, _ = invoke("analyze", "--format", "json", "-", input=buffer.getvalue())
+    row = json.loads(out)
+    assert code == 0 and row["log"] == "<stdin>!0_build.txt"
+    assert row["failures"][0]["pattern_id"] == "JS-NPM-ERESOLVE"
