@@ -121,8 +121,24 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
         ) from None
     if not path.is_file():
         raise UsageError(f"log file {path} does not exist")
-    diagnosis: Diagnosis = analyzer_module.Analyzer.from_default_database().analyze_path(path)
-    return diagnosis.to_json(), list(diagnosis.failures)
+    from hee_monitor.analysis.logreader import log_sources
+
+    try:
+        sources = log_sources(path)  # a gzip, UTF-16 or zip log as analyze reads it
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", hint="pass the log itself") from None
+    analyzer = analyzer_module.Analyzer.from_default_database()
+    diagnoses: list[Diagnosis] = [
+        analyzer.analyze_path(s.path) if s.path else analyzer.analyze_stream(s.open(), s.name)
+        for s in sources
+    ]
+    findings = [f for d in diagnoses for f in d.failures]
+    if len(diagnoses) == 1:
+        return diagnoses[0].to_json(), findings
+    return {
+        "diagnoses": [d.to_json() for d in diagnoses],
+        "failures": [f.to_json() for f in findings],
+    }, findings
 
 
 #: what a local sweep (pre-commit without a diagnosis) tries, and the failure kind each fixes

@@ -51,3 +51,28 @@ def test_bad_input_names_the_file_and_the_diagnosis(tmp_path: Path) -> None:
 
 def test_the_file_lives_next_to_the_state_capsule() -> None:
     assert diagnosis_next_to(Path("state/current.json")) == Path("state/hee-diagnosis.json")
+
+
+def test_a_log_is_analysed_as_analyze_reads_it(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    from hee_monitor.fixes.inputs import analyze_log
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "logs" / "ruff-lint-failure.log"
+    plain_data, plain = analyze_log(example)
+    assert plain and plain_data["log"] == str(example)
+    packed = tmp_path / "job.log.gz"
+    packed.write_bytes(gzip.compress(example.read_bytes()))
+    assert [f.pattern_id for f in analyze_log(packed)[1]] == [f.pattern_id for f in plain]
+    run = tmp_path / "logs.zip"
+    with zipfile.ZipFile(run, "w") as archive:
+        archive.writestr("0_lint.txt", example.read_bytes())
+        archive.writestr("1_test.txt", example.read_bytes())
+    data, findings = analyze_log(run)
+    assert [d["log"] for d in data["diagnoses"]] == [f"{run}!0_lint.txt", f"{run}!1_test.txt"]
+    assert len(findings) == 2 * len(plain)
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(UsageError, match="damaged zip archive"):
+        analyze_log(broken)
