@@ -61,6 +61,7 @@ from hee_monitor.analysis.interface import FallbackClassifier
 from hee_monitor.analysis.logreader import (
     MAX_LINE_BYTES,
     Block,
+    LogSource,
     build_excerpt,
     iter_log_lines,
     iter_raw_blocks,
@@ -315,6 +316,14 @@ class Analyzer:
                 excerpt = build_excerpt(iter_log_lines(_read_spool(spool)), name)
                 diagnosis = self._merge_fallback(diagnosis, excerpt)
         return diagnosis
+
+    def analyze_source(self, source: LogSource) -> Diagnosis:
+        """One log of :func:`~hee_monitor.analysis.logreader.log_sources`: a plain file by
+        its path (read again cheaply for the fallback), any other source as a stream.
+        Raises ValueError for a damaged archive, found while streaming it."""
+        if source.path is not None:
+            return self.analyze_path(source.path)
+        return self.analyze_stream(source.open(), source.name)
 
     def analyze_text(self, text: str, name: str = "<text>") -> Diagnosis:
         return self.analyze_stream([text.encode("utf-8", errors="surrogateescape")], name)

@@ -240,10 +240,8 @@ def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource]]) -> Iterator[Diag
 
 
 def _one(analyzer: Analyzer, source: LogSource) -> Diagnosis:
-    if source.path is not None:
-        return analyzer.analyze_path(source.path)
     try:
-        return analyzer.analyze_stream(source.open(), source.name)
+        return analyzer.analyze_source(source)
     except ValueError as exc:  # a damaged archive, found while streaming it
         raise UsageError(str(exc), hint="pass the log itself, or an intact archive") from None
 

@@ -167,6 +167,7 @@ def lint(
     Exit status 1 when a pattern fires on more than --threshold of the logs.
     """
     from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.logreader import log_sources
     from hee_monitor.analysis.patterns import load_database
     from hee_monitor.models import Severity
 
@@ -174,16 +175,22 @@ def lint(
         raise UsageError(
             f"{logs_dir} is not a directory", hint="pass a directory of passing-build logs"
         )
-    logs = sorted(p for p in logs_dir.rglob("*") if p.is_file())
-    if not logs:
+    files = sorted(p for p in logs_dir.rglob("*") if p.is_file())
+    if not files:
         raise UsageError(f"no log files in {logs_dir}", hint="add logs of passing builds")
+    logs = []  # each job log of an archive counts as one log
+    for path in files:
+        try:
+            logs += log_sources(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}", hint="remove or repair it") from None
     analyzer = Analyzer(load_database(pattern_dirs, shipped=not no_shipped), all_findings=True)
     floor = Severity(min_severity)
     fired: dict[str, list[str]] = {}
     for log in logs:
-        for finding in analyzer.analyze_path(log).failures:
+        for finding in analyzer.analyze_source(log).failures:
             if finding.severity.at_least(floor):
-                fired.setdefault(finding.pattern_id, []).append(str(log))
+                fired.setdefault(finding.pattern_id, []).append(log.name)
     rows = sorted(
         ((pid, len(names), len(names) / len(logs), names) for pid, names in fired.items()),
         key=lambda r: -r[1],

@@ -128,10 +128,10 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}", hint="pass the log itself") from None
     analyzer = analyzer_module.Analyzer.from_default_database()
-    diagnoses: list[Diagnosis] = [
-        analyzer.analyze_path(s.path) if s.path else analyzer.analyze_stream(s.open(), s.name)
-        for s in sources
-    ]
+    try:
+        diagnoses: list[Diagnosis] = [analyzer.analyze_source(s) for s in sources]
+    except ValueError as exc:  # a damaged archive member
+        raise UsageError(str(exc), hint="pass the log itself") from None
     findings = [f for d in diagnoses for f in d.failures]
     if len(diagnoses) == 1:
         return diagnoses[0].to_json(), findings

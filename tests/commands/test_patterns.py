@@ -98,6 +98,29 @@ def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture
     )
 
 
+def test_lint_counts_each_job_log_of_an_archive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+    import zipfile
+
+    logs = tmp_path / "passing"
+    logs.mkdir()
+    (logs / "a.log.gz").write_bytes(gzip.compress(b"build ok\nnpm ERR! peer dep warning\n"))
+    with zipfile.ZipFile(logs / "run.zip", "w") as archive:
+        archive.writestr("0_build.txt", "build ok\n")
+        archive.writestr("1_test.txt", "npm ERR! peer dep warning\n")
+    args = ["patterns", "lint", "--format", "json", "--passing-logs", str(logs)]
+    assert run([*args, "--no-shipped", "--patterns", str(SAMPLE)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["logs"] == 3
+    (row,) = report["patterns"]
+    assert row["count"] == 2 and row["examples"] == [
+        str(logs / "a.log.gz"),
+        f"{logs / 'run.zip'}!1_test.txt",
+    ]
+
+
 def test_lint_needs_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["patterns", "lint", "--passing-logs", str(tmp_path / "x")]) == 2
     assert "not a directory" in capsys.readouterr().err
