@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,10 +57,11 @@ def check_readable(path_arg: str) -> Path | None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "github"]),
     default="text",
     show_default=True,
-    help="json: one object per log (JSON Lines for several logs).",
+    help="json: one object per log (JSON Lines for several logs); github: workflow "
+    "commands that show each finding as an annotation of the Actions run.",
 )
 @click.option(
     "--patterns",
@@ -125,6 +127,7 @@ def analyze(
       hee-monitor analyze job.log
       gh run view 123 --log-failed | hee-monitor analyze --format json -
       hee-monitor analyze --junit report.xml build.log
+      hee-monitor analyze --format github job.log   (in an Actions step: annotations)
       hee-monitor analyze --llm --llm-model qwen2.5 job.log
     """
     if not logs and not junit_files:
@@ -159,6 +162,8 @@ def analyze(
             out.write(json.dumps(diagnosis.to_json(), ensure_ascii=False) + "\n")
         elif fmt == "markdown":
             out.write(render_markdown(diagnosis) + "\n")
+        elif fmt == "github":
+            out.write(render_github(diagnosis, Path.cwd()))
         else:
             out.write(render_text(diagnosis, color=out.isatty()) + "\n")
         out.flush()
@@ -295,6 +300,59 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
     for note in diagnosis.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines)
+
+
+#: annotation level of each severity (GitHub shows error, warning and notice annotations)
+_ANNOTATION = {"critical": "error", "high": "error", "medium": "warning", "low": "notice"}
+#: a source position in an evidence line: ``src/app.py:12`` or ``src/App.java:[12,5]``
+_SOURCE_POSITION = re.compile(r"(?P<file>[\w./@+-]+\.[A-Za-z0-9]+)(?::|:\[)(?P<line>\d+)")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnosis: Diagnosis, root: Path) -> str:
+    """GitHub Actions workflow commands (``::error title=…::message``), one per finding,
+    so a step that runs ``hee-monitor analyze --format github`` puts the diagnosis on the
+    run's summary page. A finding whose evidence names a file of the checkout (``path:line``
+    under ``root``) is annotated on that file and line."""
+    out = []
+    for f in diagnosis.failures:
+        lines = [text for _, text in _evidence_lines(f, 6)]
+        message = "\n".join(
+            [
+                f"{f.severity.value}, owner {f.owner.value}"
+                + (f", fix strategy {f.fix_strategy}" if f.fix_strategy else "")
+                + f" ({diagnosis.log}"
+                + (f", line {f.evidence[0].start_line})" if f.evidence else ")"),
+                *(line[:300] for line in lines),
+            ]
+        )
+        props = [f"title={_escape_property(f'{f.title} [{f.pattern_id}]')}"]
+        for line in lines:
+            m = _SOURCE_POSITION.search(line)
+            if m and _inside(root, m.group("file")):
+                props += [f"file={_escape_property(m.group('file'))}", f"line={m.group('line')}"]
+                break
+        level = _ANNOTATION[f.severity.value]
+        out.append(f"::{level} {','.join(props)}::{_escape_data(message)}\n")
+    if diagnosis.unexplained:
+        out.append(f"::notice title=hee-monitor::no known failure pattern in {diagnosis.log}\n")
+    return "".join(out)
+
+
+def _inside(root: Path, name: str) -> bool:
+    """Whether ``name`` is a file of the checkout at ``root`` (never outside it)."""
+    try:
+        path = (root / name).resolve()
+        return path.is_file() and path.is_relative_to(root.resolve())
+    except (OSError, ValueError):
+        return False
 
 
 def render_markdown(diagnosis: Diagnosis) -> str:

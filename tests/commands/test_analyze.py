@@ -439,3 +439,35 @@ def test_a_run_log_archive_piped_in(tmp_path: Path) -> None:
     row = json.loads(out)
     assert code == 0 and row["log"] == "<stdin>!0_build.txt"
     assert row["failures"][0]["pattern_id"] == "JS-NPM-ERESOLVE"
+
+
+def test_github_format_annotates_the_run_and_the_source_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = REPO / "examples" / "logs" / "ruff-lint-failure.log"
+    (tmp_path / "src" / "billing").mkdir(parents=True)
+    (tmp_path / "src" / "billing" / "invoice.py").write_text("import json\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("analyze", "--format", "github", str(example))
+    _, as_json, _ = invoke("analyze", "--format", "json", str(example))
+    findings = json.loads(as_json)["failures"]
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(findings)
+    first = lines[0]
+    assert first.startswith("::warning title=Python lint violations")
+    assert ",file=src/billing/invoice.py,line=3::" in first
+    assert "%0Asrc/billing/invoice.py:3:8: F401" in first
+
+
+def test_github_format_cannot_be_made_to_issue_other_commands(tmp_path: Path) -> None:
+    """Log text is data: escaped so it never starts a workflow command of its own."""
+    log = tmp_path / "job.log"
+    log.write_text(
+        "ERROR: Could not find a version that satisfies the requirement x==1 %0A::add-mask::"
+        "\n::set-output name=x::y\nERROR: No matching distribution found for x==1\n"
+    )
+    code, out, _ = invoke("analyze", "--format", "github", str(log))
+    lines = out.splitlines()
+    assert code == 0 and lines
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
+    assert "%250A::add-mask::" in out
