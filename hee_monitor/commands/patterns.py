@@ -188,7 +188,11 @@ def lint(
     floor = Severity(min_severity)
     fired: dict[str, list[str]] = {}
     for log in logs:
-        for finding in analyzer.analyze_source(log).failures:
+        try:
+            diagnosis = analyzer.analyze_source(log)
+        except ValueError as exc:  # a damaged archive member, found while reading it
+            raise UsageError(str(exc), hint="remove or repair it") from None
+        for finding in diagnosis.failures:
             if finding.severity.at_least(floor):
                 fired.setdefault(finding.pattern_id, []).append(log.name)
     rows = sorted(

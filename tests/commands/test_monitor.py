@@ -45,6 +45,10 @@ def test_pre_commit_reads_compressed_logs_and_refuses_damaged_ones(
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     assert run(["monitor", "--mode", "pre-commit", str(broken)]) == 2
     assert "damaged zip archive" in capsys.readouterr().err
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(SWIFT.encode() * 20)[:60])  # found only while reading
+    assert run(["monitor", "--mode", "pre-commit", str(cut)]) == 2
+    assert "damaged gzip file" in capsys.readouterr().err
 
 
 def test_pre_commit_passes_without_critical_findings_and_reads_junit(

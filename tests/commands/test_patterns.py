@@ -119,6 +119,9 @@ def test_lint_counts_each_job_log_of_an_archive(
         str(logs / "a.log.gz"),
         f"{logs / 'run.zip'}!1_test.txt",
     ]
+    (logs / "cut.log.gz").write_bytes(gzip.compress(b"build ok\n" * 500)[:30])
+    assert run([*args, "--no-shipped", "--patterns", str(SAMPLE)]) == 2
+    assert "cut.log.gz: damaged gzip file" in capsys.readouterr().err
 
 
 def test_lint_needs_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
