@@ -49,6 +49,11 @@ class AnalysisError(HeeError):
     """A log could not be analysed."""
 
 
+class LogReadError(UsageError, ValueError):
+    """A log named as input cannot be read: unreadable, or a damaged gzip or zip archive
+    (also a ValueError: the content, not the program, is at fault)."""
+
+
 class CapsuleError(HeeError):
     """A state capsule is invalid, untrusted or cannot be stored."""
 

@@ -320,7 +320,7 @@ class Analyzer:
     def analyze_source(self, source: LogSource) -> Diagnosis:
         """One log of :func:`~hee_monitor.analysis.logreader.log_sources`: a plain file by
         its path (read again cheaply for the fallback), any other source as a stream.
-        Raises ValueError for a damaged archive, found while streaming it."""
+        Raises LogReadError for a damaged archive, found while streaming it."""
         if source.path is not None:
             return self.analyze_path(source.path)
         return self.analyze_stream(source.open(), source.name)

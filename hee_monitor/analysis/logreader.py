@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hee_monitor.analysis.interface import ExcerptLine, LogExcerpt
+from hee_monitor.errors import LogReadError
 
 #: a line longer than this is cut for matching and evidence (its number stays right)
 MAX_LINE_BYTES = 64 * 1024
@@ -123,10 +124,16 @@ def log_sources(path: Path) -> list[LogSource]:
       named ``archive.zip!member``;
     * anything else: the file itself.
 
-    Raises :class:`OSError` when the file cannot be read and :class:`ValueError` (with the
-    reason) for a damaged archive."""
-    with path.open("rb") as fh:
-        magic = fh.read(4)
+    Raises :class:`~hee_monitor.errors.LogReadError` when the file cannot be read or the
+    archive is damaged (also while a source is streamed)."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise LogReadError(
+            f"cannot read log file {path}: {exc.strerror or exc}",
+            hint="check the file's permissions (it must be readable by you)",
+        ) from None
     if not is_plain(magic):
         return _packed_sources(path, magic)
     return [LogSource(str(path), lambda: read_file_chunks(path), path)]
@@ -189,6 +196,10 @@ def _utf16_chunks(path: Path, encoding: str) -> Iterator[bytes]:
     yield decoder.decode(b"", final=True).encode("utf-8")
 
 
+def _damaged(message: str) -> LogReadError:
+    return LogReadError(message, hint="pass the log itself, or an intact gzip or zip archive")
+
+
 def _gunzip_chunks(path: Path) -> Iterator[bytes]:
     import gzip
     import zlib
@@ -198,7 +209,7 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes]:
             while chunk := fh.read(READ_CHUNK_BYTES):
                 yield chunk
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path}: damaged gzip file ({exc})") from None
+        raise _damaged(f"{path}: damaged gzip file ({exc})") from None
 
 
 def _zip_sources(path: Path) -> list[LogSource]:
@@ -208,7 +219,7 @@ def _zip_sources(path: Path) -> list[LogSource]:
         with zipfile.ZipFile(path) as archive:
             members = [i.filename for i in archive.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"{path}: damaged zip archive ({exc})") from None
+        raise _damaged(f"{path}: damaged zip archive ({exc})") from None
     top = [m for m in members if "/" not in m.strip("/")]
     chosen = top or members
 
@@ -219,7 +230,7 @@ def _zip_sources(path: Path) -> list[LogSource]:
                     while chunk := fh.read(READ_CHUNK_BYTES):
                         yield chunk
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise ValueError(f"{path}!{member}: damaged zip member ({exc})") from None
+                raise _damaged(f"{path}!{member}: damaged zip member ({exc})") from None
 
         return chunks
 

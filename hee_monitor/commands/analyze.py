@@ -211,15 +211,7 @@ def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource]
         if path is None:
             out.extend((source.name, source) for source in stdin_sources(sys.stdin.buffer))
             continue
-        try:
-            found = log_sources(path)
-        except ValueError as exc:  # names the file and what is wrong with it
-            raise UsageError(str(exc), hint="pass the log itself, or an intact archive") from None
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read log file {arg}: {exc.strerror or exc}",
-                hint="check the file's permissions (it must be readable by you)",
-            ) from None
+        found = log_sources(path)
         if not found:
             raise UsageError(f"{arg}: the archive holds no file", hint="pass another archive")
         out.extend((source.name, source) for source in found)
@@ -245,10 +237,7 @@ def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource]]) -> Iterator[Diag
 
 
 def _one(analyzer: Analyzer, source: LogSource) -> Diagnosis:
-    try:
-        return analyzer.analyze_source(source)
-    except ValueError as exc:  # a damaged archive, found while streaming it
-        raise UsageError(str(exc), hint="pass the log itself, or an intact archive") from None
+    return analyzer.analyze_source(source)
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -728,10 +728,7 @@ def _pre_commit(files: Sequence[Path], junit: Sequence[Path], fmt: str) -> int:
             for name, job in zip(local.log_names, item.jobs, strict=False):
                 if job.open_log is None:
                     continue
-                try:
-                    diagnosis = analyzer.analyze_stream(job.open_log(), name)
-                except ValueError as exc:  # a damaged archive member, found while reading it
-                    raise UsageError(str(exc), hint="pass the log itself") from None
+                diagnosis = analyzer.analyze_stream(job.open_log(), name)
                 results.append((name, list(diagnosis.failures)))
     # JUnit reports are parsed for their failed test cases, one finding per case
     for path in reports:

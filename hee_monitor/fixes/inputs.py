@@ -123,15 +123,9 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
         raise UsageError(f"log file {path} does not exist")
     from hee_monitor.analysis.logreader import log_sources
 
-    try:
-        sources = log_sources(path)  # a gzip, UTF-16 or zip log as analyze reads it
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", hint="pass the log itself") from None
+    sources = log_sources(path)  # a gzip, UTF-16 or zip log as analyze reads it
     analyzer = analyzer_module.Analyzer.from_default_database()
-    try:
-        diagnoses: list[Diagnosis] = [analyzer.analyze_source(s) for s in sources]
-    except ValueError as exc:  # a damaged archive member
-        raise UsageError(str(exc), hint="pass the log itself") from None
+    diagnoses: list[Diagnosis] = [analyzer.analyze_source(s) for s in sources]
     findings = [f for d in diagnoses for f in d.failures]
     if len(diagnoses) == 1:
         return diagnoses[0].to_json(), findings

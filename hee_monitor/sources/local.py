@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from hee_monitor.analysis.logreader import LogSource, log_sources
-from hee_monitor.errors import SourceError
+from hee_monitor.errors import LogReadError, SourceError
 from hee_monitor.models import FailedJob, FailedRun
 from hee_monitor.sources.interface import (
     InMemoryProcessedRuns,
@@ -84,7 +84,7 @@ class LocalSource:
         for path in self.logs:
             try:
                 self._sources += [(path, source) for source in log_sources(path)]
-            except (OSError, ValueError) as exc:
+            except LogReadError as exc:
                 raise SourceError(
                     f"{path}: cannot read the log ({exc})",
                     hint="name the log itself, or an intact gzip or zip archive",
