@@ -120,14 +120,11 @@ def _runnable(engine: FixEngine, findings: list[Finding], *, explicit: bool) -> 
 def _store(url: str | None, mode: Mode, dry_run: bool = False) -> Engine:
     if url:
         return open_engine(url)
-    default_file = Path(DEFAULT_DATABASE.removeprefix("sqlite:///"))
-    if dry_run and not default_file.exists():
-        # a dry run creates nothing, not even the audit store
-        return open_engine("sqlite:///:memory:")
     if mode is Mode.PRE_COMMIT:
         # a pre-commit hook keeps no history: every commit is a fresh look at the tree
         return open_engine("sqlite:///:memory:")
-    return open_engine(DEFAULT_DATABASE)
+    # a dry run creates nothing, not even the audit store
+    return open_engine(DEFAULT_DATABASE, read_only=dry_run)
 
 
 def _github(repository: str | None, api_url: str | None) -> Any:
