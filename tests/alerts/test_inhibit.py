@@ -28,14 +28,10 @@ def alert(pattern: str, severity: Severity, repo: str = "octo/app", kind: str = 
     )
 
 
-def source(pattern: str, severity: Severity = Severity.CRITICAL, **kw: object) -> Source:
-    return Source(
-        str(kw.get("repo", "octo/app")),
-        f"fp-{pattern}",
-        pattern,
-        severity,
-        kw.get("seen_at", T0),  # type: ignore[arg-type]
-    )
+def source(
+    pattern: str, severity: Severity = Severity.CRITICAL, *, repo: str = "octo/app"
+) -> Source:
+    return Source(repo, f"fp-{pattern}", pattern, severity, T0)
 
 
 def test_a_lost_runner_mutes_the_test_failures_it_explains() -> None:
