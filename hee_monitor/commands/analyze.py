@@ -271,7 +271,7 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
         )
         lines.append(
             f"    severity {style(finding.severity.value, fg=sev_color)}  "
-            f"owner {finding.owner.value}  category {finding.category}  "
+            f"owner {finding.owner or 'unknown'}  category {finding.category}  "
             f"confidence {finding.confidence:.2f}"
             + ("  transient (re-run may pass)" if finding.transient else "")
         )
@@ -315,7 +315,7 @@ def render_github(diagnosis: Diagnosis, root: Path) -> str:
         lines = [text for _, text in _evidence_lines(f, 6)]
         message = "\n".join(
             [
-                f"{f.severity.value}, owner {f.owner.value}"
+                f"{f.severity.value}, owner {f.owner or 'unknown'}"
                 + (f", fix strategy {f.fix_strategy}" if f.fix_strategy else "")
                 + f" ({diagnosis.log}"
                 + (f", line {f.evidence[0].start_line})" if f.evidence else ")"),
@@ -359,7 +359,7 @@ def render_markdown(diagnosis: Diagnosis) -> str:
             )
             out.append(
                 f"| {n} | **{f.title}** (`{f.pattern_id}`){also} | {f.severity.value} | "
-                f"{f.owner.value} | {f.confidence:.2f} | {fix} |"
+                f"{f.owner or 'unknown'} | {f.confidence:.2f} | {fix} |"
             )
         root = diagnosis.failures[0]
         out.append("")

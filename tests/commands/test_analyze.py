@@ -372,15 +372,19 @@ def test_also_matched_in_text_and_markdown(log: Path) -> None:
     assert "also #2: " in full and "also matched" not in full
 
 
-def test_a_log_with_only_generic_findings_keeps_them(tmp_path: Path) -> None:
+def test_a_log_with_only_generic_findings_points_into_the_failing_step(tmp_path: Path) -> None:
     path = tmp_path / "generic.log"
     path.write_text(LOG.replace("ModuleNotFoundError: No module named 'requests'", "x"))
     code, out, _ = invoke(
         "analyze", "--format", "json", "--no-shipped", "--patterns", str(SAMPLE), str(path)
     )
     data = json.loads(out)
-    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["TEST-EXIT-CODE"]
-    assert "related" not in data["failures"][0]
+    # the exit-code line only anchors the search: the block above it in the failing step
+    # is the root cause, owner unknown, and the generic finding is folded into it
+    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["GEN-FAILING-STEP"]
+    root = data["failures"][0]
+    assert root["related"] == ["TEST-EXIT-CODE"] and root["owner"] is None
+    assert [(e["start_line"], e["end_line"]) for e in root["evidence"]] == [(3, 3), (4, 4)]
 
 
 def test_a_run_log_archive_gives_one_diagnosis_per_job(tmp_path: Path) -> None:
