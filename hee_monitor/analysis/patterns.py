@@ -26,6 +26,15 @@ from hee_monitor.models import AutoFix, Category, Owner, Severity
 SCHEMA_FILE = "pattern_database.schema.json"
 _ID_RX = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 
+#: what a pattern's line says about the failure (the ``scope`` field):
+#: ``failure`` states the failure itself (a compiler error, a failed assertion);
+#: ``summary`` reports that something failed without saying what (``npm ERR! Test
+#: failed.``, "2 tests failed", ``BUILD FAILURE``, an exit-code line): it anchors the
+#: search for the cause above it rather than being the cause;
+#: ``setup`` is noise of setting the job up (an install's audit summary) that is never the
+#: cause of a failure by itself
+SCOPES = ("failure", "summary", "setup")
+
 
 @dataclass(frozen=True)
 class Context:
@@ -58,6 +67,8 @@ class Pattern:
     end: str | None = None
     max_lines: int = 40
     counter_examples: tuple[str, ...] = ()
+    #: one of :data:`SCOPES`
+    scope: str = "failure"
     #: where the pattern was defined (file and 1-based line), for messages
     source: Path | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
@@ -81,6 +92,7 @@ class Pattern:
             "auto_fix": self.auto_fix.value,
             "rollback_required": self.rollback_required,
             "priority": self.priority,
+            "scope": self.scope,
             "tags": list(self.tags),
             "regex": list(self.regex),
             "ignore_case": self.ignore_case,
@@ -206,6 +218,9 @@ def pattern_from_mapping(
             raise fail(f"missing required field {key!r}")
     if not isinstance(pid, str) or not _ID_RX.match(pid):
         raise fail(f"invalid id {pid!r} (expected e.g. PAT-001)")
+    scope = data.get("scope", "failure")
+    if scope not in SCOPES:
+        raise fail(f"invalid scope {scope!r} (expected one of {', '.join(SCOPES)})")
     try:
         context = data.get("context") or {}
         return Pattern(
@@ -230,6 +245,7 @@ def pattern_from_mapping(
             end=data.get("end"),
             max_lines=int(data.get("max_lines", 40)),
             counter_examples=_as_tuple(data.get("counter_examples")),
+            scope=str(scope),
             source=source,
             line=line,
         )
@@ -244,7 +260,7 @@ def pattern_files(path: Path) -> list[Path]:
     return [path]
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def _cache_path(path: Path) -> Path:
