@@ -331,10 +331,33 @@ def load_database(extra: Sequence[Path | str] = (), *, shipped: bool = True) -> 
             )
         sources.append(p)
     patterns: list[Pattern] = []
-    for source in sources:
+    for number, source in enumerate(sources):
+        user = number > 0 or not shipped
         for path in pattern_files(source):
-            patterns.extend(load_file(path))
+            loaded = load_file(path)
+            if user:  # shipped patterns are checked by the test suite
+                for pattern in loaded:
+                    _refuse_backtracking(pattern)
+            patterns.extend(loaded)
     return PatternDatabase(patterns)
+
+
+def _refuse_backtracking(pattern: Pattern) -> None:
+    """Raise PatternError (file, line, id) when a regex of ``pattern`` does not compile or
+    needs a backtracking engine: confirming a line must take time linear in its length."""
+    from hee_monitor.analysis.matcher import check_regex
+
+    fields = (("regex", pattern.regex), ("exclude", pattern.exclude), ("end", (pattern.end,)))
+    for key, regexes in fields:
+        for rx in regexes:
+            if rx is None:
+                continue
+            problem = check_regex(rx, ignore_case=pattern.ignore_case, fast=False)
+            if problem is not None:
+                raise PatternError(
+                    f"{pattern.where}: {key} {rx!r}: {problem}",
+                    hint="run `hee-monitor patterns validate` on the file to see every problem",
+                )
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -174,7 +174,10 @@ def test_validate_lists_every_problem_with_line_and_id(tmp_path: Path) -> None:
     got = {(p.line, p.pattern_id, p.message.split(":")[0]) for p in problems}
     messages = "\n".join(str(p) for p in problems)
     assert (13, "T-TWO", "schema") in got, messages  # enum violation on the category line
-    assert any(p.line == 17 and "cannot compile" in p.message for p in problems), messages
+    assert any(
+        p.line == 17 and p.pattern_id == "T-TWO" and "(RE2) cannot run it" in p.message
+        for p in problems
+    ), messages
     assert any(p.line == 25 and "does not compile" in p.message for p in problems), messages
     assert any(p.line == 26 and "unknown field 'colour'" in p.message for p in problems)
     assert any("duplicate id T-ONE" in p.message and p.line == 19 for p in problems)
@@ -244,3 +247,26 @@ def test_scope_is_loaded_and_checked(tmp_path: Path) -> None:
         load_database([bad], shipped=False)
     problems = validate_files([bad], shipped=False)
     assert any(p.pattern_id == "T-ONE" and "scope" in p.message for p in problems)
+
+
+def test_a_user_regex_that_needs_backtracking_is_refused_with_file_and_id(
+    tmp_path: Path,
+) -> None:
+    """Loading (and validating) a user file refuses a regex, exclusion or end regex that
+    only a backtracking engine can run: confirming a line must stay linear-time."""
+    for key, value in (
+        ("exclude", "'(?!x)y'"),
+        ("end", "'(a)\\1'"),
+        ("regex", "'^FAILED (?=x)'"),
+    ):
+        text = GOOD.replace("    risk: 2\n", f"    risk: 2\n    {key}: {value}\n")
+        if key == "regex":
+            text = GOOD.replace("'^FAILED '", value)
+        bad = write(tmp_path, f"{key}.yaml", text)
+        with pytest.raises(PatternError, match=rf"{key}\.yaml:2 \(T-ONE\): {key} .*\(RE2\)"):
+            load_database([bad], shipped=False)
+        problems = validate_files([bad], shipped=False)
+        assert any(
+            p.pattern_id == "T-ONE" and p.message.startswith(f"{key} ") and "(RE2)" in p.message
+            for p in problems
+        ), (key, [str(p) for p in problems])
