@@ -64,6 +64,7 @@ from hee_monitor.analysis.fingerprint import fingerprint
 from hee_monitor.analysis.interface import FallbackClassifier
 from hee_monitor.analysis.logreader import (
     MAX_LINE_BYTES,
+    MAX_PARTIAL_BYTES,
     Block,
     LogSource,
     build_excerpt,
@@ -73,7 +74,13 @@ from hee_monitor.analysis.logreader import (
     normalise_line,
     read_file_chunks,
 )
-from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
+from hee_monitor.analysis.matcher import (
+    CompositeScanner,
+    LinearRegex,
+    LinearRegexError,
+    RegexSpec,
+    compile_linear,
+)
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
 from hee_monitor.analysis.templates import template
 from hee_monitor.errors import AnalysisError, PatternError
@@ -131,22 +138,22 @@ class _Compiled:
     def __init__(self, pattern: Pattern, index: int) -> None:
         self.pattern = pattern
         self.index = index
-        self._flags = re.IGNORECASE if pattern.ignore_case else 0
-        self._regexes: list[re.Pattern[str] | None] = [None] * len(pattern.regex)
-        self._excludes: tuple[re.Pattern[str], ...] | None = None
-        self._end: re.Pattern[str] | None = None
+        self._regexes: list[LinearRegex | None] = [None] * len(pattern.regex)
+        self._excludes: tuple[LinearRegex, ...] | None = None
+        self._end: LinearRegex | None = None
         self._end_ready = False
 
-    def _re(self, regex: str) -> re.Pattern[str]:
+    def _re(self, regex: str) -> LinearRegex:
+        # RE2: confirming a line takes time linear in its length, whatever the regex
         try:
-            return re.compile(regex, self._flags)
-        except re.error as exc:
+            return compile_linear(regex, ignore_case=self.pattern.ignore_case)
+        except LinearRegexError as exc:
             raise PatternError(
-                f"{self.pattern.where}: regex does not compile: {exc}",
+                f"{self.pattern.where}: regex does not compile for linear-time matching: {exc}",
                 hint="run `hee-monitor patterns validate` on the file",
             ) from exc
 
-    def regex(self, number: int) -> re.Pattern[str]:
+    def regex(self, number: int) -> LinearRegex:
         """The pattern's ``number``-th regex, compiled."""
         compiled = self._regexes[number]
         if compiled is None:
@@ -154,17 +161,17 @@ class _Compiled:
         return compiled
 
     @property
-    def regexes(self) -> tuple[re.Pattern[str], ...]:
+    def regexes(self) -> tuple[LinearRegex, ...]:
         return tuple(self.regex(n) for n in range(len(self._regexes)))
 
     @property
-    def excludes(self) -> tuple[re.Pattern[str], ...]:
+    def excludes(self) -> tuple[LinearRegex, ...]:
         if self._excludes is None:
             self._excludes = tuple(self._re(rx) for rx in self.pattern.exclude)
         return self._excludes
 
     @property
-    def end(self) -> re.Pattern[str] | None:
+    def end(self) -> LinearRegex | None:
         if not self._end_ready:
             self._end = self._re(self.pattern.end) if self.pattern.end else None
             self._end_ready = True
@@ -473,7 +480,9 @@ class Analyzer:
             state = states.setdefault(target, _PatternState())
             if len(state.occurrences) >= MAX_EVIDENCE:
                 continue
-            text = normalise_line(raw)
+            # the whole line (no cut: confirmation is linear-time, and the cause may
+            # stand at the end of a long line)
+            text = normalise_line(raw, limit=MAX_PARTIAL_BYTES)
             # the scanner selects a superset of each regex's lines: the regexes that
             # selected this line are the only ones that can match it
             if (
@@ -482,7 +491,13 @@ class Analyzer:
                 and not _TEXT_COMMAND_TRACE.match(text)
             ):
                 window.anchor(line, start)
-                occ = Occurrence(line, text, run.step, run.region, bool(_WARNING_LINE.match(text)))
+                occ = Occurrence(
+                    line,
+                    text[:MAX_LINE_BYTES],
+                    run.step,
+                    run.region,
+                    bool(_WARNING_LINE.match(text)),
+                )
                 state.occurrences.append(occ)
                 state.pending.append(occ)
 

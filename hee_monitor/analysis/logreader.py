@@ -59,19 +59,19 @@ _EXIT_CODE = re.compile(r"Process completed with exit code (\d+)")
 _ERROR_WORDS = re.compile(r"error|fail|exception|fatal|panic|denied|timed? ?out", re.IGNORECASE)
 
 
-def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
+def normalise_line(raw: bytes, *, redraws: bool = False, limit: int = MAX_LINE_BYTES) -> str:
     """The text of one raw line as patterns see it: decoded (invalid UTF-8 replaced), cut
-    at :data:`MAX_LINE_BYTES`, without CR, NUL, BOM, ANSI escapes and the timestamp prefix
-    GitHub Actions puts in front of every line (and the job and step names ``gh run view
-    --log`` puts in front of that).
+    at ``limit`` bytes (:data:`MAX_LINE_BYTES` unless given), without CR, NUL, BOM, ANSI
+    escapes and the timestamp prefix GitHub Actions puts in front of every line (and the
+    job and step names ``gh run view --log`` puts in front of that).
 
     A lone CR inside a line redraws it (progress bars, ``pip``/``docker pull`` output):
     only the text after the last one (the last non-blank part) is kept, as a terminal shows
     it, so ``^``-anchored regexes see the line's final text. ``redraws=True`` keeps every
     part, joined by spaces (step markers such as ``travis_fold:start:x`` come before the
     CR)."""
-    if len(raw) > MAX_LINE_BYTES:
-        raw = raw[:MAX_LINE_BYTES]
+    if len(raw) > limit:
+        raw = raw[:limit]
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)

@@ -48,12 +48,15 @@ def test_list_json_and_category(capsys: pytest.CaptureFixture[str]) -> None:
     )
     listed = json.loads(capsys.readouterr().out)
     assert "TEST-NET-TIMEOUT" in [p["id"] for p in listed]
+    assert all(p["scope"] in ("failure", "summary", "setup") for p in listed)
     assert all(p["category"] == "network" for p in listed)
 
 
 def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["patterns", "list", "--patterns", str(SAMPLE)]) == 0
-    assert "TEST-RUFF" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "TEST-RUFF" in out
+    assert any(line.startswith("TEST-RUFF") and " failure " in line for line in out.splitlines())
 
 
 def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
