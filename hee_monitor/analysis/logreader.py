@@ -44,7 +44,7 @@ _ANSI = re.compile(
     r"|\x1b[=>@-Z\\^_]"
 )
 #: a backspace overstrike (``_\bX``, ``X\bX``: man-page bold and underline)
-_OVERSTRIKE = re.compile(r"[^\x08]\x08")
+_OVERSTRIKE = re.compile(r"_\x08|([^\x08])\x08(?=\1)")
 #: runner timestamp columns: GitHub Actions (``2024-…Z ``), GitLab (``2024-…Z 00O+ ``),
 #: Jenkins' timestamper (``[2024-…Z] ``)
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: \d\d[OE]\+?)? ?")
