@@ -109,6 +109,7 @@ def candidates(
     temps = [template(text) for _, text in lines]
     counts = Counter(temps)
     scores: list[float] = []
+    seen = [temp in noise for temp in temps]
     for (number, text), temp in zip(lines, temps, strict=True):
         if _NOISE.search(text) or not temp:
             scores.append(-1.0)
@@ -133,7 +134,7 @@ def candidates(
             break
         if any(a <= i <= b for a, b in taken):
             continue
-        a, b = _grow(i, lines, scores, taken)
+        a, b = _grow(i, lines, scores, [*taken, *((k, k) for k, s in enumerate(seen) if s)])
         taken.append((a, b))
         worded = any(wording(lines[k][1]) > 0 for k in range(a, b + 1))
         out.append(Candidate(lines[a][0], lines[b][0], lines[i][0], scores[i], worded))
