@@ -545,8 +545,8 @@ def test_a_missing_or_binary_baseline_is_a_clear_error(tmp_path: Path) -> None:
     binary.write_bytes(bytes(range(256)) * 64)
     from hee_monitor.errors import UsageError
 
-    with pytest.raises(UsageError, match="baseline log not found: .*nope.log") as missing:
+    with pytest.raises(UsageError, match=r"baseline log not found: .*nope\.log") as missing:
         invoke("analyze", "--baseline", str(tmp_path / "nope.log"), str(fail))
     assert missing.value.hint and "passing run" in missing.value.hint
-    with pytest.raises(UsageError, match="core.bin is not a text log"):
+    with pytest.raises(UsageError, match=r"core\.bin is not a text log"):
         invoke("analyze", "--baseline", str(binary), str(fail))
