@@ -27,30 +27,29 @@ from dataclasses import dataclass
 from hee_monitor.analysis.templates import template
 
 #: lines of the failing step the fallback reads, up from its anchor
-MAX_STEP_LINES = 3000
+MAX_STEP_LINES = 800
 #: lines in one candidate block
 MAX_BLOCK = 12
 #: candidate blocks returned
 MAX_CANDIDATES = 5
 
+# matched against the lower-cased line (faster than IGNORECASE); _CAPS on the line itself
 _STRONG = re.compile(
-    r"error|fatal|exception|panic|traceback|segmentation fault|core dumped|\bFAIL(?:ED|URE|S)?\b"
-    r"|\bnot ok\b|[✗✖✘×]|\*\*\* failed|assertion|\bE\s{2,}",
-    re.IGNORECASE,
+    r"error|fatal|exception|panic|traceback|segmentation fault|core dumped"
+    r"|\bnot ok\b|[✗✖✘×]|\*\*\* failed|assertion"
 )
+_CAPS = re.compile(r"\bFAIL(?:ED|URE|S)?\b|^\s*E\s{2,}")
 _MEDIUM = re.compile(
     r"\bfail(?:ed|s|ure|ures|ing)?\b|assert|expect(?:ed|ing)?\b|\bbut (?:got|was|found|received)"
     r"|cannot|can't|could not|couldn't|unable to|not found|no such|undefined|denied|refused"
     r"|timed? ?out|killed|abort|invalid|missing|unexpected|mismatch|conflict|violation"
     r"|wrong|incorrect|differ|\bshould\b|unresolved|unknown|not (?:a|an) |is not|does not"
-    r"|did not|must |require[sd]? ",
-    re.IGNORECASE,
+    r"|did not|must |require[sd]? "
 )
-_WEAK = re.compile(r"warn|deprecat|^\s*at |^\s*File \"|^\s*[-+] |^[<>] |^@@ ", re.IGNORECASE)
+_WEAK = re.compile(r"warn|deprecat|^\s*at |^\s*file \"|^\s*[-+] |^[<>] |^@@ ")
 _GOOD = re.compile(
     r"\b0 (?:errors?|failures?|failed|problems?|warnings?)\b|\bno (?:errors?|failures?)\b"
-    r"|\bpass(?:ed|es|ing)?\b|\bsuccess|\bok\b|[✓✔√]|\bskipp",
-    re.IGNORECASE,
+    r"|\bpass(?:ed|es|ing)?\b|\bsuccess|\bok\b|[✓✔√]|\bskipp"
 )
 #: lines that are never the cause: CI markers, the echoed command, progress
 _NOISE = re.compile(
@@ -82,13 +81,14 @@ class Candidate:
 def wording(text: str) -> float:
     """How error-ish a line reads (negative: it reads like a success)."""
     score = 0.0
-    if _STRONG.search(text):
+    low = text.lower()
+    if _STRONG.search(low) or _CAPS.search(text):
         score += 3.0
-    if _MEDIUM.search(text):
+    if _MEDIUM.search(low):
         score += 2.0
-    if _WEAK.search(text):
+    if _WEAK.search(low):
         score += 0.5
-    if _GOOD.search(text):
+    if _GOOD.search(low):
         score -= 2.5
     return score
 
@@ -110,9 +110,11 @@ def candidates(
     counts = Counter(temps)
     scores: list[float] = []
     seen = [temp in noise for temp in temps]
+    words_of: list[float] = []
     for (number, text), temp in zip(lines, temps, strict=True):
         if _NOISE.search(text) or not temp:
             scores.append(-1.0)
+            words_of.append(0.0)
             continue
         distance = max(anchor - number, 0)
         near = math.exp(-distance / 25.0)
@@ -120,6 +122,7 @@ def candidates(
         if temp in noise:
             rarity *= 0.1
         words = wording(text)
+        words_of.append(words)
         score = max(words, 0.0) * rarity * (0.35 + 0.65 * near) + 0.6 * near * rarity
         if words < 0:
             score *= 0.3
@@ -134,15 +137,20 @@ def candidates(
             break
         if any(a <= i <= b for a, b in taken):
             continue
-        a, b = _grow(i, lines, scores, [*taken, *((k, k) for k, s in enumerate(seen) if s)])
+        blocked = [k for k, s in enumerate(seen) if s]
+        a, b = _grow(i, lines, scores, words_of, [*taken, *((k, k) for k in blocked)])
         taken.append((a, b))
-        worded = any(wording(lines[k][1]) > 0 for k in range(a, b + 1))
+        worded = any(words_of[k] > 0 for k in range(a, b + 1))
         out.append(Candidate(lines[a][0], lines[b][0], lines[i][0], scores[i], worded))
     return out
 
 
 def _grow(
-    i: int, lines: Sequence[tuple[int, str]], scores: list[float], taken: list[tuple[int, int]]
+    i: int,
+    lines: Sequence[tuple[int, str]],
+    scores: list[float],
+    words: list[float],
+    taken: list[tuple[int, int]],
 ) -> tuple[int, int]:
     """The block around line index ``i``: the message above it that shares its wording
     and the continuation lines below it."""
@@ -157,7 +165,7 @@ def _grow(
         and free(a - 1)
         and scores[a - 1] > 0
         and lines[a - 1][0] == lines[a][0] - 1
-        and (wording(lines[a - 1][1]) > 0 or _CONTINUATION.match(lines[a][1]))
+        and (words[a - 1] > 0 or _CONTINUATION.match(lines[a][1]))
     ):
         a -= 1
     while (
@@ -166,7 +174,7 @@ def _grow(
         and free(b + 1)
         and lines[b + 1][0] == lines[b][0] + 1
         and scores[b + 1] >= 0
-        and (_CONTINUATION.match(lines[b + 1][1]) or wording(lines[b + 1][1]) > 0)
+        and (_CONTINUATION.match(lines[b + 1][1]) or words[b + 1] > 0)
     ):
         b += 1
     return a, b
