@@ -100,15 +100,24 @@ FAILING_STEP_ID = "GEN-FAILING-STEP"
 def is_summary(pattern: Pattern) -> bool:
     """A pattern of a line that sums a failure up ("exit code 1", ``BUILD FAILURE``, ``npm
     ERR! Test failed.``, "N failures"): the cause lies above it."""
-    scope = getattr(pattern, "scope", None)
-    return scope == "summary" or pattern.priority <= GENERIC_PRIORITY
+    return pattern.scope == "summary" or pattern.priority <= GENERIC_PRIORITY
+
+
+def shows_detail(pattern: Pattern) -> bool:
+    """A summary whose evidence carries the detail below it (mocha's "N failing" and the
+    failures it lists, Gradle's "What went wrong:" and the reason): it claims the cause."""
+    return pattern.priority > GENERIC_PRIORITY and (
+        pattern.context.after >= 2 or pattern.end is not None
+    )
 
 
 def claims_nothing(pattern: Pattern) -> bool:
     """A generic or summary pattern: it points at a failing line but does not say what
     failed, so inside the failing step it anchors the pattern-free search instead of
-    claiming the root cause."""
-    return is_summary(pattern) or pattern.id.startswith("GEN-")
+    claiming the root cause. Set-up noise claims nothing either."""
+    if pattern.scope == "setup" or pattern.id.startswith("GEN-"):
+        return True
+    return is_summary(pattern) and not shows_detail(pattern)
 
 
 #: a line a test runner prints for a test that starts or passed (mocha/jest ✓, TAP ok,
@@ -569,6 +578,8 @@ class Analyzer:
             # outside every failing step: never the root cause
             outside = failed is not None and not any(run.failing(o.region) for o in occurrences)
             seen_passing = bool(noise) and all(template(o.text) in noise for o in occurrences)
+            if pattern.scope == "setup":
+                outside = True  # set-up noise: never the root cause
             if succeeded:
                 tier = 4
             elif outside or seen_passing:
@@ -584,7 +595,7 @@ class Analyzer:
                     for o in occurrences:
                         agreed.setdefault(o.line, pattern)
                     generic_ranges.extend(ranges)
-                    if is_summary(pattern):
+                    if is_summary(pattern) and pattern.scope != "setup":
                         summaries.extend(
                             o.line
                             for o in occurrences
@@ -625,9 +636,15 @@ class Analyzer:
             key = (tier, -pattern.priority, first.line, -pattern.severity.rank)
             ranked.append((key, finding, pattern.priority))
         target = failed
-        if target is None and agreed and run.steps and run.steps[-1].outcome == "unknown":
-            # no failing step told, but generic patterns saw a failure: the log ends
-            # inside a step, whose end is the best guess
+        if (
+            target is None
+            and run.steps
+            and run.steps[-1].outcome == "unknown"
+            and (agreed or run.dialect != "plain")
+        ):
+            # no failing step told: a CI log that ends inside a step (cut), or a plain
+            # log where generic patterns saw a failure; the end of its last step is the
+            # best guess if anything there reads like a failure
             target = run.steps[-1]
         if not claims and target is not None and not run.build_passed and reopen is not None:
             fallback = self._failing_step_finding(

@@ -28,6 +28,12 @@ from hee_monitor.analysis.templates import template
 
 #: lines of the failing step the fallback reads, up from its anchor
 MAX_STEP_LINES = 800
+#: closeness to the anchor decays by e every this many lines (the labelled causes of the
+#: tuning repositories lie a median of 7 lines above their command's exit line)
+_DECAY = 20.0
+#: the first line of the region that reads strongly like an error: compilers and test
+#: runners print the first failure first, and what follows is often its consequence
+_FIRST_BONUS = 1.5
 #: lines in one candidate block
 MAX_BLOCK = 12
 #: candidate blocks returned
@@ -44,9 +50,21 @@ _MEDIUM = re.compile(
     r"|cannot|can't|could not|couldn't|unable to|not found|no such|undefined|denied|refused"
     r"|timed? ?out|killed|abort|invalid|missing|unexpected|mismatch|conflict|violation"
     r"|wrong|incorrect|differ|\bshould\b|unresolved|unknown|not (?:a|an) |is not|does not"
-    r"|did not|must |require[sd]? "
+    r"|did not|must |require[sd]? |exceed|overflow|too (?:large|many|long|big)"
 )
-_WEAK = re.compile(r"warn|deprecat|^\s*at |^\s*file \"|^\s*[-+] |^[<>] |^@@ ")
+#: a stack frame: part of a block, never its head
+_FRAME = re.compile(r"^\s*at [\w$.<>/\\]+[ (:]|^\s+at |^\s*File \"|^\s*#\d+ +0x")
+#: a line that introduces the detail below it ("rake aborted!", "* What went wrong:")
+_HEADER = re.compile(r"[!:]\s*$")
+_WEAK = re.compile(r"^\s*at |^\s*file \"|^\s*[-+] |^[<>] |^@@ ")
+#: a line that sums up rather than tells: the cause lies above it
+_SUMMARY = re.compile(
+    r"exit(?:ed)? (?:with )?(?:code|status)|failed with exit code|command failed|build failed"
+    r"|aborting due to|could not compile|compilation failed|\b\d+ (?:errors?|failures?|failed|"
+    r"failing|problems?)\b|tests? failed|^\W*(?:error|fail(?:ed|ure)?)\W*$|^make(?:\[\d+\])?: \*\*\*"
+    r"|returned (?:a )?non-zero|^npm err! (?:code|errno|failed|test failed|a complete log|\s*$)"
+    r"|build failure|tests? run: |^fail\s+\S+\s+[\d.]+s$"
+)
 _GOOD = re.compile(
     r"\b0 (?:errors?|failures?|failed|problems?|warnings?)\b|\bno (?:errors?|failures?)\b"
     r"|\bpass(?:ed|es|ing)?\b|\bsuccess|\bok\b|[✓✔√]|\bskipp"
@@ -110,14 +128,22 @@ def candidates(
     counts = Counter(temps)
     scores: list[float] = []
     seen = [temp in noise for temp in temps]
+    summary = [bool(_SUMMARY.search(text.lower())) for _, text in lines]
+    # distance from each line down to the nearest summary line below it (or the anchor)
+    below: list[int] = [anchor] * len(lines)
+    nearest = anchor
+    for k in range(len(lines) - 1, -1, -1):
+        below[k] = nearest
+        if summary[k]:
+            nearest = lines[k][0]
     words_of: list[float] = []
-    for (number, text), temp in zip(lines, temps, strict=True):
+    for index, ((number, text), temp) in enumerate(zip(lines, temps, strict=True)):
         if _NOISE.search(text) or not temp:
             scores.append(-1.0)
             words_of.append(0.0)
             continue
-        distance = max(anchor - number, 0)
-        near = math.exp(-distance / 25.0)
+        distance = max(min(anchor, below[index]) - number, 0)
+        near = math.exp(-distance / _DECAY)
         rarity = 1.0 / (1.0 + math.log(counts[temp]))
         if temp in noise:
             rarity *= 0.1
@@ -126,9 +152,16 @@ def candidates(
         score = max(words, 0.0) * rarity * (0.35 + 0.65 * near) + 0.6 * near * rarity
         if words < 0:
             score *= 0.3
+        if summary[index]:
+            score *= 0.25
+        if _FRAME.match(text):
+            score *= 0.3
         if number in agreed:
             score += 1.0 * rarity
         scores.append(score)
+    first = next((k for k, w in enumerate(words_of) if w >= 3.0 and scores[k] > 0), None)
+    if first is not None:
+        scores[first] *= _FIRST_BONUS
     order = sorted(range(len(lines)), key=lambda i: (-scores[i], -lines[i][0]))
     taken: list[tuple[int, int]] = []
     out: list[Candidate] = []
@@ -159,6 +192,7 @@ def _grow(
         return not any(a <= k <= b for a, b in taken)
 
     a = b = i
+    header = bool(_HEADER.search(lines[i][1]))
     while (
         a - 1 >= 0
         and i - (a - 1) < 4
@@ -174,7 +208,11 @@ def _grow(
         and free(b + 1)
         and lines[b + 1][0] == lines[b][0] + 1
         and scores[b + 1] >= 0
-        and (_CONTINUATION.match(lines[b + 1][1]) or words[b + 1] > 0)
+        and (
+            _CONTINUATION.match(lines[b + 1][1])
+            or words[b + 1] > 0
+            or (header and b - i < 2 and lines[b + 1][1].strip() != "")
+        )
     ):
         b += 1
     return a, b
