@@ -536,6 +536,7 @@ def test_an_unrelated_or_empty_baseline_has_no_effect(tmp_path: Path) -> None:
     for baseline in (unrelated, empty):
         code, out, _ = invoke("analyze", "--format", "json", "--baseline", str(baseline), str(fail))
         assert code == 0 and _root_lines(out) == _root_lines(plain)
+        assert any("ignored" in note for note in json.loads(out)["notes"])
 
 
 def test_a_missing_or_binary_baseline_is_a_clear_error(tmp_path: Path) -> None:
