@@ -37,8 +37,18 @@ READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 BOM = b"\xef\xbb\xbf"
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+#: escape sequences: CSI (SGR colours, erase line, cursor moves), OSC (window titles,
+#: hyperlinks; ended by BEL or ST), character-set selection and the other two-byte ones
+_ANSI = re.compile(
+    r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][A-Za-z0-9]"
+    r"|\x1b[=>@-Z\\^_]"
+)
+#: a backspace overstrike (``_\bX``, ``X\bX``: man-page bold and underline)
+_OVERSTRIKE = re.compile(r"_\x08|([^\x08])\x08(?=\1)")
+#: runner timestamp columns: GitHub Actions (``2024-…Z ``), GitLab (``2024-…Z 00O+ ``),
+#: Jenkins' timestamper (``[2024-…Z] ``)
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: \d\d[OE]\+?)? ?")
+_BRACKET_TIMESTAMP = re.compile(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\] ")
 #: ``gh run view --log`` / ``--log-failed`` put the job and step names, tab-separated, in
 #: front of each timestamped line: ``build<TAB>Run pytest<TAB>2024-…Z text``
 _GH_CLI_PREFIX = re.compile(r"^[^\t]{1,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
@@ -65,6 +75,8 @@ def normalise_line(raw: bytes, *, redraws: bool = False, limit: int = MAX_LINE_B
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    if "\x08" in text:
+        text = _OVERSTRIKE.sub("", text).replace("\x08", "")
     text = text.rstrip("\r")
     if "\r" in text:
         if redraws:
@@ -77,6 +89,8 @@ def normalise_line(raw: bytes, *, redraws: bool = False, limit: int = MAX_LINE_B
         text = _GH_CLI_PREFIX.sub("", text, count=1)
     if text[:1].isdigit():
         text = _TIMESTAMP.sub("", text, count=1)
+    elif text.startswith("[2") or text.startswith("[1"):
+        text = _BRACKET_TIMESTAMP.sub("", text, count=1)
     return text
 
 
