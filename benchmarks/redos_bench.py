@@ -68,6 +68,7 @@ def fuzz_samples(regex: str, ignore_case: bool, count: int) -> list[str]:
     @settings(
         max_examples=count,
         database=None,
+        derandomize=True,  # the same lines in every run (and in the baseline's process)
         phases=[Phase.generate],
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -114,22 +115,28 @@ def crafted_lines(pattern: Pattern, size: int, fuzz: int) -> Iterator[str]:
         yield fill(flat, size)
 
 
-def confirm_linear(pattern: Pattern, lines: list[str]) -> float:
-    """Worst milliseconds of one full confirmation (every regex of the pattern)."""
+def confirm_linear(pattern: Pattern, size: int, fuzz: int) -> tuple[float, int]:
+    """Worst milliseconds of one full confirmation (every regex of the pattern) over the
+    crafted lines, and their number (made one at a time: bounded memory)."""
     compiled = [compile_linear(rx, ignore_case=pattern.ignore_case) for rx in regexes_of(pattern)]
     worst = 0.0
-    for line in lines:
+    count = 0
+    for line in crafted_lines(pattern, size, fuzz):
+        count += 1
         start = time.perf_counter()
         for rx in compiled:
             rx.search(line)
         worst = max(worst, (time.perf_counter() - start) * 1000)
-    return worst
+    return worst, count
 
 
-def confirm_backtracking(regexes: list[str], ignore_case: bool, lines: list[str]) -> float:
-    compiled = [re.compile(rx, re.IGNORECASE if ignore_case else 0) for rx in regexes]
+def confirm_backtracking(pattern: Pattern, size: int, fuzz: int) -> float:
+    """Python ``re``'s worst milliseconds over the same lines (made again in this process:
+    the fuzz is derandomized, so they are the same)."""
+    flags = re.IGNORECASE if pattern.ignore_case else 0
+    compiled = [re.compile(rx, flags) for rx in regexes_of(pattern)]
     worst = 0.0
-    for line in lines:
+    for line in crafted_lines(pattern, size, fuzz):
         start = time.perf_counter()
         for rx in compiled:
             rx.search(line)
@@ -137,13 +144,11 @@ def confirm_backtracking(regexes: list[str], ignore_case: bool, lines: list[str]
     return worst
 
 
-def backtracking_worst(pattern: Pattern, lines: list[str]) -> float | None:
+def backtracking_worst(pattern: Pattern, size: int, fuzz: int) -> float | None:
     """Python ``re``'s worst time in a child process; None when it ran past the timeout."""
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
-        job = pool.apply_async(
-            confirm_backtracking, (regexes_of(pattern), pattern.ignore_case, lines)
-        )
+        job = pool.apply_async(confirm_backtracking, (pattern, size, fuzz))
         try:
             return float(job.get(timeout=BACKTRACKING_TIMEOUT_S))
         except multiprocessing.TimeoutError:
@@ -164,10 +169,9 @@ def main() -> None:
     results: list[tuple[float, str, int, float | None]] = []
     started = time.perf_counter()
     for pattern in database:
-        lines = list(crafted_lines(pattern, size, args.fuzz))
-        worst = confirm_linear(pattern, lines)
-        slow = backtracking_worst(pattern, lines) if args.backtracking else None
-        results.append((worst, pattern.id, len(lines), slow))
+        worst, count = confirm_linear(pattern, size, args.fuzz)
+        slow = backtracking_worst(pattern, size, args.fuzz) if args.backtracking else None
+        results.append((worst, pattern.id, count, slow))
     results.sort(reverse=True)
     total_lines = sum(r[2] for r in results)
     print(
