@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.capsule.envelope import format_time, parse_time
 from hee_monitor.clock import Clock
 from hee_monitor.errors import HeeError
@@ -153,6 +154,8 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: a failed job's last-green baseline (the same job's log in the newest green run)
+    baseline_for: Callable[[FailedRun, Any], Baseline | None] | None = None
 
     def run_once(self) -> CycleReport:
         started = self.clock.now()
@@ -380,9 +383,17 @@ class MonitorCycle:
     def _analyse(self, run: FailedRun, job: Any) -> JobRecord:
         if job.open_log is None:
             return JobRecord(job, None, "log not available")
+        name = f"{run.key}/{job.name}"
         try:
+            baseline = self.baseline_for(run, job) if self.baseline_for is not None else None
+            failed_steps = tuple(getattr(job, "failed_steps", ()) or ())
+            if baseline is None and not failed_steps:
+                return JobRecord(job, self.analyzer.analyze_stream(job.open_log(), name))
             return JobRecord(
-                job, self.analyzer.analyze_stream(job.open_log(), f"{run.key}/{job.name}")
+                job,
+                self.analyzer.analyze_stream(
+                    job.open_log(), name, failed_steps=failed_steps, baseline=baseline
+                ),
             )
         except HeeError as exc:
             return JobRecord(job, None, exc.message)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding, HealthState
 from hee_monitor.sources.interface import ProcessedRuns, Skipped, Source
 
@@ -47,7 +48,17 @@ class RunControl(Protocol):
 
 
 class Analyzer(Protocol):
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis: ...
+    def analyze_stream(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
+        """``failed_steps``: the job's failed steps by the API; ``baseline``: templates of
+        the job's last green run."""
+        ...
 
 
 class Capsule(Protocol):

@@ -21,6 +21,7 @@ from hee_monitor.config import Config
 from hee_monitor.detection.hooks import cycle_hooks
 from hee_monitor.errors import ConfigError
 from hee_monitor.models import Severity
+from hee_monitor.monitor.baseline import LastGreenBaselines
 from hee_monitor.monitor.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.monitor.cycle import MonitorCycle
 from hee_monitor.monitor.ports import Analyzer, Capsule, Notifier, RunControl, Source
@@ -198,5 +199,10 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
+        baseline_for=(
+            LastGreenBaselines(wiring.github, wiring.audit.engine, wiring.clock)
+            if wiring.github is not None
+            else None
+        ),
         **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
     )
