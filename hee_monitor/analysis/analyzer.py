@@ -1,4 +1,4 @@
-"""Turn a log into a :class:`~hee_monitor.models.Diagnosis`.
+"""Turn a log into a :class:`~hee_monitor.core.models.Diagnosis`.
 
 One pass over the log: blocks of raw bytes go through the multi-pattern scanner; only the
 lines it selects are normalised and confirmed with Python ``re`` (exclusions, exact
@@ -70,8 +70,8 @@ from hee_monitor.analysis.logreader import (
 )
 from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
-from hee_monitor.errors import AnalysisError, PatternError
-from hee_monitor.models import Diagnosis, Evidence, Finding, Severity
+from hee_monitor.core.errors import AnalysisError, PatternError
+from hee_monitor.core.models import Diagnosis, Evidence, Finding, Severity
 
 #: evidence ranges kept per finding (the first occurrences)
 MAX_EVIDENCE = 5
