@@ -29,12 +29,29 @@ hold blank lines where the log has ``\\r\\r\\n``; that is the same numbering. If
 numbers lines by ``\\n`` only (its ``Diagnosis.lines`` tells), label ranges are mapped onto
 that numbering through character offsets. One record has no line numbers and is skipped.
 
-The split is deterministic: a log belongs to ``dev`` when the first byte of the SHA-256 of
-its file name is even, otherwise to ``holdout``. Patterns are written looking at ``dev``
-logs only; the holdout figure shows how they generalise.
+The split is by **repository**, never by file: a log's repository is the part of its case
+name before ``__`` (``CSS_jgthms_bulma``); a repository belongs to ``tune`` when the first
+byte of the SHA-256 of its name is even, otherwise to ``heldout`` (17 repositories each;
+both lists are printed). Rules and patterns are tuned looking at ``tune`` logs only; the
+``heldout`` figure shows how diagnosis holds on repositories it was not tuned on. (The
+pattern database itself was written before this split, against logs of all 34
+repositories, so even ``heldout`` flatters the patterns; the pattern-free fallback and the
+failing-step scope were tuned on ``tune`` only.)
 
-    python benchmarks/diagnosis_eval.py --split all
-    python benchmarks/diagnosis_eval.py --split dev --per-log
+Also, in the same run:
+
+* passing builds: the share of real passing-build logs (``examples/logs/passing`` and the
+  shared last-green logs) given a critical or high finding;
+* last-green pairs: the 7 failing Actions logs of ``reference/actions-logs`` whose last
+  green run's log is in ``last-green/``, with and without ``--baseline`` (labels: the
+  error lines the reference README gives, dataset ground truth);
+* speed: in-process analysis time per MB over the labelled logs;
+* ``--before DIR``: the same figures for the code in DIR (a checkout of an earlier
+  commit), run in a subprocess, with the ratio.
+
+    python benchmarks/diagnosis_eval.py
+    python benchmarks/diagnosis_eval.py --before /tmp/old-checkout
+    python benchmarks/diagnosis_eval.py --split tune --per-log
     python benchmarks/diagnosis_eval.py --json
 """
 
@@ -77,8 +94,13 @@ def dataset_dir() -> Path:
     return shared_dir() / "ci-logs" / "logchunks-dev"
 
 
+def repository_of(log_name: str) -> str:
+    return Path(log_name).name.split("__", 1)[0]
+
+
 def split_of(log_name: str) -> str:
-    return "dev" if hashlib.sha256(log_name.encode()).digest()[0] % 2 == 0 else "holdout"
+    repo = repository_of(log_name)
+    return "tune" if hashlib.sha256(repo.encode()).digest()[0] % 2 == 0 else "heldout"
 
 
 @dataclass(frozen=True)
@@ -266,7 +288,18 @@ def mean(values: Sequence[float]) -> float:
 
 
 METRICS = ("hit", "top1", "precision", "recall", "unexplained")
-TARGETS = {"hit": 0.90, "top1": 0.70, "precision": 0.40}
+TARGETS = {"hit": 0.90, "top1": 0.75, "precision": 0.45}
+#: the failing Actions logs with a last-green log, and their labelled error lines
+#: (reference/actions-logs/README.md, dataset ground truth)
+PAIRS: dict[str, tuple[tuple[int, int], ...]] = {
+    "01-go-test-failure": ((613, 617), (637, 641)),
+    "02-go-compile-error": ((638, 644), (647, 647)),
+    "03-go-staticcheck-lint": ((724, 727),),
+    "04-go-mod-tidy-out-of-date": ((685, 685),),
+    "05-network-tls-handshake-timeout": ((187, 197),),
+    "06-network-go-module-download-failure": ((763, 833),),
+    "07-docker-build-registry-fetch-failure": ((809, 809), (813, 826)),
+}
 
 
 def summarise(results: Sequence[LogResult]) -> dict[str, Any]:
@@ -289,7 +322,7 @@ def _ratio(a: float, b: float) -> str:
 
 def print_table(name: str, summary: dict[str, Any]) -> None:
     ours, last, ef = summary["ours"], summary["last"], summary["errfail"]
-    print(f"\n== split {name}: {summary['logs']} labelled logs ==")
+    print(f"== split {name}: {summary['logs']} labelled logs ==")
     heads = ("patterns", "last-40", "err/fail", "vs last", "vs e/f")
     print(f"{'metric':<12} " + " ".join(f"{h:>8}" for h in heads) + f" {'target':>7}")
     for m in METRICS:
@@ -329,39 +362,224 @@ def default_analyze() -> Analyze:
     return analyzer.analyze_path
 
 
+def passing_logs() -> list[Path]:
+    """Real passing-build logs: the repository's examples and the shared last-green logs."""
+    out = sorted((REPO_ROOT / "examples" / "logs" / "passing").glob("*.log"))
+    green = shared_dir() / "reference" / "actions-logs" / "last-green"
+    return out + sorted(green.glob("*.pass.log"))
+
+
+def passing_figures(analyze: Analyze) -> dict[str, Any]:
+    flagged: list[str] = []
+    logs = passing_logs()
+    for path in logs:
+        diagnosis = analyze(path)
+        if any(f.severity.at_least(Severity.HIGH) for f in diagnosis.failures):
+            flagged.append(path.name)
+    return {
+        "logs": len(logs),
+        "flagged": flagged,
+        "flagged_share": round(len(flagged) / len(logs), 3) if logs else 0.0,
+    }
+
+
+def _set_scores(lines: Sequence[int], label: set[int]) -> dict[str, float]:
+    inside = [n for n in lines if n in label]
+    return {
+        "hit": 1.0 if inside else 0.0,
+        "precision": len(inside) / len(lines) if lines else 0.0,
+        "recall": len(set(inside)) / len(label) if label else 0.0,
+    }
+
+
+def pair_figures(analyze_with: Callable[[Path, Path | None], Diagnosis]) -> dict[str, Any]:
+    """The last-green pairs, with and without the baseline, and the last-40 baseline."""
+    base = shared_dir() / "reference" / "actions-logs"
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for name, ranges in PAIRS.items():
+        fail, green = base / f"{name}.log", base / "last-green" / f"{name}.pass.log"
+        if not fail.is_file() or not green.is_file():
+            continue
+        label = {n for a, b in ranges for n in range(a, b + 1)}
+        row: dict[str, dict[str, float]] = {}
+        for who, baseline in (("without", None), ("with", green)):
+            diagnosis = analyze_with(fail, baseline)
+            row[who] = _set_scores(first_evidence_lines(diagnosis_ranges(diagnosis)), label)
+        lmap = LineMap(fail.read_bytes().decode("utf-8", errors="replace"))
+        row["last"] = _set_scores(first_evidence_lines(baseline_last(lmap)), label)
+        rows[name] = row
+    out: dict[str, Any] = {"pairs": len(rows), "per_pair": rows}
+    for who in ("without", "with", "last"):
+        out[who] = {
+            m: round(mean([r[who][m] for r in rows.values()]), 3)
+            for m in ("hit", "precision", "recall")
+        }
+    return out
+
+
+def figures(analyze_with: Callable[[Path, Path | None], Diagnosis], split: str) -> dict[str, Any]:
+    """Every figure of one code version (the analyser given)."""
+
+    def analyze(path: Path) -> Diagnosis:
+        return analyze_with(path, None)
+
+    directory = dataset_dir()
+    records, skipped = load_records(directory)
+    if split != "all":
+        records = [r for r in records if r.split == split]
+    with tempfile.TemporaryDirectory(prefix="hee-eval-") as tmp:
+        results = [evaluate_log(r, directory, analyze, Path(tmp)) for r in records]
+    splits = ["tune", "heldout", "all"] if split == "all" else [split]
+    summaries: dict[str, Any] = {}
+    for name in splits:
+        subset = results if name == "all" else [r for r in results if r.record.split == name]
+        summaries[name] = summarise(subset)
+        summaries[name]["repositories"] = sorted({repository_of(r.record.log) for r in subset})
+    megabytes = sum((directory / r.record.log).stat().st_size for r in results) / 1e6
+    seconds = sum(r.seconds for r in results)
+    return {
+        "skipped_unlabelled": skipped,
+        "splits": summaries,
+        "passing": passing_figures(analyze),
+        "pairs": pair_figures(analyze_with),
+        "speed_ms_per_mb": round(seconds * 1000 / megabytes, 2) if megabytes else 0.0,
+        "_results": results,
+    }
+
+
+def default_analyze_with() -> Callable[[Path, Path | None], Diagnosis]:
+    from hee_monitor.analysis.analyzer import Analyzer
+
+    analyzer = Analyzer.from_default_database()
+    try:
+        from hee_monitor.analysis.baseline import load_baseline
+    except ImportError:  # code from before baselines existed: the pair runs without one
+        return lambda path, _baseline: analyzer.analyze_path(path)
+
+    def analyze_with(path: Path, baseline: Path | None) -> Diagnosis:
+        if baseline is None:
+            return analyzer.analyze_path(path)
+        return analyzer.analyze_path(path, baseline=load_baseline(baseline))
+
+    return analyze_with
+
+
+def print_figures(
+    data: dict[str, Any], splits: Sequence[str], before: dict[str, Any] | None
+) -> None:
+    for name in splits:
+        summary = data["splits"][name]
+        if name != "all":
+            repos = summary["repositories"]
+            print(f"\n{name} repositories ({len(repos)}): {', '.join(repos)}")
+        print_table(name, summary)
+        if before is not None and name in before["splits"]:
+            old = before["splits"][name]["ours"]
+            new = summary["ours"]
+            print(
+                "before (--before code): "
+                + "  ".join(
+                    f"{m} {old[m]:.3f} ({_ratio(new[m], old[m]).strip()})" for m in METRICS[:4]
+                )
+            )
+    passing = data["passing"]
+    print(
+        f"\npassing-build logs given critical/high: {passing['flagged_share']:.3f} of "
+        f"{passing['logs']} (target <= 0.02) {passing['flagged'] or ''}"
+    )
+    if before is not None:
+        print(
+            f"  before: {before['passing']['flagged_share']:.3f} "
+            f"{before['passing']['flagged'] or ''}"
+        )
+    pairs = data["pairs"]
+    if pairs["pairs"]:
+        print(f"\nlast-green pairs ({pairs['pairs']}), first 40 evidence lines vs labelled lines:")
+        print(f"{'':<18} {'hit':>6} {'precision':>10} {'recall':>7}")
+        for who, label in (
+            ("with", "with --baseline"),
+            ("without", "without"),
+            ("last", "last 40 lines"),
+        ):
+            f = pairs[who]
+            print(f"{label:<18} {f['hit']:>6.3f} {f['precision']:>10.3f} {f['recall']:>7.3f}")
+        if before is not None and before["pairs"]["pairs"]:
+            f = before["pairs"]["without"]
+            print(
+                f"{'before, without':<18} {f['hit']:>6.3f} {f['precision']:>10.3f} "
+                f"{f['recall']:>7.3f}"
+            )
+        print("targets with --baseline: precision >= 0.70, recall >= 0.65")
+    print(f"\nspeed: {data['speed_ms_per_mb']:.2f} ms per MB in-process (target <= 10)", end="")
+    if before is not None:
+        print(f", before {before['speed_ms_per_mb']:.2f}", end="")
+    print()
+
+
 def run(argv: Sequence[str] | None = None, analyze: Analyze | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
     parser.add_argument("--per-log", action="store_true", help="print misses to study")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        type=Path,
+        help="a checkout of earlier code: its figures and the ratio, in the same run",
+    )
+    parser.add_argument("--code", metavar="DIR", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     directory = dataset_dir()
     if not (directory / "labels.jsonl").is_file():
         print(f"data set not found: {directory}/labels.jsonl (set HEE_SHARED_DIR)", file=sys.stderr)
         return 2
-    records, skipped = load_records(directory)
-    if args.split != "all":
-        records = [r for r in records if r.split == args.split]
-    analyze = analyze or default_analyze()
-    with tempfile.TemporaryDirectory(prefix="hee-eval-") as tmp:
-        results = [evaluate_log(r, directory, analyze, Path(tmp)) for r in records]
+    if analyze is not None:
+        given = analyze
 
-    splits = ["dev", "holdout", "all"] if args.split == "all" else [args.split]
-    summaries = {}
-    for name in splits:
-        subset = results if name == "all" else [r for r in results if r.record.split == name]
-        summaries[name] = summarise(subset)
-    if args.json:
-        print(json.dumps({"skipped_unlabelled": skipped, "splits": summaries}, indent=2))
+        def analyze_with(path: Path, _baseline: Path | None) -> Diagnosis:
+            return given(path)
     else:
-        print(f"data set: {directory} ({skipped} record without line numbers skipped)")
-        for name in splits:
-            print_table(name, summaries[name])
+        analyze_with = default_analyze_with()
+    data = figures(analyze_with, args.split)
+    results = data.pop("_results")
+    before = None
+    if args.before is not None:
+        import subprocess
+
+        proc = subprocess.run(
+            [sys.executable, __file__, "--code", str(args.before), "--json", "--split", args.split],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(args.before)},
+        )
+        before = json.loads(proc.stdout)
+    splits = ["tune", "heldout", "all"] if args.split == "all" else [args.split]
+    if args.json:
+        if before is not None:
+            data["before"] = before
+        print(json.dumps(data, indent=2))
+    else:
+        print(
+            f"data set: {directory} "
+            f"({data['skipped_unlabelled']} record without line numbers skipped)"
+        )
+        print_figures(data, splits, before)
         if args.per_log:
             print_per_log(results)
     return 0
 
 
+def _use_code(argv: Sequence[str]) -> None:
+    """``--code DIR``: import hee_monitor from DIR (the --before subprocess)."""
+    if "--code" in argv:
+        code = str(Path(argv[argv.index("--code") + 1]).resolve())
+        sys.path.insert(0, code)
+        for name in [m for m in sys.modules if m == "hee_monitor" or m.startswith("hee_monitor.")]:
+            del sys.modules[name]
+
+
 if __name__ == "__main__":
+    _use_code(sys.argv)
     sys.exit(run())

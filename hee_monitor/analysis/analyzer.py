@@ -50,89 +50,67 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from hee_monitor.analysis import dialects
+from hee_monitor.analysis.baseline import Baseline
+from hee_monitor.analysis.dialects import Step, StepParser, first_failing
 from hee_monitor.analysis.evidence import LineWindow, Occurrence, evidence_range, merge_ranges
+from hee_monitor.analysis.failing_step import MAX_STEP_LINES, candidates
 from hee_monitor.analysis.fingerprint import fingerprint
 from hee_monitor.analysis.interface import FallbackClassifier
 from hee_monitor.analysis.logreader import (
     MAX_LINE_BYTES,
+    MAX_PARTIAL_BYTES,
     Block,
     LogSource,
     build_excerpt,
+    iter_blocks,
     iter_log_lines,
     iter_raw_blocks,
     normalise_line,
     read_file_chunks,
 )
-from hee_monitor.analysis.matcher import CompositeScanner, RegexSpec
+from hee_monitor.analysis.matcher import (
+    CompositeScanner,
+    LinearRegex,
+    LinearRegexError,
+    RegexSpec,
+    compile_linear,
+)
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
+from hee_monitor.analysis.templates import template
 from hee_monitor.core.errors import AnalysisError, PatternError
 from hee_monitor.core.models import Diagnosis, Evidence, Finding, Severity
 
 #: evidence ranges kept per finding (the first occurrences)
 MAX_EVIDENCE = 5
-#: a step header (##[group]Run ... ##[endgroup]) never runs longer than this
-_MAX_HEADER_LINES = 400
 #: below this root-cause confidence the fallback classifier is asked as well
 LOW_CONFIDENCE = 0.4
 _STEP_BONUS = 10
 #: patterns at or below this priority are generic summaries of a failure
 GENERIC_PRIORITY = 30
+#: the pattern id of the pattern-free fallback's finding
+FAILING_STEP_ID = "GEN-FAILING-STEP"
 
-# internal probes, scanned in the same pass as the patterns
-_PROBE_STEP = "step"
-_PROBE_END_HEADER = "endgroup"
-_PROBE_EXIT = "exit"
-_PROBE_JENKINS = "jenkins"
-_PROBE_TRAVIS = "travis"
-_PROBE_OUTCOME = "outcome"
-_PROBE_VERDICT = "verdict"
-_PROBES: tuple[tuple[str, str], ...] = (
-    (_PROBE_STEP, r"^##\[group\]Run "),
-    (_PROBE_END_HEADER, r"^##\[endgroup\]"),
-    (_PROBE_EXIT, r"##\[error\]Process completed with exit code \d+"),
-    (_PROBE_JENKINS, r"^\[Pipeline\] \{ \("),
-    (_PROBE_TRAVIS, r"travis_fold:start:"),
-    # where a command or step starts and how it ended (_RunState._outcomes reads the
-    # whole line; the step starts above are read too)
-    (_PROBE_OUTCOME, r"travis_time:start:"),
-    # Travis: 'The command "…" exited with N.', the command's text may span lines
-    (_PROBE_OUTCOME, r'" (failed and )?exited with \d+'),
-    (_PROBE_OUTCOME, r"##\[error\]"),
-    (_PROBE_OUTCOME, r"^Post job cleanup\."),
-    (_PROBE_OUTCOME, r"^Cleaning up orphan processes"),
-    (_PROBE_OUTCOME, r"No output has been received in the last"),
-    (_PROBE_OUTCOME, r"Your build has been stopped"),
-    # the build's own verdict at the end of the log: Jenkins, Travis, GitLab
-    (_PROBE_VERDICT, r"^Finished: [A-Z_]+"),
-    (_PROBE_VERDICT, r"Done\. Your build exited with \d+"),
-    (_PROBE_VERDICT, r"^Job succeeded"),
-    (_PROBE_VERDICT, r"^ERROR: Job failed"),
-)
-_VERDICT = re.compile(
-    r"^Finished: (?P<jenkins>[A-Z_]+)|Done\. Your build exited with (?P<travis>\d+)"
-    r"|^(?P<gitlab>Job succeeded)|^ERROR: Job failed"
-)
-#: what starts a command or step, and what reports a failure, in a raw line (colour codes
-#: never sit inside them); found with bytes.find, much cheaper than a regex per character
-_START_MARKS = (
-    b"travis_time:start:",
-    b"##[group]Run ",
-    b"Post job cleanup.",
-    b"Cleaning up orphan processes",
-)
-_FAIL_MARKS = (
-    b"##[error]",
-    b"No output has been received in the last",
-    b"Your build has been stopped",
-)
-#: Travis: 'The command "…" exited with N.' (the command's text may span lines)
-_EXIT_STATUS = re.compile(rb'" (?:failed and )?exited with (\d+)')
-_START, _FAIL, _EXIT_ZERO = 0, 1, 2
+
+def is_summary(pattern: Pattern) -> bool:
+    """A pattern of a line that sums a failure up ("exit code 1", ``BUILD FAILURE``, ``npm
+    ERR! Test failed.``, "N failures"): the cause lies above it."""
+    scope = getattr(pattern, "scope", None)
+    return scope == "summary" or pattern.priority <= GENERIC_PRIORITY
+
+
+def claims_nothing(pattern: Pattern) -> bool:
+    """A generic or summary pattern: it points at a failing line but does not say what
+    failed, so inside the failing step it anchors the pattern-free search instead of
+    claiming the root cause."""
+    return is_summary(pattern) or pattern.id.startswith("GEN-")
+
+
 #: a line a test runner prints for a test that starts or passed (mocha/jest ✓, TAP ok,
 #: go test, GoogleTest, Pester, dotnet test, jest PASS, pytest -v, unittest -v)
 _TEST_PASSED = re.compile(
@@ -149,11 +127,6 @@ _WARNING_LINE = re.compile(
     r"^\s*(?:##\[warning\]|::warning\b|\[WARNING\]|\[WARN\]|\[warn\]|npm WARN\b"
     r"|warning:|Warning:)"
 )
-_STEP_NAME = {
-    _PROBE_STEP: re.compile(r"^##\[group\]Run (.*)"),
-    _PROBE_JENKINS: re.compile(r"^\[Pipeline\] \{ \((.*)\)"),
-    _PROBE_TRAVIS: re.compile(r"travis_fold:start:([^\s]+)"),
-}
 
 
 class _Compiled:
@@ -165,22 +138,22 @@ class _Compiled:
     def __init__(self, pattern: Pattern, index: int) -> None:
         self.pattern = pattern
         self.index = index
-        self._flags = re.IGNORECASE if pattern.ignore_case else 0
-        self._regexes: list[re.Pattern[str] | None] = [None] * len(pattern.regex)
-        self._excludes: tuple[re.Pattern[str], ...] | None = None
-        self._end: re.Pattern[str] | None = None
+        self._regexes: list[LinearRegex | None] = [None] * len(pattern.regex)
+        self._excludes: tuple[LinearRegex, ...] | None = None
+        self._end: LinearRegex | None = None
         self._end_ready = False
 
-    def _re(self, regex: str) -> re.Pattern[str]:
+    def _re(self, regex: str) -> LinearRegex:
+        # RE2: confirming a line takes time linear in its length, whatever the regex
         try:
-            return re.compile(regex, self._flags)
-        except re.error as exc:
+            return compile_linear(regex, ignore_case=self.pattern.ignore_case)
+        except LinearRegexError as exc:
             raise PatternError(
-                f"{self.pattern.where}: regex does not compile: {exc}",
+                f"{self.pattern.where}: regex does not compile for linear-time matching: {exc}",
                 hint="run `hee-monitor patterns validate` on the file",
             ) from exc
 
-    def regex(self, number: int) -> re.Pattern[str]:
+    def regex(self, number: int) -> LinearRegex:
         """The pattern's ``number``-th regex, compiled."""
         compiled = self._regexes[number]
         if compiled is None:
@@ -188,17 +161,17 @@ class _Compiled:
         return compiled
 
     @property
-    def regexes(self) -> tuple[re.Pattern[str], ...]:
+    def regexes(self) -> tuple[LinearRegex, ...]:
         return tuple(self.regex(n) for n in range(len(self._regexes)))
 
     @property
-    def excludes(self) -> tuple[re.Pattern[str], ...]:
+    def excludes(self) -> tuple[LinearRegex, ...]:
         if self._excludes is None:
             self._excludes = tuple(self._re(rx) for rx in self.pattern.exclude)
         return self._excludes
 
     @property
-    def end(self) -> re.Pattern[str] | None:
+    def end(self) -> LinearRegex | None:
         if not self._end_ready:
             self._end = self._re(self.pattern.end) if self.pattern.end else None
             self._end_ready = True
@@ -252,12 +225,13 @@ class Analyzer:
                 specs.append(RegexSpec(len(specs), rx, pattern.ignore_case))
                 self._spec_target.append(index)
                 self._spec_regex.append(number)
-        self._probe_names: list[str] = []
-        for name, rx in _PROBES:
+        #: probe index → the dialect whose marker it is
+        self._probe_dialects: list[str] = []
+        for dialect_name, rx in dialects.all_markers():
             specs.append(RegexSpec(len(specs), rx, False))
-            self._spec_target.append(-1 - len(self._probe_names))
+            self._spec_target.append(-1 - len(self._probe_dialects))
             self._spec_regex.append(0)
-            self._probe_names.append(name)
+            self._probe_dialects.append(dialect_name)
         try:
             self._scanner = CompositeScanner(specs, engine)
         except re.error:
@@ -288,11 +262,26 @@ class Analyzer:
 
     # --- entry points -------------------------------------------------------------------
 
-    def analyze_path(self, path: Path | str) -> Diagnosis:
+    def analyze_path(
+        self,
+        path: Path | str,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
+        """``failed_steps``: names of the job's failed steps when the CI system's API told
+        them; ``baseline``: templates of a passing run of the same job (noise)."""
         p = Path(path)
         try:
             chunks = read_file_chunks(p)
-            diagnosis = self._analyze(chunks, str(path), spool=None)
+            diagnosis = self._analyze(
+                chunks,
+                str(path),
+                spool=None,
+                reopen=lambda: read_file_chunks(p),
+                failed_steps=failed_steps,
+                baseline=baseline,
+            )
         except OSError as exc:
             raise AnalysisError(
                 f"cannot read log {path}: {exc.strerror or exc}",
@@ -303,30 +292,60 @@ class Analyzer:
             diagnosis = self._merge_fallback(diagnosis, excerpt)
         return diagnosis
 
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis:
-        if self.fallback is None:
-            return self._analyze(chunks, name, spool=None)
+    def analyze_stream(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
         import tempfile
 
-        # keep a copy (on disk when large) so the fallback can read the log again
+        # keep a copy (on disk when large): the failing step and the fallback classifier
+        # read the log again
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            diagnosis = self._analyze(chunks, name, spool=spool)
-            if self._wants_fallback(diagnosis):
+
+            def reopen() -> Iterator[bytes]:
+                spool.flush()
                 spool.seek(0)
-                excerpt = build_excerpt(iter_log_lines(_read_spool(spool)), name)
+                return _read_spool(spool)
+
+            diagnosis = self._analyze(
+                chunks,
+                name,
+                spool=spool,
+                reopen=reopen,
+                failed_steps=failed_steps,
+                baseline=baseline,
+            )
+            if self._wants_fallback(diagnosis):
+                excerpt = build_excerpt(iter_log_lines(reopen()), name)
                 diagnosis = self._merge_fallback(diagnosis, excerpt)
         return diagnosis
 
-    def analyze_source(self, source: LogSource) -> Diagnosis:
+    def analyze_source(
+        self,
+        source: LogSource,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
         """One log of :func:`~hee_monitor.analysis.logreader.log_sources`: a plain file by
         its path (read again cheaply for the fallback), any other source as a stream.
         Raises LogReadError for a damaged archive, found while streaming it."""
         if source.path is not None:
-            return self.analyze_path(source.path)
-        return self.analyze_stream(source.open(), source.name)
+            return self.analyze_path(source.path, failed_steps=failed_steps, baseline=baseline)
+        return self.analyze_stream(
+            source.open(), source.name, failed_steps=failed_steps, baseline=baseline
+        )
 
-    def analyze_text(self, text: str, name: str = "<text>") -> Diagnosis:
-        return self.analyze_stream([text.encode("utf-8", errors="surrogateescape")], name)
+    def analyze_text(
+        self, text: str, name: str = "<text>", *, baseline: Baseline | None = None
+    ) -> Diagnosis:
+        return self.analyze_stream(
+            [text.encode("utf-8", errors="surrogateescape")], name, baseline=baseline
+        )
 
     # --- fallback ------------------------------------------------------------------------
 
@@ -334,7 +353,9 @@ class Analyzer:
         if self.fallback is None:
             return False
         root = diagnosis.root_cause
-        return root is None or root.confidence < LOW_CONFIDENCE
+        return (
+            root is None or root.confidence < LOW_CONFIDENCE or root.pattern_id == FAILING_STEP_ID
+        )
 
     def _merge_fallback(self, diagnosis: Diagnosis, excerpt: object) -> Diagnosis:
         assert self.fallback is not None
@@ -343,22 +364,38 @@ class Analyzer:
         assert isinstance(excerpt, LogExcerpt)
         result = self.fallback.classify(excerpt)
         notes = diagnosis.notes + ((result.note,) if result.note else ())
-        failures = sorted((*diagnosis.failures, *result.findings), key=lambda f: -f.confidence)
+        # the model read the log's candidate blocks and picked: its answer leads when the
+        # patterns had no confident root cause
+        failures = (
+            *sorted(result.findings, key=lambda f: -f.confidence),
+            *diagnosis.failures,
+        )
         return replace(diagnosis, failures=tuple(failures), notes=notes)
 
     # --- the pass --------------------------------------------------------------------------
 
-    def _analyze(self, chunks: Iterable[bytes], name: str, spool: IO[bytes] | None) -> Diagnosis:
+    def _analyze(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        spool: IO[bytes] | None,
+        *,
+        reopen: Callable[[], Iterable[bytes]] | None = None,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
         started = time.perf_counter()
         if spool is not None:
             chunks = _tee(chunks, spool)
         states: dict[int, _PatternState] = {}
         window = LineWindow()
-        run = _RunState()
+        run = _Run(failed_steps)
         total_lines = 0
         next_line = 1
         saturated: set[int] = set()  # spec ids of patterns with all their evidence
         for data in iter_raw_blocks(chunks):
+            if next_line == 1:
+                run.detect(data[: dialects.HEAD_BYTES])
             hits = self._scanner.scan(data)
             if hits:
                 # one pass of newline counting: up to each hit, then to the end
@@ -384,11 +421,18 @@ class Analyzer:
             )
             window.forget_before(keep_from - 200)
         self._resolve(states, window, final=True)
-        failures = self._findings(states, run, total_lines)
+        run.finish(total_lines)
+        if spool is not None:
+            spool.flush()
+        failures = self._findings(states, run, total_lines, baseline=baseline, reopen=reopen)
+        notes: tuple[str, ...] = ()
+        if baseline is not None:
+            notes = (f"last-green baseline: {baseline.name} ({len(baseline.templates)} templates)",)
         return Diagnosis(
             log=name,
             lines=total_lines,
             failures=tuple(failures),
+            notes=notes,
             analysis_seconds=time.perf_counter() - started,
         )
 
@@ -397,7 +441,7 @@ class Analyzer:
         block: Block,
         hits: list[tuple[int, int, int]],
         states: dict[int, _PatternState],
-        run: _RunState,
+        run: _Run,
         window: LineWindow,
     ) -> None:
         data = block.data
@@ -428,7 +472,7 @@ class Analyzer:
             stop = data.find(b"\n", pos)
             raw = data[start : stop if stop >= 0 else len(data)]
             if target < 0:
-                run.probe(self._probe_names[-1 - target], line, raw)
+                run.feed(self._probe_dialects[-1 - target], line, raw)
                 continue
             if run.in_header(line):
                 continue
@@ -436,7 +480,9 @@ class Analyzer:
             state = states.setdefault(target, _PatternState())
             if len(state.occurrences) >= MAX_EVIDENCE:
                 continue
-            text = normalise_line(raw)
+            # the whole line (no cut: confirmation is linear-time, and the cause may
+            # stand at the end of a long line)
+            text = normalise_line(raw, limit=MAX_PARTIAL_BYTES)
             # the scanner selects a superset of each regex's lines: the regexes that
             # selected this line are the only ones that can match it
             if (
@@ -445,7 +491,13 @@ class Analyzer:
                 and not _TEXT_COMMAND_TRACE.match(text)
             ):
                 window.anchor(line, start)
-                occ = Occurrence(line, text, run.step, run.region, bool(_WARNING_LINE.match(text)))
+                occ = Occurrence(
+                    line,
+                    text[:MAX_LINE_BYTES],
+                    run.step,
+                    run.region,
+                    bool(_WARNING_LINE.match(text)),
+                )
                 state.occurrences.append(occ)
                 state.pending.append(occ)
 
@@ -474,9 +526,22 @@ class Analyzer:
             state.pending = waiting
 
     def _findings(
-        self, states: dict[int, _PatternState], run: _RunState, total_lines: int
+        self,
+        states: dict[int, _PatternState],
+        run: _Run,
+        total_lines: int,
+        *,
+        baseline: Baseline | None = None,
+        reopen: Callable[[], Iterable[bytes]] | None = None,
     ) -> list[Finding]:
-        ranked: list[tuple[tuple[float, int, int], Finding, int]] = []
+        failed = run.failed
+        noise = baseline.templates if baseline is not None else frozenset()
+        ranked: list[tuple[tuple[float, ...], Finding, int]] = []
+        # tier-0/1 findings that only summarise or point (they anchor the fallback)
+        claims = False
+        summaries: list[int] = []
+        agreed: dict[int, Pattern] = {}
+        generic_ranges: list[tuple[int, int]] = []
         for index, state in states.items():
             if not state.occurrences:
                 continue
@@ -489,46 +554,89 @@ class Analyzer:
                 Evidence(a, b, "\n".join(texts.get(n, "") for n in range(a, b + 1)))
                 for a, b in ranges
             )
-            first = state.occurrences[0]
+            occurrences = state.occurrences
+            first = occurrences[0]
             # every occurrence in a command or step that ended well: not where it failed
             succeeded = run.build_passed or (
-                len(state.occurrences) < MAX_EVIDENCE
-                and all(run.ended_well(o.region) for o in state.occurrences)
+                len(occurrences) < MAX_EVIDENCE
+                and all(run.ended_well(o.region) for o in occurrences)
             )
-            in_failed_step = (
-                not succeeded
-                and run.failed_step is not None
-                and any(o.step == run.failed_step for o in state.occurrences)
+            in_failed = (
+                failed is not None
+                and not succeeded
+                and any(o.region == failed.index for o in occurrences)
             )
-            bonus = _STEP_BONUS if in_failed_step else -_STEP_BONUS if succeeded else 0
+            # outside every failing step: never the root cause
+            outside = failed is not None and not any(run.failing(o.region) for o in occurrences)
+            seen_passing = bool(noise) and all(template(o.text) in noise for o in occurrences)
+            if succeeded:
+                tier = 4
+            elif outside or seen_passing:
+                tier = 3
+            elif failed is None or in_failed:
+                tier = 0
+            else:
+                tier = 1  # a later step that failed too
+            capped = succeeded or outside or seen_passing
+            generic = claims_nothing(pattern)
+            if tier == 0:
+                if generic:
+                    for o in occurrences:
+                        agreed.setdefault(o.line, pattern)
+                    generic_ranges.extend(ranges)
+                    if is_summary(pattern):
+                        summaries.extend(
+                            o.line
+                            for o in occurrences
+                            if failed is None or o.region == failed.index
+                        )
+                else:
+                    claims = True
             confidence = 0.3 + 0.55 * pattern.priority / 100
-            if run.failed_step is not None or succeeded:
-                confidence += 0.1 if in_failed_step else -0.1
-            if len(state.occurrences) > 1:
+            if failed is not None or succeeded:
+                confidence += 0.1 if in_failed else -0.1 if tier >= 3 else 0.0
+            if len(occurrences) > 1:
                 confidence += 0.03
-            details: dict[str, object] = {"occurrences": len(state.occurrences)}
+            details: dict[str, object] = {"occurrences": len(occurrences)}
             if first.step:
                 details["step"] = first.step
             if succeeded:
                 details["step_succeeded"] = True
+            elif outside:
+                details["outside_failing_step"] = True
+            if seen_passing and baseline is not None:
+                details["seen_in_baseline"] = baseline.name
             finding = Finding(
                 pattern_id=pattern.id,
                 title=pattern.title,
                 category=pattern.category,
-                severity=survived_severity(pattern.severity, state.occurrences, succeeded),
+                severity=survived_severity(pattern.severity, occurrences, capped),
                 owner=pattern.owner,
                 risk=pattern.risk,
                 transient=pattern.transient,
                 confidence=max(0.05, min(0.99, confidence)),
                 fix_strategy=pattern.fix_strategy,
-                fingerprint=fingerprint(pattern.id, [o.text for o in state.occurrences[:3]]),
+                fingerprint=fingerprint(pattern.id, [o.text for o in occurrences[:3]]),
                 evidence=evidence,
                 auto_fix=pattern.auto_fix,
                 rollback_required=pattern.rollback_required,
                 details=details,
             )
-            key = (-(pattern.priority + bonus), first.line, -pattern.severity.rank)
+            key = (tier, -pattern.priority, first.line, -pattern.severity.rank)
             ranked.append((key, finding, pattern.priority))
+        target = failed
+        if target is None and agreed and run.steps and run.steps[-1].outcome == "unknown":
+            # no failing step told, but generic patterns saw a failure: the log ends
+            # inside a step, whose end is the best guess
+            target = run.steps[-1]
+        if not claims and target is not None and not run.build_passed and reopen is not None:
+            fallback = self._failing_step_finding(
+                target, failed is not None, summaries, agreed, noise, reopen, baseline
+            )
+            if fallback is not None and _within(fallback.evidence[0], generic_ranges):
+                fallback = None  # a pattern says the same, with its own words
+            if fallback is not None:
+                ranked.append(((-1.0,), fallback, GENERIC_PRIORITY + 1))
         ranked.sort(key=lambda kv: kv[0])
         # confidence never rises down the ranking: the first finding is the most likely
         out: list[tuple[Finding, int]] = []
@@ -539,6 +647,85 @@ class Analyzer:
         if self.all_findings:
             return [finding for finding, _ in out]
         return fold_findings(out)
+
+    def _failing_step_finding(
+        self,
+        step: Step,
+        known_failure: bool,
+        summaries: Sequence[int],
+        agreed: dict[int, Pattern],
+        noise: frozenset[str],
+        reopen: Callable[[], Iterable[bytes]],
+        baseline: Baseline | None,
+    ) -> Finding | None:
+        """``GEN-FAILING-STEP``: the best block of the failing step by the pattern-free
+        scorer (see :mod:`~hee_monitor.analysis.failing_step`), with the exit line."""
+        body = max(step.body_start, step.start)
+        end = step.end or step.start
+        inside = sorted(n for n in summaries if body <= n <= end)
+        anchor = inside[0] if inside else (step.exit_line or end)
+        if anchor <= body:
+            if not known_failure:
+                return None  # nothing above the summary that opens the log
+            anchor = end + 1
+        low = max(body, anchor - MAX_STEP_LINES)
+        high = max(anchor - 1, low)
+        wanted_exit = step.exit_line if step.exit_line and step.exit_line > high else None
+        read = read_lines(reopen, low, wanted_exit or high)
+        lines = [
+            (n, t)
+            for n, t in read
+            if n <= high and not _TEST_PASSED.search(t) and not _TEXT_COMMAND_TRACE.match(t)
+        ]
+        found = candidates(lines, anchor, noise=noise, agreed=set(agreed))
+        if not found:
+            return None
+        best = found[0]
+        if not known_failure and not best.worded:
+            return None  # no failing step told and nothing reads like a failure
+        text = dict(read)
+        evidence = [
+            Evidence(
+                best.start,
+                best.end,
+                "\n".join(text.get(n, "") for n in range(best.start, best.end + 1)),
+            )
+        ]
+        exit_line = step.exit_line
+        if exit_line is not None and exit_line > best.end:
+            evidence.append(Evidence(exit_line, exit_line, text.get(exit_line, "")))
+        agreeing = sorted(
+            {agreed[n] for n in range(best.start, best.end + 1) if n in agreed},
+            key=lambda p: -p.priority,
+        )
+        pattern = agreeing[0] if agreeing else None
+        severity = Severity.HIGH if known_failure else Severity.MEDIUM
+        confidence = (0.45 if best.worded else 0.3) + (0.1 if pattern is not None else 0.0)
+        if not known_failure:
+            confidence -= 0.1
+        details: dict[str, object] = {
+            "step": step.name,
+            "exit_code": step.exit_code,
+            "candidates": [[c.start, c.end] for c in found],
+        }
+        if baseline is not None:
+            details["baseline"] = baseline.name
+        return Finding(
+            pattern_id=FAILING_STEP_ID,
+            title=f"Failure in step: {step.name}"
+            if step.name
+            else "Failure near the end of the log",
+            category=pattern.category if pattern is not None else "unknown",
+            severity=severity,
+            owner=pattern.owner if pattern is not None else None,
+            risk=pattern.risk if pattern is not None else 5,
+            transient=False,
+            confidence=confidence,
+            fix_strategy=pattern.fix_strategy if pattern is not None else None,
+            fingerprint=fingerprint(FAILING_STEP_ID, [template(text.get(best.line, ""))]),
+            evidence=tuple(evidence),
+            details=details,
+        )
 
 
 def survived_severity(
@@ -600,85 +787,56 @@ def fold_findings(ranked: Sequence[tuple[Finding, int]]) -> list[Finding]:
     return out
 
 
-class _RunState:
-    """What the probes told so far: the current step, header ranges, the failed step."""
+class _Run:
+    """The log's dialect and the steps its parser built from the marker lines so far."""
 
-    def __init__(self) -> None:
-        self.step: str | None = None
-        self.header_start: int | None = None
-        self.failed_step: str | None = None
-        self.exit_line: int | None = None
-        #: the current command region: a new one starts with every command or step start
-        self.region = 0
-        self._failed_regions: set[int] = set()
-        self._exited_zero: set[int] = set()
-        self._outcome_line = 0
-        #: the log ends with the build's own verdict that it passed
-        self.build_passed = False
+    def __init__(self, failed_steps: Sequence[str]) -> None:
+        self._failed_steps = tuple(failed_steps)
+        self.dialect: str = "plain"
+        self.parser: StepParser = dialects.DIALECTS["plain"].parser()
+        self.steps: list[Step] = []
+        self._fed = 0
 
-    def ended_well(self, region: int) -> bool:
-        """Whether command region ``region`` is known to have ended without a failure: it
-        printed "exited with 0", or a later command started and it reported no failure."""
-        if region in self._failed_regions:
-            return False
-        return region < self.region or region in self._exited_zero
+    def detect(self, head: bytes) -> None:
+        dialect = dialects.detect(head, self._failed_steps)
+        self.dialect = dialect.name
+        self.parser = dialect.parser()
 
-    def _outcomes(self, line: int, raw: bytes) -> None:
-        if line == self._outcome_line:  # several probes select the same line
+    def feed(self, dialect: str, line: int, raw: bytes) -> None:
+        if dialect != self.dialect or line == self._fed:  # several markers on one line
             return
-        self._outcome_line = line
-        raw = raw[:MAX_LINE_BYTES]
-        events: list[tuple[int, int]] = []
-        for marks, kind in ((_START_MARKS, _START), (_FAIL_MARKS, _FAIL)):
-            for mark in marks:
-                at = raw.find(mark)
-                while at >= 0:
-                    events.append((at, kind))
-                    at = raw.find(mark, at + 1)
-        if b"exited with" in raw:
-            for m in _EXIT_STATUS.finditer(raw):
-                events.append((m.start(), _EXIT_ZERO if int(m.group(1)) == 0 else _FAIL))
-        events.sort()
-        for _, kind in events:
-            if kind == _START:
-                self.region += 1
-            elif kind == _EXIT_ZERO:
-                self._exited_zero.add(self.region)
-            else:
-                self._failed_regions.add(self.region)
+        self._fed = line
+        self.parser.feed(line, normalise_line(raw[:MAX_LINE_BYTES], redraws=True))
 
-    def probe(self, name: str, line: int, raw: bytes) -> None:
-        if name in (_PROBE_OUTCOME, _PROBE_STEP, _PROBE_EXIT):
-            self._outcomes(line, raw)
-        if name == _PROBE_OUTCOME:
-            return
-        if name == _PROBE_VERDICT:
-            m = _VERDICT.search(normalise_line(raw, redraws=True))
-            if m is not None:  # the last verdict counts
-                self.build_passed = (
-                    m.group("jenkins") == "SUCCESS"
-                    or m.group("travis") == "0"
-                    or m.group("gitlab") is not None
-                )
-            return
-        if name == _PROBE_END_HEADER:
-            self.header_start = None
-            return
-        if name == _PROBE_EXIT:
-            if self.exit_line is None:
-                self.exit_line = line
-                self.failed_step = self.step
-            return
-        m = _STEP_NAME[name].search(normalise_line(raw, redraws=True))
-        if m is None:
-            return
-        self.step = m.group(1).strip()[:200] or None
-        if name == _PROBE_STEP:
-            self.header_start = line
+    @property
+    def region(self) -> int:
+        return self.parser.current
+
+    @property
+    def step(self) -> str | None:
+        steps = self.parser.steps
+        return steps[-1].name if steps else None
 
     def in_header(self, line: int) -> bool:
-        start = self.header_start
-        return start is not None and line - start <= _MAX_HEADER_LINES
+        return self.parser.in_header(line)
+
+    def finish(self, total_lines: int) -> None:
+        self.steps = self.parser.finish(total_lines)
+
+    @property
+    def build_passed(self) -> bool:
+        return self.parser.verdict is True
+
+    @property
+    def failed(self) -> Step | None:
+        return first_failing(self.steps)
+
+    def ended_well(self, region: int) -> bool:
+        """Whether step ``region`` is known to have ended without a failure."""
+        return 0 <= region < len(self.steps) and self.steps[region].outcome == "success"
+
+    def failing(self, region: int) -> bool:
+        return 0 <= region < len(self.steps) and self.steps[region].failed
 
 
 def _locate(
@@ -704,6 +862,30 @@ def _locate(
     return out, newlines + count(b"\n", prev)
 
 
+def _within(evidence: Evidence, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= evidence.start_line and evidence.end_line <= b for a, b in ranges)
+
+
+def read_lines(
+    reopen: Callable[[], Iterable[bytes]], first: int, last: int
+) -> list[tuple[int, str]]:
+    """Lines ``first`` to ``last`` (1-based, inclusive) of a log read again, normalised."""
+    out: list[tuple[int, str]] = []
+    if last < first:
+        return out
+    for block in iter_blocks(reopen()):
+        if block.last_line < first:
+            continue
+        if block.first_line > last:
+            break
+        raws = block.data.split(b"\n")
+        for offset, raw in enumerate(raws[: block.line_count]):
+            number = block.first_line + offset
+            if first <= number <= last:
+                out.append((number, normalise_line(raw)))
+    return out
+
+
 def _tee(chunks: Iterable[bytes], spool: IO[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         spool.write(chunk)
@@ -715,4 +897,13 @@ def _read_spool(spool: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-__all__ = ["GENERIC_PRIORITY", "MAX_LINE_BYTES", "Analyzer", "fold_findings"]
+__all__ = [
+    "FAILING_STEP_ID",
+    "GENERIC_PRIORITY",
+    "MAX_LINE_BYTES",
+    "Analyzer",
+    "Baseline",
+    "claims_nothing",
+    "fold_findings",
+    "is_summary",
+]

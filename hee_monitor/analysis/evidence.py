@@ -8,12 +8,12 @@ to an ``end`` line), so memory stays bounded whatever the log size.
 from __future__ import annotations
 
 import bisect
-import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hee_monitor.analysis.logreader import Block, normalise_line
+from hee_monitor.analysis.matcher import Searcher
 
 
 class _WindowBlock:
@@ -107,7 +107,7 @@ def evidence_range(
     *,
     before: int,
     after: int,
-    end: re.Pattern[str] | None,
+    end: Searcher | None,
     max_lines: int,
 ) -> tuple[int, int]:
     """The inclusive line range that proves ``occ``: start→end regex when given and found

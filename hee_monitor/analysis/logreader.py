@@ -37,8 +37,18 @@ READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 BOM = b"\xef\xbb\xbf"
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
+#: escape sequences: CSI (SGR colours, erase line, cursor moves), OSC (window titles,
+#: hyperlinks; ended by BEL or ST), character-set selection and the other two-byte ones
+_ANSI = re.compile(
+    r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()][A-Za-z0-9]"
+    r"|\x1b[=>@-Z\\^_]"
+)
+#: a backspace overstrike (``_\bX``, ``X\bX``: man-page bold and underline)
+_OVERSTRIKE = re.compile(r"_\x08|([^\x08])\x08(?=\1)")
+#: runner timestamp columns: GitHub Actions (``2024-…Z ``), GitLab (``2024-…Z 00O+ ``),
+#: Jenkins' timestamper (``[2024-…Z] ``)
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: \d\d[OE]\+?)? ?")
+_BRACKET_TIMESTAMP = re.compile(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\] ")
 #: ``gh run view --log`` / ``--log-failed`` put the job and step names, tab-separated, in
 #: front of each timestamped line: ``build<TAB>Run pytest<TAB>2024-…Z text``
 _GH_CLI_PREFIX = re.compile(r"^[^\t]{1,300}\t[^\t]{0,300}\t(?=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
@@ -49,22 +59,24 @@ _EXIT_CODE = re.compile(r"Process completed with exit code (\d+)")
 _ERROR_WORDS = re.compile(r"error|fail|exception|fatal|panic|denied|timed? ?out", re.IGNORECASE)
 
 
-def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
+def normalise_line(raw: bytes, *, redraws: bool = False, limit: int = MAX_LINE_BYTES) -> str:
     """The text of one raw line as patterns see it: decoded (invalid UTF-8 replaced), cut
-    at :data:`MAX_LINE_BYTES`, without CR, NUL, BOM, ANSI escapes and the timestamp prefix
-    GitHub Actions puts in front of every line (and the job and step names ``gh run view
-    --log`` puts in front of that).
+    at ``limit`` bytes (:data:`MAX_LINE_BYTES` unless given), without CR, NUL, BOM, ANSI
+    escapes and the timestamp prefix GitHub Actions puts in front of every line (and the
+    job and step names ``gh run view --log`` puts in front of that).
 
     A lone CR inside a line redraws it (progress bars, ``pip``/``docker pull`` output):
     only the text after the last one (the last non-blank part) is kept, as a terminal shows
     it, so ``^``-anchored regexes see the line's final text. ``redraws=True`` keeps every
     part, joined by spaces (step markers such as ``travis_fold:start:x`` come before the
     CR)."""
-    if len(raw) > MAX_LINE_BYTES:
-        raw = raw[:MAX_LINE_BYTES]
+    if len(raw) > limit:
+        raw = raw[:limit]
     text = raw.decode("utf-8", errors="replace")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    if "\x08" in text:
+        text = _OVERSTRIKE.sub("", text).replace("\x08", "")
     text = text.rstrip("\r")
     if "\r" in text:
         if redraws:
@@ -77,6 +89,8 @@ def normalise_line(raw: bytes, *, redraws: bool = False) -> str:
         text = _GH_CLI_PREFIX.sub("", text, count=1)
     if text[:1].isdigit():
         text = _TIMESTAMP.sub("", text, count=1)
+    elif text.startswith("[2") or text.startswith("[1"):
+        text = _BRACKET_TIMESTAMP.sub("", text, count=1)
     return text
 
 

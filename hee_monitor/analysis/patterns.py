@@ -26,6 +26,15 @@ from hee_monitor.core.models import AutoFix, Category, Owner, Severity
 SCHEMA_FILE = "pattern_database.schema.json"
 _ID_RX = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 
+#: what a pattern's line says about the failure (the ``scope`` field):
+#: ``failure`` states the failure itself (a compiler error, a failed assertion);
+#: ``summary`` reports that something failed without saying what (``npm ERR! Test
+#: failed.``, "2 tests failed", ``BUILD FAILURE``, an exit-code line): it anchors the
+#: search for the cause above it rather than being the cause;
+#: ``setup`` is noise of setting the job up (an install's audit summary) that is never the
+#: cause of a failure by itself
+SCOPES = ("failure", "summary", "setup")
+
 
 @dataclass(frozen=True)
 class Context:
@@ -58,6 +67,8 @@ class Pattern:
     end: str | None = None
     max_lines: int = 40
     counter_examples: tuple[str, ...] = ()
+    #: one of :data:`SCOPES`
+    scope: str = "failure"
     #: where the pattern was defined (file and 1-based line), for messages
     source: Path | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
@@ -81,6 +92,7 @@ class Pattern:
             "auto_fix": self.auto_fix.value,
             "rollback_required": self.rollback_required,
             "priority": self.priority,
+            "scope": self.scope,
             "tags": list(self.tags),
             "regex": list(self.regex),
             "ignore_case": self.ignore_case,
@@ -206,6 +218,9 @@ def pattern_from_mapping(
             raise fail(f"missing required field {key!r}")
     if not isinstance(pid, str) or not _ID_RX.match(pid):
         raise fail(f"invalid id {pid!r} (expected e.g. PAT-001)")
+    scope = data.get("scope", "failure")
+    if scope not in SCOPES:
+        raise fail(f"invalid scope {scope!r} (expected one of {', '.join(SCOPES)})")
     try:
         context = data.get("context") or {}
         return Pattern(
@@ -230,6 +245,7 @@ def pattern_from_mapping(
             end=data.get("end"),
             max_lines=int(data.get("max_lines", 40)),
             counter_examples=_as_tuple(data.get("counter_examples")),
+            scope=str(scope),
             source=source,
             line=line,
         )
@@ -244,7 +260,7 @@ def pattern_files(path: Path) -> list[Path]:
     return [path]
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def _cache_path(path: Path) -> Path:
@@ -315,10 +331,33 @@ def load_database(extra: Sequence[Path | str] = (), *, shipped: bool = True) -> 
             )
         sources.append(p)
     patterns: list[Pattern] = []
-    for source in sources:
+    for number, source in enumerate(sources):
+        user = number > 0 or not shipped
         for path in pattern_files(source):
-            patterns.extend(load_file(path))
+            loaded = load_file(path)
+            if user:  # shipped patterns are checked by the test suite
+                for pattern in loaded:
+                    _refuse_backtracking(pattern)
+            patterns.extend(loaded)
     return PatternDatabase(patterns)
+
+
+def _refuse_backtracking(pattern: Pattern) -> None:
+    """Raise PatternError (file, line, id) when a regex of ``pattern`` does not compile or
+    needs a backtracking engine: confirming a line must take time linear in its length."""
+    from hee_monitor.analysis.matcher import check_regex
+
+    fields = (("regex", pattern.regex), ("exclude", pattern.exclude), ("end", (pattern.end,)))
+    for key, regexes in fields:
+        for rx in regexes:
+            if rx is None:
+                continue
+            problem = check_regex(rx, ignore_case=pattern.ignore_case, fast=False)
+            if problem is not None:
+                raise PatternError(
+                    f"{pattern.where}: {key} {rx!r}: {problem}",
+                    hint="run `hee-monitor patterns validate` on the file to see every problem",
+                )
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -190,6 +190,7 @@ def suggest_from_answer(entry: CachedAnswer) -> Suggestion | NotSuggested:
         "fix_strategy": None,
         "auto_fix": "none",
         "priority": 60,
+        "scope": "failure",
         "tags": ["suggested", f"llm:{entry.model}"],
         "regex": generalised.regex,
         "examples": [example],

@@ -17,6 +17,7 @@ from hee_monitor.core.models import Diagnosis, Finding
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.baseline import Baseline
     from hee_monitor.analysis.llm import OllamaClassifier
     from hee_monitor.analysis.logreader import LogSource
 
@@ -81,6 +82,14 @@ def check_readable(path_arg: str) -> Path | None:
     "--no-shipped", is_flag=True, help="Use only the --patterns given, not the shipped ones."
 )
 @click.option(
+    "--baseline",
+    "baseline_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Log of a passing run of the same job (the last green one); lines whose message it "
+    "printed too are noise, never the root cause (repeatable).",
+)
+@click.option(
     "--llm/--no-llm",
     "llm",
     default=None,
@@ -112,6 +121,7 @@ def analyze(
     pattern_dirs: tuple[Path, ...],
     junit_files: tuple[Path, ...],
     no_shipped: bool,
+    baseline_files: tuple[Path, ...],
     llm: bool | None,
     llm_model: str | None,
     llm_host: str | None,
@@ -127,6 +137,7 @@ def analyze(
       hee-monitor analyze job.log
       gh run view 123 --log-failed | hee-monitor analyze --format json -
       hee-monitor analyze --junit report.xml build.log
+      hee-monitor analyze --baseline last-green.log failed.log
       hee-monitor analyze --format github job.log   (in an Actions step: annotations)
       hee-monitor analyze --llm --llm-model qwen2.5 job.log
     """
@@ -137,6 +148,7 @@ def analyze(
     paths = [(arg, check_readable(arg)) for arg in logs]
     for junit in junit_files:
         check_readable(str(junit))
+    baseline = _baseline(baseline_files)
 
     from hee_monitor.analysis.analyzer import Analyzer
     from hee_monitor.analysis.patterns import load_database
@@ -149,7 +161,7 @@ def analyze(
         all_findings=all_findings,
     )
     junit_findings = _junit_findings(junit_files)
-    diagnoses = _run(analyzer, _sources(paths))
+    diagnoses = _run(analyzer, _sources(paths), baseline)
     if not paths:
         diagnoses = iter([Diagnosis(log=str(junit_files[0]), lines=0, failures=())])
     out = sys.stdout
@@ -218,12 +230,29 @@ def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource]
     return out
 
 
-def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource]]) -> Iterator[Diagnosis]:
+def _baseline(files: Sequence[Path]) -> Baseline | None:
+    """The templates of the --baseline logs; a missing, unreadable or binary one is a
+    usage error naming it, an empty one has no effect."""
+    from hee_monitor.analysis.baseline import load_baseline, merged
+    from hee_monitor.core.errors import AnalysisError
+
+    loaded = []
+    for path in files:
+        try:
+            loaded.append(load_baseline(path))
+        except AnalysisError as exc:
+            raise UsageError(str(exc), hint=exc.hint) from None
+    return merged(loaded)
+
+
+def _run(
+    analyzer: Analyzer, logs: list[tuple[str, LogSource]], baseline: Baseline | None = None
+) -> Iterator[Diagnosis]:
     sizes = [s.path.stat().st_size if s.path else 0 for _, s in logs]
     show = sys.stderr.isatty() and (len(logs) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
     if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
         for _, source in logs:
-            yield _one(analyzer, source)
+            yield _one(analyzer, source, baseline)
         return
     from rich.console import Console
     from rich.progress import Progress
@@ -232,12 +261,12 @@ def _run(analyzer: Analyzer, logs: list[tuple[str, LogSource]]) -> Iterator[Diag
         task = progress.add_task("analysing logs", total=len(logs))
         for name, source in logs:
             progress.update(task, description=f"analysing {name}")
-            yield _one(analyzer, source)
+            yield _one(analyzer, source, baseline)
             progress.advance(task)
 
 
-def _one(analyzer: Analyzer, source: LogSource) -> Diagnosis:
-    return analyzer.analyze_source(source)
+def _one(analyzer: Analyzer, source: LogSource, baseline: Baseline | None = None) -> Diagnosis:
+    return analyzer.analyze_source(source, baseline=baseline)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -271,7 +300,7 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
         )
         lines.append(
             f"    severity {style(finding.severity.value, fg=sev_color)}  "
-            f"owner {finding.owner.value}  category {finding.category}  "
+            f"owner {finding.owner or 'unknown'}  category {finding.category}  "
             f"confidence {finding.confidence:.2f}"
             + ("  transient (re-run may pass)" if finding.transient else "")
         )
@@ -315,7 +344,7 @@ def render_github(diagnosis: Diagnosis, root: Path) -> str:
         lines = [text for _, text in _evidence_lines(f, 6)]
         message = "\n".join(
             [
-                f"{f.severity.value}, owner {f.owner.value}"
+                f"{f.severity.value}, owner {f.owner or 'unknown'}"
                 + (f", fix strategy {f.fix_strategy}" if f.fix_strategy else "")
                 + f" ({diagnosis.log}"
                 + (f", line {f.evidence[0].start_line})" if f.evidence else ")"),
@@ -359,7 +388,7 @@ def render_markdown(diagnosis: Diagnosis) -> str:
             )
             out.append(
                 f"| {n} | **{f.title}** (`{f.pattern_id}`){also} | {f.severity.value} | "
-                f"{f.owner.value} | {f.confidence:.2f} | {fix} |"
+                f"{f.owner or 'unknown'} | {f.confidence:.2f} | {fix} |"
             )
         root = diagnosis.failures[0]
         out.append("")

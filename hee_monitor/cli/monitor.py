@@ -645,7 +645,7 @@ def _one_run(
 
 def _print_finding(f: Finding, detailed: bool) -> None:
     click.echo(
-        f"  [{f.severity.value}] {f.pattern_id}: {f.title} ({f.owner.value}, "
+        f"  [{f.severity.value}] {f.pattern_id}: {f.title} ({f.owner or 'unknown'}, "
         f"risk {f.risk}{', transient' if f.transient else ''})"
     )
     if detailed:

@@ -95,7 +95,7 @@ def list_patterns(fmt: str, category: str | None, pattern_dirs: tuple[Path, ...]
 
     \b
     Examples:
-      hee-monitor patterns list                         id, category, severity, owner
+      hee-monitor patterns list                         id, category, severity, owner, scope
       hee-monitor patterns list --category dependency   one category
       hee-monitor patterns list --patterns my-patterns/ --format json
     """
@@ -108,7 +108,7 @@ def list_patterns(fmt: str, category: str | None, pattern_dirs: tuple[Path, ...]
     for p in chosen:
         click.echo(
             f"{p.id:<28} {p.category:<15} {p.severity.value:<8} {p.owner.value:<9} "
-            f"prio {p.priority:<3} {p.title}"
+            f"prio {p.priority:<3} {p.scope:<7} {p.title}"
         )
     click.echo(f"{len(chosen)} pattern(s)", err=True)
     return 0

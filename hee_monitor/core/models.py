@@ -92,7 +92,9 @@ class Finding:
     title: str
     category: str
     severity: Severity
-    owner: Owner
+    #: None when nothing tells who has to act (the pattern-free fallback, unless a
+    #: pattern agrees with it)
+    owner: Owner | None
     risk: int
     transient: bool
     confidence: float
@@ -116,7 +118,7 @@ class Finding:
             "title": self.title,
             "category": self.category,
             "severity": self.severity.value,
-            "owner": self.owner.value,
+            "owner": self.owner.value if self.owner is not None else None,
             "risk": self.risk,
             "transient": self.transient,
             "confidence": round(self.confidence, 3),

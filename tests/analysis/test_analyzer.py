@@ -218,7 +218,9 @@ def test_fallback_gets_a_bounded_excerpt_when_nothing_matched(sample_db: Pattern
     )
     assert seen and seen[0].total_lines == 502
     assert seen[0].lines[-1].number == 502 and len(seen[0].lines) <= 200
-    assert ids(diagnosis) == ["LLM-GUESS"]
+    # the model's answer leads; the pattern-free block of the failing step follows it
+    assert ids(diagnosis) == ["LLM-GUESS", "GEN-FAILING-STEP"]
+    assert diagnosis.failures[1].evidence[0].text == "weird thing"
     assert diagnosis.notes == ("classified by the local model",)
 
 
@@ -231,8 +233,9 @@ def test_fallback_not_called_for_an_explained_log(sample_db: PatternDatabase) ->
 
 
 def test_fallback_still_asked_when_only_generic_findings_match(sample_db: PatternDatabase) -> None:
-    """Folding leaves a log with only generic findings as it is: low confidence, so the
-    fallback is asked, and the generic finding stays listed next to its answer."""
+    """A log with only a generic finding in its failing step: the pattern-free block
+    above it is the root cause, the generic finding folds into it, and the model is still
+    asked."""
     asked: list[LogExcerpt] = []
 
     class Note:
@@ -242,8 +245,10 @@ def test_fallback_still_asked_when_only_generic_findings_match(sample_db: Patter
 
     log = "something odd\n##[error]Process completed with exit code 3.\n"
     diagnosis = Analyzer(sample_db, fallback=Note()).analyze_text(log)
-    assert asked and ids(diagnosis) == ["TEST-EXIT-CODE"]
-    assert diagnosis.failures[0].related == () and diagnosis.notes == ("model had no idea",)
+    assert asked and ids(diagnosis) == ["GEN-FAILING-STEP"]
+    root = diagnosis.failures[0]
+    assert [(e.start_line, e.end_line) for e in root.evidence] == [(1, 1), (2, 2)]
+    assert root.related == ("TEST-EXIT-CODE",) and diagnosis.notes == ("model had no idea",)
 
 
 def test_fallback_reads_a_file_again(sample_db: PatternDatabase, tmp_path: Path) -> None:

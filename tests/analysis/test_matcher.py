@@ -14,6 +14,8 @@ from hee_monitor.analysis.matcher import (
     RegexSpec,
     available_engines,
     check_regex,
+    compile_linear,
+    linear_regex_error,
     tolerant,
     trim_leading_runs,
 )
@@ -85,8 +87,11 @@ def test_registry_is_literal_and_complete() -> None:
 def test_check_regex_reports_python_and_engine_problems() -> None:
     assert check_regex("ok") is None
     assert "does not compile" in (check_regex("a(") or "")
-    if available_engines()[0] == "hyperscan":
-        assert "cannot compile" in (check_regex("(?<=a)b") or "")
+    # a lookbehind or a backreference needs a backtracking engine: refused whatever the
+    # scan engine, with the reason
+    for rx, reason in (("(?<=a)b", "(?<="), (r"(a)\1", r"\1"), ("x{1001}", "{1001}")):
+        problem = check_regex(rx) or ""
+        assert "linear-time engine (RE2) cannot run it" in problem and reason in problem, rx
 
 
 def test_composite_scanner_falls_back_to_re_for_rejected_regexes() -> None:
@@ -243,3 +248,62 @@ def test_a_trimmed_regex_selects_every_line_its_regex_matches(
     for text in (line, before + line, line + after):
         if re.search(regex, text):
             assert re.search(trim_leading_runs(regex), text), (regex, text)
+
+
+# --- linear-time confirmation --------------------------------------------------------------
+
+
+def test_every_shipped_regex_is_confirmed_in_linear_time() -> None:
+    """Every regex, exclusion and end regex of the shipped database compiles under RE2,
+    whose matching time is linear in the line's length: no shipped pattern can take
+    super-linear time on a crafted line (``benchmarks/redos_bench.py`` measures it)."""
+    from hee_monitor.analysis.patterns import load_database
+
+    refused = []
+    count = 0
+    for pattern in load_database():
+        for rx in (*pattern.regex, *pattern.exclude, *((pattern.end,) if pattern.end else ())):
+            count += 1
+            if (problem := linear_regex_error(rx, ignore_case=pattern.ignore_case)) is not None:
+                refused.append(f"{pattern.where}: {rx!r}: {problem}")
+    assert count > 600 and refused == []
+
+
+#: text RE2 and Python ``re`` read alike: no newline (a line has none), no character that
+#: only Python's Unicode classes count as a space, digit or word character
+_SAME_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("\t●✗→│’"),
+    max_size=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_EXAMPLES), _SAME_TEXT, _SAME_TEXT, st.integers(0, 200))
+def test_linear_confirmation_agrees_with_python_re(
+    pair: tuple[str, str], before: str, after: str, cut: int
+) -> None:
+    """RE2 confirms exactly the lines Python ``re`` would (on the shipped regexes, around
+    and inside lines of their examples)."""
+    regex, line = pair
+    linear = compile_linear(regex)
+    for text in (line, before + line, line + after, line[:cut], line[cut:], before + after):
+        assert linear.search(text) == bool(re.search(regex, text)), (regex, text)
+
+
+def test_a_cause_beyond_the_old_line_cut_is_confirmed() -> None:
+    """A crafted log whose cause ends an 80 kB line (a backtracking confirm took 48 s and
+    a 64 KiB cut hid the cause): found, with the cause's pattern."""
+    from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.patterns import load_database
+
+    text = ("error " * 13334 + "Token expired\n") * 6
+    diagnosis = Analyzer(load_database()).analyze_text(text)
+    assert [f.pattern_id for f in diagnosis.failures][:1] == ["AUTH-BAD-CREDENTIALS"]
+
+
+def test_linear_regex_reports_why_it_refuses() -> None:
+    assert compile_linear("b", ignore_case=True).search("aBc")
+    assert not compile_linear("^b").search("ab")
+    for rx in (r"(?=a)", r"(?!a)b", r"(a)\1", r"(?<!x)y", r"a\Z"):
+        assert "(RE2) cannot run it" in (linear_regex_error(rx) or ""), rx
+    assert linear_regex_error(r"^\s*[A-Z][a-z]+(Error|Exception): .{1,200}$") is None

@@ -7,6 +7,7 @@ import pytest
 
 from hee_monitor.analysis.analyzer import Analyzer
 from hee_monitor.analysis.patterns import (
+    SCOPES,
     Pattern,
     PatternDatabase,
     load_database,
@@ -64,6 +65,21 @@ def test_shipped_database_validates() -> None:
     assert problems == []
 
 
+def test_every_shipped_pattern_states_its_scope() -> None:
+    """Each shipped pattern says whether its line is the failure, a summary of one or
+    set-up noise; the ranking relies on it, so the default is never left implicit."""
+    if shipped_dir() is None or not _SHIPPED:
+        pytest.skip("no shipped patterns in this checkout")
+    import yaml
+
+    for path in sorted(shipped_dir().glob("*.yaml")):  # type: ignore[union-attr]
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["patterns"]:
+            assert item.get("scope") in SCOPES, f"{path.name}: {item['id']} has no valid scope"
+    scopes = {p.id: p.scope for p in _SHIPPED}
+    assert scopes["GHA-EXIT-CODE"] == "summary" and scopes["PY-PYTEST-SUMMARY"] == "summary"
+    assert scopes["PY-PYTEST-FAILURES-SECTION"] == "failure"
+
+
 # --- the mechanism, on a database of our own -----------------------------------------------
 
 
@@ -78,6 +94,7 @@ def test_load_attributes_and_defaults(tmp_path: Path) -> None:
     assert pattern.severity is Severity.HIGH
     assert pattern.regex == ("^FAILED ",)
     assert pattern.priority == 50 and pattern.context.before == 0 and pattern.max_lines == 40
+    assert pattern.scope == "failure" and pattern.to_json()["scope"] == "failure"
     assert pattern.source == tmp_path / "a.yaml" and pattern.line == 2
 
 
@@ -157,7 +174,10 @@ def test_validate_lists_every_problem_with_line_and_id(tmp_path: Path) -> None:
     got = {(p.line, p.pattern_id, p.message.split(":")[0]) for p in problems}
     messages = "\n".join(str(p) for p in problems)
     assert (13, "T-TWO", "schema") in got, messages  # enum violation on the category line
-    assert any(p.line == 17 and "cannot compile" in p.message for p in problems), messages
+    assert any(
+        p.line == 17 and p.pattern_id == "T-TWO" and "(RE2) cannot run it" in p.message
+        for p in problems
+    ), messages
     assert any(p.line == 25 and "does not compile" in p.message for p in problems), messages
     assert any(p.line == 26 and "unknown field 'colour'" in p.message for p in problems)
     assert any("duplicate id T-ONE" in p.message and p.line == 19 for p in problems)
@@ -213,3 +233,40 @@ def test_parsed_files_are_cached_and_refreshed_when_changed(tmp_path: Path) -> N
     path.write_text(GOOD.replace("First pattern", "Changed title!"), encoding="utf-8")
     os.utime(path, ns=(1, 10**18))  # a different mtime even on coarse file systems
     assert load_database([path], shipped=False).get("T-ONE").title == "Changed title!"  # type: ignore[union-attr]
+
+
+def test_scope_is_loaded_and_checked(tmp_path: Path) -> None:
+    summary = write(
+        tmp_path, "s.yaml", GOOD.replace("    risk: 2\n", "    risk: 2\n    scope: summary\n")
+    )
+    assert load_database([summary], shipped=False).get("T-ONE").scope == "summary"  # type: ignore[union-attr]
+    bad = write(
+        tmp_path, "bad.yaml", GOOD.replace("    risk: 2\n", "    risk: 2\n    scope: cause\n")
+    )
+    with pytest.raises(PatternError, match=r"bad\.yaml:2 \(T-ONE\): invalid scope 'cause'"):
+        load_database([bad], shipped=False)
+    problems = validate_files([bad], shipped=False)
+    assert any(p.pattern_id == "T-ONE" and "scope" in p.message for p in problems)
+
+
+def test_a_user_regex_that_needs_backtracking_is_refused_with_file_and_id(
+    tmp_path: Path,
+) -> None:
+    """Loading (and validating) a user file refuses a regex, exclusion or end regex that
+    only a backtracking engine can run: confirming a line must stay linear-time."""
+    for key, value in (
+        ("exclude", "'(?!x)y'"),
+        ("end", "'(a)\\1'"),
+        ("regex", "'^FAILED (?=x)'"),
+    ):
+        text = GOOD.replace("    risk: 2\n", f"    risk: 2\n    {key}: {value}\n")
+        if key == "regex":
+            text = GOOD.replace("'^FAILED '", value)
+        bad = write(tmp_path, f"{key}.yaml", text)
+        with pytest.raises(PatternError, match=rf"{key}\.yaml:2 \(T-ONE\): {key} .*\(RE2\)"):
+            load_database([bad], shipped=False)
+        problems = validate_files([bad], shipped=False)
+        assert any(
+            p.pattern_id == "T-ONE" and p.message.startswith(f"{key} ") and "(RE2)" in p.message
+            for p in problems
+        ), (key, [str(p) for p in problems])

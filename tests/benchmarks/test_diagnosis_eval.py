@@ -38,11 +38,15 @@ def test_scores() -> None:
     assert (miss.hit, miss.top1, miss.precision, miss.unexplained) == (0.0, 0.0, 0.0, 1.0)
 
 
-def test_split_is_deterministic_and_uses_both_halves() -> None:
-    names = [f"Lang_owner_repo__{n}.log" for n in range(40)]
+def test_split_is_by_repository_deterministic_and_uses_both_halves() -> None:
+    names = [f"Lang_owner_repo{r}__{n}.log" for r in range(20) for n in range(3)]
     first = [de.split_of(n) for n in names]
     assert first == [de.split_of(n) for n in names]
-    assert set(first) == {"dev", "holdout"}
+    assert set(first) == {"tune", "heldout"}
+    # every log of one repository lies in the same part
+    for r in range(20):
+        assert len({de.split_of(f"Lang_owner_repo{r}__{n}.log") for n in range(3)}) == 1
+    assert de.repository_of("CSS_jgthms_bulma__373686035.log") == "CSS_jgthms_bulma"
 
 
 def test_baselines() -> None:
@@ -85,8 +89,12 @@ def test_end_to_end_run_with_the_shipped_database(
     assert data["splits"]["all"]["logs"] == 1
     assert (ours["hit"], ours["top1"], ours["unexplained"]) == (1.0, 1.0, 0.0)
     assert data["splits"]["all"]["last"]["top1"] == 0.0
+    assert data["splits"]["all"]["repositories"] == ["Rust_acme_queue"]
+    # the repository's passing example logs are analysed too, none flagged
+    assert data["passing"]["logs"] >= 1 and data["passing"]["flagged_share"] == 0.0
+    assert data["speed_ms_per_mb"] > 0
 
 
 def test_missing_data_set_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEE_SHARED_DIR", str(tmp_path / "nowhere"))
-    assert de.run(["--split", "dev"]) == 2
+    assert de.run(["--split", "tune"]) == 2

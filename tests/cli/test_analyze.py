@@ -372,15 +372,19 @@ def test_also_matched_in_text_and_markdown(log: Path) -> None:
     assert "also #2: " in full and "also matched" not in full
 
 
-def test_a_log_with_only_generic_findings_keeps_them(tmp_path: Path) -> None:
+def test_a_log_with_only_generic_findings_points_into_the_failing_step(tmp_path: Path) -> None:
     path = tmp_path / "generic.log"
     path.write_text(LOG.replace("ModuleNotFoundError: No module named 'requests'", "x"))
     code, out, _ = invoke(
         "analyze", "--format", "json", "--no-shipped", "--patterns", str(SAMPLE), str(path)
     )
     data = json.loads(out)
-    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["TEST-EXIT-CODE"]
-    assert "related" not in data["failures"][0]
+    # the exit-code line only anchors the search: the block above it in the failing step
+    # is the root cause, owner unknown, and the generic finding is folded into it
+    assert code == 0 and [f["pattern_id"] for f in data["failures"]] == ["GEN-FAILING-STEP"]
+    root = data["failures"][0]
+    assert root["related"] == ["TEST-EXIT-CODE"] and root["owner"] is None
+    assert [(e["start_line"], e["end_line"]) for e in root["evidence"]] == [(3, 3), (4, 4)]
 
 
 def test_a_run_log_archive_gives_one_diagnosis_per_job(tmp_path: Path) -> None:
@@ -471,3 +475,78 @@ def test_github_format_cannot_be_made_to_issue_other_commands(tmp_path: Path) ->
     assert code == 0 and lines
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
     assert "%250A::add-mask::" in out
+
+
+# --- --baseline: the last green run's log of the same job -----------------------------------
+
+FAILING = (
+    "2024-01-01T00:00:00.0000000Z ##[group]Run ./ci.sh\n"
+    "2024-01-01T00:00:00.0000000Z ##[endgroup]\n"
+    "2024-01-01T00:00:01.0000000Z warning: cache is cold, rebuilding 12 objects\n"
+    "2024-01-01T00:00:02.0000000Z config mismatch in settings.toml: key timeout\n"
+    "2024-01-01T00:00:03.0000000Z warning: cache is cold, rebuilding 7 objects\n"
+    "2024-01-01T00:00:04.0000000Z ##[error]Process completed with exit code 1.\n"
+)
+PASSING = (
+    "2024-01-02T00:00:00.0000000Z ##[group]Run ./ci.sh\n"
+    "2024-01-02T00:00:00.0000000Z ##[endgroup]\n"
+    "2024-01-02T00:00:01.0000000Z warning: cache is cold, rebuilding 3 objects\n"
+    "2024-01-02T00:00:02.0000000Z all checks passed\n"
+)
+
+
+def _root_lines(out: str) -> list[tuple[int, int]]:
+    root = json.loads(out)["failures"][0]
+    return [(e["start_line"], e["end_line"]) for e in root["evidence"]]
+
+
+def test_baseline_lines_are_noise(tmp_path: Path) -> None:
+    fail = tmp_path / "fail.log"
+    fail.write_text(FAILING.replace("config mismatch in settings.toml: key timeout", "done"))
+    ok = tmp_path / "pass.log"
+    ok.write_text(PASSING)
+    _, without, _ = invoke("analyze", "--format", "json", str(fail))
+    code, with_baseline, _ = invoke("analyze", "--format", "json", "--baseline", str(ok), str(fail))
+    assert code == 0
+    # without it the nearest warning is the best guess; with it, the warning is noise
+    assert _root_lines(without)[0] == (5, 5)
+    assert (5, 5) not in _root_lines(with_baseline)
+    assert any("pass.log" in n for n in json.loads(with_baseline)["notes"])
+
+
+def test_baseline_keeps_the_real_cause_and_several_are_merged(tmp_path: Path) -> None:
+    fail = tmp_path / "fail.log"
+    fail.write_text(FAILING)
+    ok, other = tmp_path / "pass.log", tmp_path / "other.log"
+    ok.write_text(PASSING)
+    other.write_text("something else entirely\n")
+    code, out, _ = invoke(
+        "analyze", "--format", "json", "--baseline", str(ok), "--baseline", str(other), str(fail)
+    )
+    assert code == 0 and _root_lines(out)[0] == (4, 4)
+
+
+def test_an_unrelated_or_empty_baseline_has_no_effect(tmp_path: Path) -> None:
+    fail = tmp_path / "fail.log"
+    fail.write_text(FAILING)
+    unrelated, empty = tmp_path / "unrelated.log", tmp_path / "empty.log"
+    unrelated.write_text("".join(f"compiling module {i}\n" for i in range(50)))
+    empty.write_bytes(b"")
+    _, plain, _ = invoke("analyze", "--format", "json", str(fail))
+    for baseline in (unrelated, empty):
+        code, out, _ = invoke("analyze", "--format", "json", "--baseline", str(baseline), str(fail))
+        assert code == 0 and _root_lines(out) == _root_lines(plain)
+
+
+def test_a_missing_or_binary_baseline_is_a_clear_error(tmp_path: Path) -> None:
+    fail = tmp_path / "fail.log"
+    fail.write_text(FAILING)
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    from hee_monitor.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"baseline log not found: .*nope\.log") as missing:
+        invoke("analyze", "--baseline", str(tmp_path / "nope.log"), str(fail))
+    assert missing.value.hint and "passing run" in missing.value.hint
+    with pytest.raises(UsageError, match=r"core\.bin is not a text log"):
+        invoke("analyze", "--baseline", str(binary), str(fail))

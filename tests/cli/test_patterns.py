@@ -48,12 +48,15 @@ def test_list_json_and_category(capsys: pytest.CaptureFixture[str]) -> None:
     )
     listed = json.loads(capsys.readouterr().out)
     assert "TEST-NET-TIMEOUT" in [p["id"] for p in listed]
+    assert all(p["scope"] in ("failure", "summary", "setup") for p in listed)
     assert all(p["category"] == "network" for p in listed)
 
 
 def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["patterns", "list", "--patterns", str(SAMPLE)]) == 0
-    assert "TEST-RUFF" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "TEST-RUFF" in out
+    assert any(line.startswith("TEST-RUFF") and " failure " in line for line in out.splitlines())
 
 
 def test_lint_flags_noisy_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,3 +151,22 @@ def test_shipped_database_gives_no_passing_build_a_high_finding(
     assert run([*args, "--threshold", "0"]) == 1
     fired = {row["pattern_id"] for row in json.loads(capsys.readouterr().out)["patterns"]}
     assert {"NET-TIMEOUT", "CI-NOT-A-GIT-REPO"} <= fired
+
+
+def test_validate_refuses_a_regex_only_a_backtracking_engine_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user pattern whose exclusion needs lookahead is refused with file, line and id:
+    confirming a line must take time linear in its length."""
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(
+        "patterns:\n  - id: MY-1\n    title: Mine\n    category: test\n    severity: high\n"
+        "    owner: DEVOPS\n    risk: 1\n    regex: 'boom'\n    exclude: 'boom(?! ok)'\n"
+        "    examples: ['boom']\n",
+        encoding="utf-8",
+    )
+    assert run(["patterns", "validate", "--no-shipped", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:9: [MY-1] exclude 'boom(?! ok)': the linear-time engine (RE2)" in out
+    assert run(["analyze", "--patterns", str(bad), str(bad)]) != 0
+    assert "MY-1" in capsys.readouterr().err

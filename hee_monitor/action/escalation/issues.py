@@ -416,7 +416,7 @@ def _latest(run: FailedRun, finding: Finding) -> dict[str, Any]:
         "sha": run.head_sha,
         "severity": finding.severity.value,
         "category": finding.category,
-        "owner": finding.owner.value,
+        "owner": finding.owner.value if finding.owner else None,
         "source": finding.source,
         "evidence": redact(evidence),
         "files": files[:20],
