@@ -45,7 +45,7 @@ Also, in the same run:
 * last-green pairs: the 7 failing Actions logs of ``reference/actions-logs`` whose last
   green run's log is in ``last-green/``, with and without ``--baseline`` (labels: the
   error lines the reference README gives, dataset ground truth);
-* speed: in-process analysis time per MB over the labelled logs;
+* speed: in-process CPU time per MB over the labelled logs (best of 3 passes);
 * ``--before DIR``: the same figures for the code in DIR (a checkout of an earlier
   commit), run in a subprocess, with the ratio.
 
@@ -435,16 +435,29 @@ def figures(analyze_with: Callable[[Path, Path | None], Diagnosis], split: str) 
         subset = results if name == "all" else [r for r in results if r.record.split == name]
         summaries[name] = summarise(subset)
         summaries[name]["repositories"] = sorted({repository_of(r.record.log) for r in subset})
-    megabytes = sum((directory / r.record.log).stat().st_size for r in results) / 1e6
-    seconds = sum(r.seconds for r in results)
     return {
         "skipped_unlabelled": skipped,
         "splits": summaries,
         "passing": passing_figures(analyze),
         "pairs": pair_figures(analyze_with),
-        "speed_ms_per_mb": round(seconds * 1000 / megabytes, 2) if megabytes else 0.0,
+        "speed_ms_per_mb": speed(analyze, [directory / r.record.log for r in results]),
         "_results": results,
     }
+
+
+def speed(analyze: Analyze, paths: Sequence[Path], rounds: int = 3) -> float:
+    """In-process CPU milliseconds per MB over ``paths``, the best of ``rounds`` passes
+    (CPU time, not wall time: the machine may be shared)."""
+    megabytes = sum(p.stat().st_size for p in paths) / 1e6
+    if not megabytes:
+        return 0.0
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for path in paths:
+            analyze(path)
+        best = min(best, time.process_time() - started)
+    return round(best * 1000 / megabytes, 2)
 
 
 def default_analyze_with() -> Callable[[Path, Path | None], Diagnosis]:
@@ -510,7 +523,11 @@ def print_figures(
                 f"{f['recall']:>7.3f}"
             )
         print("targets with --baseline: precision >= 0.70, recall >= 0.65")
-    print(f"\nspeed: {data['speed_ms_per_mb']:.2f} ms per MB in-process (target <= 10)", end="")
+    print(
+        f"\nspeed: {data['speed_ms_per_mb']:.2f} CPU ms per MB in-process, best of 3 passes "
+        "(target <= 10)",
+        end="",
+    )
     if before is not None:
         print(f", before {before['speed_ms_per_mb']:.2f}", end="")
     print()

@@ -100,15 +100,24 @@ FAILING_STEP_ID = "GEN-FAILING-STEP"
 def is_summary(pattern: Pattern) -> bool:
     """A pattern of a line that sums a failure up ("exit code 1", ``BUILD FAILURE``, ``npm
     ERR! Test failed.``, "N failures"): the cause lies above it."""
-    scope = getattr(pattern, "scope", None)
-    return scope == "summary" or pattern.priority <= GENERIC_PRIORITY
+    return pattern.scope == "summary" or pattern.priority <= GENERIC_PRIORITY
+
+
+def shows_detail(pattern: Pattern) -> bool:
+    """A summary whose evidence carries the detail below it (mocha's "N failing" and the
+    failures it lists, Gradle's "What went wrong:" and the reason): it claims the cause."""
+    return pattern.priority > GENERIC_PRIORITY and (
+        pattern.context.after >= 2 or pattern.end is not None
+    )
 
 
 def claims_nothing(pattern: Pattern) -> bool:
     """A generic or summary pattern: it points at a failing line but does not say what
     failed, so inside the failing step it anchors the pattern-free search instead of
-    claiming the root cause."""
-    return is_summary(pattern) or pattern.id.startswith("GEN-")
+    claiming the root cause. Set-up noise claims nothing either."""
+    if pattern.scope == "setup" or pattern.id.startswith("GEN-"):
+        return True
+    return is_summary(pattern) and not shows_detail(pattern)
 
 
 #: a line a test runner prints for a test that starts or passed (mocha/jest ✓, TAP ok,
@@ -424,8 +433,16 @@ class Analyzer:
         run.finish(total_lines)
         if spool is not None:
             spool.flush()
-        failures = self._findings(states, run, total_lines, baseline=baseline, reopen=reopen)
         notes: tuple[str, ...] = ()
+        if baseline is not None and reopen is not None:
+            shared = _shared_share(baseline, reopen)
+            if shared < MIN_SHARED:
+                notes = (
+                    f"baseline {baseline.name} ignored: it shares {shared:.0%} of this log's "
+                    "opening messages, not the log of a passing run of the same job",
+                )
+                baseline = None
+        failures = self._findings(states, run, total_lines, baseline=baseline, reopen=reopen)
         if baseline is not None:
             notes = (f"last-green baseline: {baseline.name} ({len(baseline.templates)} templates)",)
         return Diagnosis(
@@ -550,6 +567,8 @@ class Analyzer:
             for res in state.resolved:
                 texts.update(res.lines)
             ranges = merge_ranges((r.start, r.stop) for r in state.resolved)[:MAX_EVIDENCE]
+            if noise:
+                ranges = _without_noise(ranges, texts, {o.line for o in state.occurrences}, noise)
             evidence = tuple(
                 Evidence(a, b, "\n".join(texts.get(n, "") for n in range(a, b + 1)))
                 for a, b in ranges
@@ -569,6 +588,8 @@ class Analyzer:
             # outside every failing step: never the root cause
             outside = failed is not None and not any(run.failing(o.region) for o in occurrences)
             seen_passing = bool(noise) and all(template(o.text) in noise for o in occurrences)
+            if pattern.scope == "setup":
+                outside = True  # set-up noise: never the root cause
             if succeeded:
                 tier = 4
             elif outside or seen_passing:
@@ -584,7 +605,7 @@ class Analyzer:
                     for o in occurrences:
                         agreed.setdefault(o.line, pattern)
                     generic_ranges.extend(ranges)
-                    if is_summary(pattern):
+                    if is_summary(pattern) and pattern.scope != "setup":
                         summaries.extend(
                             o.line
                             for o in occurrences
@@ -622,12 +643,18 @@ class Analyzer:
                 rollback_required=pattern.rollback_required,
                 details=details,
             )
-            key = (tier, -pattern.priority, first.line, -pattern.severity.rank)
+            key: tuple[float, ...] = (tier, -pattern.priority, first.line, -pattern.severity.rank)
             ranked.append((key, finding, pattern.priority))
         target = failed
-        if target is None and agreed and run.steps and run.steps[-1].outcome == "unknown":
-            # no failing step told, but generic patterns saw a failure: the log ends
-            # inside a step, whose end is the best guess
+        if (
+            target is None
+            and run.steps
+            and run.steps[-1].outcome == "unknown"
+            and (agreed or run.dialect != "plain")
+        ):
+            # no failing step told: a CI log that ends inside a step (cut), or a plain
+            # log where generic patterns saw a failure; the end of its last step is the
+            # best guess if anything there reads like a failure
             target = run.steps[-1]
         if not claims and target is not None and not run.build_passed and reopen is not None:
             fallback = self._failing_step_finding(
@@ -638,6 +665,9 @@ class Analyzer:
             if fallback is not None:
                 ranked.append(((-1.0,), fallback, GENERIC_PRIORITY + 1))
         ranked.sort(key=lambda kv: kv[0])
+        if noise and ranked and reopen is not None and ranked[0][0][0] <= 0 and failed is not None:
+            top_key, root, top_priority = ranked[0]
+            ranked[0] = (top_key, _grown_by_diff(root, failed, noise, reopen), top_priority)
         # confidence never rises down the ranking: the first finding is the most likely
         out: list[tuple[Finding, int]] = []
         for _, finding, priority in ranked:
@@ -860,6 +890,98 @@ def _locate(
             prev = pos
         out.append((sid, pos, newlines))
     return out, newlines + count(b"\n", prev)
+
+
+#: a baseline sharing less than this share of a log's opening messages is of another job
+MIN_SHARED = 0.05
+#: opening lines of a log compared with its baseline
+_SHARED_LINES = 2000
+
+
+def _shared_share(baseline: Baseline, reopen: Callable[[], Iterable[bytes]]) -> float:
+    """The share of the log's first :data:`_SHARED_LINES` non-blank lines whose template
+    the baseline holds (a passing run of the same job shares its set-up at least)."""
+    temps = [template(t) for _, t in read_lines(reopen, 1, _SHARED_LINES)]
+    temps = [t for t in temps if t]
+    if not temps:
+        return 1.0
+    return sum(t in baseline.templates for t in temps) / len(temps)
+
+
+#: lines the baseline diff may add around the root cause's evidence
+MAX_DIFF_LINES = 30
+
+
+def _grown_by_diff(
+    finding: Finding,
+    step: Step,
+    noise: frozenset[str],
+    reopen: Callable[[], Iterable[bytes]],
+) -> Finding:
+    """The root cause's evidence grown over the adjacent lines of the failing step that the
+    passing run never printed (its diff against the baseline), at most
+    :data:`MAX_DIFF_LINES` more lines in all."""
+    body, end = max(step.body_start, step.start), step.end or step.start
+    evidence = list(finding.evidence)
+    if not evidence:
+        return finding
+    low = max(body, min(e.start_line for e in evidence) - MAX_DIFF_LINES)
+    high = min(end, max(e.end_line for e in evidence) + MAX_DIFF_LINES)
+    text = dict(read_lines(reopen, low, high))
+
+    def novel(n: int) -> bool:
+        t = template(text.get(n, ""))
+        return body <= n <= end and t != "" and t not in noise and not _NOT_CAUSE.search(t)
+
+    budget = MAX_DIFF_LINES
+    grown: list[tuple[int, int]] = []
+    for e in evidence:
+        a, b = e.start_line, e.end_line
+        while budget > 0 and a - 1 in text and novel(a - 1):
+            a -= 1
+            budget -= 1
+        while budget > 0 and b + 1 in text and novel(b + 1):
+            b += 1
+            budget -= 1
+        grown.append((a, b))
+    merged = merge_ranges(grown)
+    if merged == [(e.start_line, e.end_line) for e in evidence]:
+        return finding
+    new = tuple(
+        Evidence(a, b, "\n".join(text.get(n, "") for n in range(a, b + 1))) for a, b in merged
+    )
+    return replace(finding, evidence=new)
+
+
+#: what the diff never adds: CI markers and exit lines
+_NOT_CAUSE = re.compile(
+    r"^##\[(?:group|endgroup|section)|^Process completed with|^The command \"|^travis_"
+)
+
+
+def _without_noise(
+    ranges: Sequence[tuple[int, int]],
+    texts: dict[int, str],
+    keep: set[int],
+    noise: frozenset[str],
+) -> list[tuple[int, int]]:
+    """``ranges`` without the context lines a passing run printed too (or blank ones): a
+    range splits where they were; the lines a pattern matched always stay."""
+    out: list[tuple[int, int]] = []
+    for a, b in ranges:
+        start: int | None = None
+        for n in range(a, b + 2):
+            if n <= b:
+                t = template(texts.get(n, ""))
+                wanted = n in keep or (t != "" and t not in noise)
+            else:
+                wanted = False
+            if wanted and start is None:
+                start = n
+            elif not wanted and start is not None:
+                out.append((start, n - 1))
+                start = None
+    return out[:MAX_EVIDENCE] or list(ranges)
 
 
 def _within(evidence: Evidence, ranges: Sequence[tuple[int, int]]) -> bool:

@@ -28,6 +28,12 @@ from hee_monitor.analysis.templates import template
 
 #: lines of the failing step the fallback reads, up from its anchor
 MAX_STEP_LINES = 800
+#: closeness to the anchor decays by e every this many lines (the labelled causes of the
+#: tuning repositories lie a median of 7 lines above their command's exit line)
+_DECAY = 20.0
+#: the first line of the region that reads strongly like an error: compilers and test
+#: runners print the first failure first, and what follows is often its consequence
+_FIRST_BONUS = 1.5
 #: lines in one candidate block
 MAX_BLOCK = 12
 #: candidate blocks returned
@@ -44,9 +50,32 @@ _MEDIUM = re.compile(
     r"|cannot|can't|could not|couldn't|unable to|not found|no such|undefined|denied|refused"
     r"|timed? ?out|killed|abort|invalid|missing|unexpected|mismatch|conflict|violation"
     r"|wrong|incorrect|differ|\bshould\b|unresolved|unknown|not (?:a|an) |is not|does not"
-    r"|did not|must |require[sd]? "
+    r"|did not|must |require[sd]? |exceed|overflow|too (?:large|many|long|big)"
 )
-_WEAK = re.compile(r"warn|deprecat|^\s*at |^\s*file \"|^\s*[-+] |^[<>] |^@@ ")
+#: a cheap first look: a line without any of these has no wording and is no summary
+_KEYWORDS = re.compile(
+    r"err|fail|fatal|exce|pani|trace|segm|dump|not|[✗✖✘×✓✔√]|\*\*\*|asser|expect|but |can"
+    r"|could|unable|undef|deni|refus|time|kill|abort|invalid|missing|unexpect|mismatch"
+    r"|conflict|violat|wrong|incorrect|differ|should|unresolv|unknown|is |does|did|must"
+    r"|requir|exceed|overflow|too |exit|compil|non-zero|test|make|pass|succe|ok|skip|problem"
+    r"|^\s*at |file \"|^\s*[-+<>] |^[<>]|^@@|^\s*e\s|^fail"
+)
+#: lines this close to the anchor are scored without any error-ish word
+_NEAR_LINES = 60
+#: a stack frame: part of a block, never its head
+_FRAME = re.compile(r"^\s*at [\w$.<>/\\]+[ (:]|^\s+at |^\s*File \"|^\s*#\d+ +0x")
+#: a line that introduces the detail below it ("rake aborted!", "* What went wrong:")
+_HEADER = re.compile(r"[!:]\s*$")
+_WEAK = re.compile(r"^\s*at |^\s*file \"|^\s*[-+] |^[<>] |^@@ ")
+#: a line that sums up rather than tells: the cause lies above it
+_SUMMARY = re.compile(
+    r"exit(?:ed)? (?:with )?(?:code|status)|failed with exit code|command failed|build failed"
+    r"|aborting due to|could not compile|compilation failed"
+    r"|\b\d+ (?:errors?|failures?|failed|failing|problems?)\b|tests? failed"
+    r"|^\W*(?:error|fail(?:ed|ure)?)\W*$|^make(?:\[\d+\])?: \*\*\*"
+    r"|returned (?:a )?non-zero|^npm err! (?:code|errno|failed|test failed|a complete log|\s*$)"
+    r"|build failure|tests? run: |^fail\s+\S+\s+[\d.]+s$"
+)
 _GOOD = re.compile(
     r"\b0 (?:errors?|failures?|failed|problems?|warnings?)\b|\bno (?:errors?|failures?)\b"
     r"|\bpass(?:ed|es|ing)?\b|\bsuccess|\bok\b|[✓✔√]|\bskipp"
@@ -78,10 +107,12 @@ class Candidate:
     worded: bool
 
 
-def wording(text: str) -> float:
-    """How error-ish a line reads (negative: it reads like a success)."""
+def wording(text: str, low: str | None = None) -> float:
+    """How error-ish a line reads (negative: it reads like a success); ``low``: the line
+    lower-cased, when the caller has it."""
     score = 0.0
-    low = text.lower()
+    if low is None:
+        low = text.lower()
     if _STRONG.search(low) or _CAPS.search(text):
         score += 3.0
     if _MEDIUM.search(low):
@@ -106,39 +137,63 @@ def candidates(
     line numbers a pattern matched (a small bonus)."""
     if not lines:
         return []
-    temps = [template(text) for _, text in lines]
-    counts = Counter(temps)
+    lowered = [text.lower() for _, text in lines]
+    keyworded = [_KEYWORDS.search(low) is not None for low in lowered]
+    summary = [
+        k and _SUMMARY.search(low) is not None for k, low in zip(keyworded, lowered, strict=True)
+    ]
+    # distance from each line down to the nearest summary line below it (or the anchor)
+    below: list[int] = [anchor] * len(lines)
+    nearest = anchor
+    for k in range(len(lines) - 1, -1, -1):
+        below[k] = nearest
+        if summary[k]:
+            nearest = lines[k][0]
+    distances = [max(min(anchor, below[k]) - lines[k][0], 0) for k in range(len(lines))]
+    # templates (for rarity and the baseline) of the lines that can score: worded or near
+    temps: list[str | None] = [
+        template(text) if keyworded[k] or distances[k] < _NEAR_LINES else None
+        for k, (_, text) in enumerate(lines)
+    ]
+    counts = Counter(t for t in temps if t)
+    seen = [t is not None and t in noise for t in temps]
     scores: list[float] = []
-    seen = [temp in noise for temp in temps]
     words_of: list[float] = []
-    for (number, text), temp in zip(lines, temps, strict=True):
-        if _NOISE.search(text) or not temp:
+    for index, (number, text) in enumerate(lines):
+        temp = temps[index]
+        if temp == "" or _NOISE.search(text):
             scores.append(-1.0)
             words_of.append(0.0)
             continue
-        distance = max(anchor - number, 0)
-        near = math.exp(-distance / 25.0)
-        rarity = 1.0 / (1.0 + math.log(counts[temp]))
-        if temp in noise:
+        near = math.exp(-distances[index] / _DECAY)
+        rarity = 1.0 / (1.0 + math.log(counts[temp])) if temp else 1.0
+        if seen[index]:
             rarity *= 0.1
-        words = wording(text)
+        words = wording(text, lowered[index]) if keyworded[index] else 0.0
         words_of.append(words)
         score = max(words, 0.0) * rarity * (0.35 + 0.65 * near) + 0.6 * near * rarity
         if words < 0:
             score *= 0.3
+        if summary[index]:
+            score *= 0.25
+        if _FRAME.match(text):
+            score *= 0.3
         if number in agreed:
             score += 1.0 * rarity
         scores.append(score)
+    first = next((k for k, w in enumerate(words_of) if w >= 3.0 and scores[k] > 0), None)
+    if first is not None:
+        scores[first] *= _FIRST_BONUS
     order = sorted(range(len(lines)), key=lambda i: (-scores[i], -lines[i][0]))
     taken: list[tuple[int, int]] = []
     out: list[Candidate] = []
+    blocked = [(k, k) for k, s in enumerate(seen) if s]
     for i in order:
         if len(out) >= limit or scores[i] <= 0:
             break
         if any(a <= i <= b for a, b in taken):
             continue
-        blocked = [k for k, s in enumerate(seen) if s]
-        a, b = _grow(i, lines, scores, words_of, [*taken, *((k, k) for k in blocked)])
+        a, b = _grow(i, lines, scores, words_of, [*taken, *blocked])
         taken.append((a, b))
         worded = any(words_of[k] > 0 for k in range(a, b + 1))
         out.append(Candidate(lines[a][0], lines[b][0], lines[i][0], scores[i], worded))
@@ -159,6 +214,7 @@ def _grow(
         return not any(a <= k <= b for a, b in taken)
 
     a = b = i
+    header = bool(_HEADER.search(lines[i][1]))
     while (
         a - 1 >= 0
         and i - (a - 1) < 4
@@ -174,7 +230,11 @@ def _grow(
         and free(b + 1)
         and lines[b + 1][0] == lines[b][0] + 1
         and scores[b + 1] >= 0
-        and (_CONTINUATION.match(lines[b + 1][1]) or words[b + 1] > 0)
+        and (
+            _CONTINUATION.match(lines[b + 1][1])
+            or words[b + 1] > 0
+            or (header and b - i < 2 and lines[b + 1][1].strip() != "")
+        )
     ):
         b += 1
     return a, b

@@ -482,15 +482,15 @@ def test_github_format_cannot_be_made_to_issue_other_commands(tmp_path: Path) ->
 FAILING = (
     "2024-01-01T00:00:00.0000000Z ##[group]Run ./ci.sh\n"
     "2024-01-01T00:00:00.0000000Z ##[endgroup]\n"
-    "2024-01-01T00:00:01.0000000Z warning: cache is cold, rebuilding 12 objects\n"
+    "2024-01-01T00:00:01.0000000Z note: could not reach mirror 2, retrying\n"
     "2024-01-01T00:00:02.0000000Z config mismatch in settings.toml: key timeout\n"
-    "2024-01-01T00:00:03.0000000Z warning: cache is cold, rebuilding 7 objects\n"
+    "2024-01-01T00:00:03.0000000Z note: could not reach mirror 3, retrying\n"
     "2024-01-01T00:00:04.0000000Z ##[error]Process completed with exit code 1.\n"
 )
 PASSING = (
     "2024-01-02T00:00:00.0000000Z ##[group]Run ./ci.sh\n"
     "2024-01-02T00:00:00.0000000Z ##[endgroup]\n"
-    "2024-01-02T00:00:01.0000000Z warning: cache is cold, rebuilding 3 objects\n"
+    "2024-01-02T00:00:01.0000000Z note: could not reach mirror 1, retrying\n"
     "2024-01-02T00:00:02.0000000Z all checks passed\n"
 )
 
@@ -508,7 +508,7 @@ def test_baseline_lines_are_noise(tmp_path: Path) -> None:
     _, without, _ = invoke("analyze", "--format", "json", str(fail))
     code, with_baseline, _ = invoke("analyze", "--format", "json", "--baseline", str(ok), str(fail))
     assert code == 0
-    # without it the nearest warning is the best guess; with it, the warning is noise
+    # without it the nearest retry note is the best guess; with it, the note is noise
     assert _root_lines(without)[0] == (5, 5)
     assert (5, 5) not in _root_lines(with_baseline)
     assert any("pass.log" in n for n in json.loads(with_baseline)["notes"])
@@ -536,6 +536,7 @@ def test_an_unrelated_or_empty_baseline_has_no_effect(tmp_path: Path) -> None:
     for baseline in (unrelated, empty):
         code, out, _ = invoke("analyze", "--format", "json", "--baseline", str(baseline), str(fail))
         assert code == 0 and _root_lines(out) == _root_lines(plain)
+        assert any("ignored" in note for note in json.loads(out)["notes"])
 
 
 def test_a_missing_or_binary_baseline_is_a_clear_error(tmp_path: Path) -> None:
