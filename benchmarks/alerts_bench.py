@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hee_monitor.alerts import AlertRouter, DeliveryResult  # noqa: E402
-from hee_monitor.alerts.channels import AppriseNotifier, ConsoleNotifier, Notifier  # noqa: E402
-from hee_monitor.alerts.matrix import DEFAULT_MATRIX  # noqa: E402
-from hee_monitor.clock import Clock, FakeClock, SystemClock  # noqa: E402
-from hee_monitor.models import Alert, HealthState, Severity  # noqa: E402
-from hee_monitor.store.db import open_engine  # noqa: E402
+from hee_monitor.action.alerts import AlertRouter, DeliveryResult  # noqa: E402
+from hee_monitor.action.alerts.channels import AppriseNotifier, ConsoleNotifier, Notifier  # noqa: E402
+from hee_monitor.action.alerts.matrix import DEFAULT_MATRIX  # noqa: E402
+from hee_monitor.core.clock import Clock, FakeClock, SystemClock  # noqa: E402
+from hee_monitor.core.models import Alert, HealthState, Severity  # noqa: E402
+from hee_monitor.record.db import open_engine  # noqa: E402
 from tests.fakes.smtp import FakeSMTP  # noqa: E402
 from tests.fakes.webhook import FakeWebhook  # noqa: E402
 

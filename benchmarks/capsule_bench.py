@@ -31,16 +31,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hee_monitor.capsule import CapsuleStore, Signer, TrustedKeys, format_time, new_payload
-from hee_monitor.capsule.canonical import (
+from hee_monitor.record.capsule import CapsuleStore, Signer, TrustedKeys, format_time, new_payload
+from hee_monitor.record.capsule.canonical import (
     canonical_bytes,
     canonicalise,
     dump_indented,
     parse_document,
 )
-from hee_monitor.capsule.envelope import open_capsule, sign
-from hee_monitor.capsule.schema import validate, validator
-from hee_monitor.capsule.store import DEFAULT_FIX_HISTORY_LIMIT
+from hee_monitor.record.capsule.envelope import open_capsule, sign
+from hee_monitor.record.capsule.schema import validate, validator
+from hee_monitor.record.capsule.store import DEFAULT_FIX_HISTORY_LIMIT
 
 TARGET_SIGN_VERIFY_VALIDATE = 0.100
 BRIEF_STATE_UPDATE = 5.0

@@ -30,13 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hee_monitor.clock import FakeClock  # noqa: E402
-from hee_monitor.detection.artifacts.reader import read_bytes  # noqa: E402
-from hee_monitor.detection.durations import slow_verdict  # noqa: E402
-from hee_monitor.detection.settings import DetectionSettings  # noqa: E402
-from hee_monitor.escalation.issues import EscalationSettings, IssueEscalator  # noqa: E402
-from hee_monitor.escalation.store import EscalationStore  # noqa: E402
-from hee_monitor.models import (  # noqa: E402
+from hee_monitor.action.escalation.issues import EscalationSettings, IssueEscalator  # noqa: E402
+from hee_monitor.action.escalation.store import EscalationStore  # noqa: E402
+from hee_monitor.analysis.detection.artifacts.reader import read_bytes  # noqa: E402
+from hee_monitor.analysis.detection.durations import slow_verdict  # noqa: E402
+from hee_monitor.analysis.detection.settings import DetectionSettings  # noqa: E402
+from hee_monitor.core.clock import FakeClock  # noqa: E402
+from hee_monitor.core.models import (  # noqa: E402
     Evidence,
     FailedJob,
     FailedRun,
@@ -45,8 +45,8 @@ from hee_monitor.models import (  # noqa: E402
     Owner,
     Severity,
 )
-from hee_monitor.sources.github import GitHubSource  # noqa: E402
-from hee_monitor.store.db import open_engine  # noqa: E402
+from hee_monitor.record.db import open_engine  # noqa: E402
+from hee_monitor.sources.github.source import GitHubSource  # noqa: E402
 from tests.fakes.github import GitHubFake  # noqa: E402
 
 

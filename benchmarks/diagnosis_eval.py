@@ -75,7 +75,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from hee_monitor.models import Diagnosis, Severity  # noqa: E402
+from hee_monitor.core.models import Diagnosis, Severity  # noqa: E402
 
 TOP_LINES = 40
 PREFIX_MARGIN = 30

@@ -33,13 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hee_monitor.clock import FakeClock  # noqa: E402
-from hee_monitor.fixes import backup  # noqa: E402
-from hee_monitor.fixes.engine import EngineOptions, FixEngine  # noqa: E402
-from hee_monitor.fixes.git import Git  # noqa: E402
-from hee_monitor.fixes.outcomes import FixApplied, FixRolledBack  # noqa: E402
-from hee_monitor.models import Finding, Owner, Severity  # noqa: E402
-from hee_monitor.store.db import open_engine  # noqa: E402
+from hee_monitor.action.fixes import backup  # noqa: E402
+from hee_monitor.action.fixes.engine import EngineOptions, FixEngine  # noqa: E402
+from hee_monitor.action.fixes.git import Git  # noqa: E402
+from hee_monitor.action.fixes.outcomes import FixApplied, FixRolledBack  # noqa: E402
+from hee_monitor.core.clock import FakeClock  # noqa: E402
+from hee_monitor.core.models import Finding, Owner, Severity  # noqa: E402
+from hee_monitor.record.db import open_engine  # noqa: E402
 
 TARGET_SUCCESS = 0.90
 BRIEF_SUCCESS = 0.85

@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from github import Auth, Github  # noqa: E402
 
-from hee_monitor.clock import SystemClock  # noqa: E402
-from hee_monitor.sources.github import GitHubSource  # noqa: E402
+from hee_monitor.core.clock import SystemClock  # noqa: E402
+from hee_monitor.sources.github.source import GitHubSource  # noqa: E402
+from hee_monitor.sources.github.webhook import WebhookIntake, WebhookServer, signature  # noqa: E402
 from hee_monitor.sources.interface import InMemoryPollCursors, InMemoryProcessedRuns  # noqa: E402
-from hee_monitor.sources.webhook import WebhookIntake, WebhookServer, signature  # noqa: E402
 from tests.fakes.github import GitHubFake, JobSpec  # noqa: E402
 
 TOKEN = "bench-token"

@@ -26,7 +26,7 @@ from hee_monitor.analysis.llm import (
     build_prompt,
 )
 from hee_monitor.analysis.logreader import excerpt_from_path
-from hee_monitor.models import Category
+from hee_monitor.core.models import Category
 
 
 def shared_dir() -> Path:

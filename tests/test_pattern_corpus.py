@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from hee_monitor.resources import load_schema, patterns_dir
+from hee_monitor.core.resources import load_schema, patterns_dir
 
 FIX_STRATEGIES = {
     "ruff-fix",

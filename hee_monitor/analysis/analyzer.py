@@ -1,4 +1,4 @@
-"""Turn a log into a :class:`~hee_monitor.models.Diagnosis`.
+"""Turn a log into a :class:`~hee_monitor.core.models.Diagnosis`.
 
 One pass over the log: blocks of raw bytes go through the multi-pattern scanner; only the
 lines it selects are normalised and confirmed with Python ``re`` (exclusions, exact
@@ -83,8 +83,8 @@ from hee_monitor.analysis.matcher import (
 )
 from hee_monitor.analysis.patterns import Pattern, PatternDatabase, load_database
 from hee_monitor.analysis.templates import template
-from hee_monitor.errors import AnalysisError, PatternError
-from hee_monitor.models import Diagnosis, Evidence, Finding, Severity
+from hee_monitor.core.errors import AnalysisError, PatternError
+from hee_monitor.core.models import Diagnosis, Evidence, Finding, Severity
 
 #: evidence ranges kept per finding (the first occurrences)
 MAX_EVIDENCE = 5

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hee_monitor.analysis.logreader import iter_log_lines, log_sources
 from hee_monitor.analysis.templates import template
-from hee_monitor.errors import AnalysisError, LogReadError
+from hee_monitor.core.errors import AnalysisError, LogReadError
 
 #: lines of a baseline log read (the head of a longer one)
 MAX_BASELINE_LINES = 500_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from hee_monitor.models import Finding
+from hee_monitor.core.models import Finding
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from hee_monitor.analysis.fingerprint import fingerprint
-from hee_monitor.errors import AnalysisError
-from hee_monitor.models import Evidence, Finding, Owner, Severity
+from hee_monitor.core.errors import AnalysisError
+from hee_monitor.core.models import Evidence, Finding, Owner, Severity
 
 #: failed test cases reported per file (the rest are counted in a note)
 MAX_CASES = 50

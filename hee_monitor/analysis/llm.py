@@ -30,10 +30,10 @@ from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
 from hee_monitor.analysis.llm_switch import fallback_wanted
 from hee_monitor.analysis.redact import redact, redact_lines
-from hee_monitor.clock import Clock, SystemClock
-from hee_monitor.errors import ConfigError
-from hee_monitor.models import AutoFix, Category, Evidence, Finding, Owner, Severity
-from hee_monitor.resources import load_schema
+from hee_monitor.core.clock import Clock, SystemClock
+from hee_monitor.core.errors import ConfigError
+from hee_monitor.core.models import AutoFix, Category, Evidence, Finding, Owner, Severity
+from hee_monitor.core.resources import load_schema
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from sqlalchemy import Column, DateTime, String, Table, Text, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.store.db import metadata
+from hee_monitor.record.db import metadata
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def open_cache(target: Path | str | Engine | AnswerCache | None) -> AnswerCache 
     if isinstance(target, Engine):
         return SqlCache(target)
     if isinstance(target, str) and "://" in target:
-        from hee_monitor.store.db import open_engine
+        from hee_monitor.record.db import open_engine
 
         return SqlCache(open_engine(target))
     if isinstance(target, str | Path):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from hee_monitor.errors import ConfigError
+from hee_monitor.core.errors import ConfigError
 
 __all__ = ["fallback_wanted"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hee_monitor.analysis.interface import ExcerptLine, LogExcerpt
-from hee_monitor.errors import LogReadError
+from hee_monitor.core.errors import LogReadError
 
 #: a line longer than this is cut for matching and evidence (its number stays right)
 MAX_LINE_BYTES = 64 * 1024
@@ -138,7 +138,7 @@ def log_sources(path: Path) -> list[LogSource]:
       named ``archive.zip!member``;
     * anything else: the file itself.
 
-    Raises :class:`~hee_monitor.errors.LogReadError` when the file cannot be read or the
+    Raises :class:`~hee_monitor.core.errors.LogReadError` when the file cannot be read or the
     archive is damaged (also while a source is streamed)."""
     try:
         with path.open("rb") as fh:

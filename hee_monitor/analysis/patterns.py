@@ -1,6 +1,6 @@
 """The pattern database: YAML files of failure patterns, loaded and validated.
 
-Shipped files live in ``patterns/`` (:func:`hee_monitor.resources.patterns_dir`); users add
+Shipped files live in ``patterns/`` (:func:`hee_monitor.core.resources.patterns_dir`); users add
 directories or files. A later source overrides a pattern of the same id from an earlier
 one, so a user pattern replaces the shipped pattern it shares an id with.
 
@@ -20,8 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hee_monitor.errors import PatternError
-from hee_monitor.models import AutoFix, Category, Owner, Severity
+from hee_monitor.core.errors import PatternError
+from hee_monitor.core.models import AutoFix, Category, Owner, Severity
 
 SCHEMA_FILE = "pattern_database.schema.json"
 _ID_RX = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
@@ -308,7 +308,7 @@ def load_file(path: Path) -> list[Pattern]:
 
 
 def shipped_dir() -> Path | None:
-    from hee_monitor.resources import patterns_dir
+    from hee_monitor.core.resources import patterns_dir
 
     try:
         return patterns_dir()
@@ -415,7 +415,7 @@ def validate_files(
     import jsonschema
 
     from hee_monitor.analysis.matcher import check_regex
-    from hee_monitor.resources import load_schema
+    from hee_monitor.core.resources import load_schema
 
     validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
     problems: list[Problem] = []

@@ -24,8 +24,8 @@ import yaml
 
 from hee_monitor.analysis.interface import LogExcerpt
 from hee_monitor.analysis.llm_cache import CachedAnswer
-from hee_monitor.errors import PatternError, UsageError
-from hee_monitor.resources import load_schema
+from hee_monitor.core.errors import PatternError, UsageError
+from hee_monitor.core.resources import load_schema
 
 #: a proposal needs at least this many stable words (3+ letters) to be specific enough
 MIN_STABLE_WORDS = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from hee_monitor.errors import ConfigError
+from hee_monitor.core.errors import ConfigError
 from hee_monitor.sources.interface import (
     InMemoryProcessedRuns,
     PollResult,
@@ -30,8 +30,8 @@ __all__ = [
 
 #: source kind → "module:Class"
 SOURCES: dict[str, str] = {
-    "github": "hee_monitor.sources.github:GitHubSource",
-    "local": "hee_monitor.sources.local:LocalSource",
+    "github": "hee_monitor.sources.github.source:GitHubSource",
+    "local": "hee_monitor.sources.local.source:LocalSource",
 }
 
 

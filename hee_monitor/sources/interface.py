@@ -1,9 +1,9 @@
 """The source port: where failed workflow runs come from.
 
-A source's :meth:`Source.poll` yields :class:`~hee_monitor.models.FailedRun` records and,
+A source's :meth:`Source.poll` yields :class:`~hee_monitor.core.models.FailedRun` records and,
 for what it could not read (a repository without access, a run whose data is broken),
 :class:`Skipped` values: one bad repository never stops a monitoring cycle. Failures that
-stop the whole source (bad credentials) raise :class:`~hee_monitor.errors.SourceError`.
+stop the whole source (bad credentials) raise :class:`~hee_monitor.core.errors.SourceError`.
 
 Each run attempt is handed out once: sources consult a :class:`ProcessedRuns` store by
 ``FailedRun.key`` (``"owner/repo#run_id.attempt"``); the monitor backs it by the audit store
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from hee_monitor.errors import SourceError
-from hee_monitor.models import FailedRun
+from hee_monitor.core.errors import SourceError
+from hee_monitor.core.models import FailedRun
 
 __all__ = [
     "InMemoryPollCursors",

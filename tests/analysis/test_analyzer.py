@@ -19,8 +19,8 @@ from hee_monitor.analysis.evidence import Occurrence
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.matcher import available_engines
 from hee_monitor.analysis.patterns import PatternDatabase, load_database
-from hee_monitor.errors import AnalysisError
-from hee_monitor.models import Evidence, Finding, Owner, Severity
+from hee_monitor.core.errors import AnalysisError
+from hee_monitor.core.models import Evidence, Finding, Owner, Severity
 from tests.analysis.conftest import REFERENCE_LOGS, SAMPLE_PATTERNS
 
 GO_LOG = """\

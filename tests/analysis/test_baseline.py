@@ -9,7 +9,7 @@ import pytest
 
 from hee_monitor.analysis.analyzer import Analyzer
 from hee_monitor.analysis.baseline import Baseline, baseline_from_lines, load_baseline, merged
-from hee_monitor.errors import AnalysisError
+from hee_monitor.core.errors import AnalysisError
 
 SETUP = [f"2024-01-01T00:00:0{n}.0000000Z Setting up tool {n}" for n in range(5)]
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from hee_monitor.analysis.analyzer import FAILING_STEP_ID, Analyzer
 from hee_monitor.analysis.failing_step import candidates, wording
-from hee_monitor.models import Severity
+from hee_monitor.core.models import Severity
 
 TRAVIS = (
     "travis_fold:start:worker_info\r\x1b[0KWorker information\n"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from hee_monitor.analysis.junit import parse_junit
-from hee_monitor.errors import AnalysisError
-from hee_monitor.models import Owner
+from hee_monitor.core.errors import AnalysisError
+from hee_monitor.core.models import Owner
 
 PYTEST = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" tests="3">

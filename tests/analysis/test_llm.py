@@ -20,11 +20,11 @@ from hee_monitor.analysis.llm import (
     build_prompt,
 )
 from hee_monitor.analysis.llm_cache import JsonDirCache, SqlCache
-from hee_monitor.clock import FakeClock
-from hee_monitor.errors import ConfigError
-from hee_monitor.models import Owner, Severity
-from hee_monitor.resources import load_schema
-from hee_monitor.store.db import open_engine
+from hee_monitor.core.clock import FakeClock
+from hee_monitor.core.errors import ConfigError
+from hee_monitor.core.models import Owner, Severity
+from hee_monitor.core.resources import load_schema
+from hee_monitor.record.db import open_engine
 from tests.fakes.ollama import Answer, Fail, FakeOllama, Slow, closed_port_url, iter_bodies
 
 GITHUB_TOKEN = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"

@@ -14,7 +14,7 @@ from hee_monitor.analysis.llm_cache import (
     cache_key,
     open_cache,
 )
-from hee_monitor.store.db import open_engine
+from hee_monitor.record.db import open_engine
 
 
 def _answer(fingerprint: str, created: str = "2026-01-01T00:00:00+00:00") -> CachedAnswer:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hee_monitor.analysis.llm_switch import fallback_wanted
-from hee_monitor.errors import ConfigError
+from hee_monitor.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from hee_monitor.analysis.patterns import (
     shipped_dir,
     validate_files,
 )
-from hee_monitor.errors import PatternError
-from hee_monitor.models import Severity
+from hee_monitor.core.errors import PatternError
+from hee_monitor.core.models import Severity
 from tests.analysis.conftest import SAMPLE_PATTERNS
 
 GOOD = """\

@@ -19,7 +19,7 @@ from hee_monitor.analysis.suggest import (
     suggest_from_answer,
     suggest_patterns,
 )
-from hee_monitor.resources import load_schema
+from hee_monitor.core.resources import load_schema
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The loopback fake of the GitHub REST API (it lives in the package, as the demo uses it)."""
 
-from hee_monitor.testing.github_fake import *  # noqa: F403
-from hee_monitor.testing.github_fake import (
+from hee_monitor.demo.github_fake import *  # noqa: F403
+from hee_monitor.demo.github_fake import (
     DATA_DIR,
     FAILED_CONCLUSIONS,
     GitHubFake,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hee_monitor.models import Alert, Diagnosis, FailedRun, Finding
-from hee_monitor.monitor.ports import Skipped
+from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding
+from hee_monitor.service.ports import Skipped
 
 
 class MemoryCapsule:

@@ -13,7 +13,7 @@ import pytest
 import urllib3
 from github import Auth, Github
 
-from hee_monitor.clock import FakeClock
+from hee_monitor.core.clock import FakeClock
 from tests.fakes.github import DATA_DIR, GitHubFake, JobSpec
 
 #: recorded GitHub responses, when the shared reference set is next to the repository

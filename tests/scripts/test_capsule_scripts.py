@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hee_monitor.capsule import Signer
+from hee_monitor.record.capsule import Signer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"

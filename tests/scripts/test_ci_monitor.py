@@ -203,7 +203,7 @@ def test_continuous_mode_wakes_on_a_webhook_delivery(fake: GitHubFake, tmp_path:
 
     import urllib3
 
-    from hee_monitor.sources.webhook import signature
+    from hee_monitor.sources.github.webhook import signature
 
     secret = "webhook-secret-for-tests"
     fake.add_run("octo/app", jobs=[JobSpec("tests", log_text=PYTEST_LOG)])

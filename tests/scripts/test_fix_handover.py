@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.action.fixes.conftest import init_repo, tool_env
 from tests.fakes.github import GitHubFake, JobSpec
-from tests.fixes.conftest import init_repo, tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghp_handover_token_0123456789abcdef"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from hee_monitor.clock import FakeClock
-from hee_monitor.sources.github import GitHubSource
+from hee_monitor.core.clock import FakeClock
+from hee_monitor.sources.github.source import GitHubSource
 from tests.fakes.github import GitHubFake
 
 TOKEN = "ghp_test_token_0123456789abcdef"

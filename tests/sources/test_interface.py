@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from hee_monitor.models import FailedRun
+from hee_monitor.core.models import FailedRun
 from hee_monitor.sources import SOURCES
-from hee_monitor.sources.github import GitHubSource
+from hee_monitor.sources.github.source import GitHubSource
 from hee_monitor.sources.interface import (
     InMemoryProcessedRuns,
     ProcessedRuns,
     Skipped,
     Source,
 )
-from hee_monitor.sources.local import LocalSource
+from hee_monitor.sources.local.source import LocalSource
 from tests.fakes.github import GitHubFake, JobSpec
 
 LOG = "2026-01-01T00:00:00.0000000Z ##[error]Process completed with exit code 1.\n" * 300

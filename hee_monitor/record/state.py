@@ -1,0 +1,83 @@
+"""Where the health state lives: ``monitoring_state`` of the state capsule.
+
+This module is the one interface to it: read the current state and move it by a trigger.
+Everything else (commands, the cycle) goes through :class:`HealthStore`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hee_monitor.core.errors import CapsuleError
+from hee_monitor.core.models import HealthState
+from hee_monitor.decision.health import HealthMachine, Transition
+from hee_monitor.record.capsule.envelope import format_time
+from hee_monitor.service.ports import Capsule
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    state: HealthState
+    since: str | None
+
+
+def read_state(payload: dict[str, Any]) -> StateSnapshot:
+    """The health state recorded in a capsule payload (operational when absent)."""
+    monitoring = payload.get("monitoring_state") or {}
+    raw = monitoring.get("current_status", HealthState.OPERATIONAL.value)
+    try:
+        state = HealthState(raw)
+    except ValueError:
+        raise CapsuleError(
+            f"capsule monitoring_state.current_status is {raw!r}, not one of "
+            f"{', '.join(s.value for s in HealthState)}",
+            hint="restore the capsule from state_capsules/ backups or re-initialise it",
+        ) from None
+    return StateSnapshot(state, monitoring.get("status_since"))
+
+
+def apply_transitions(payload: dict[str, Any], transitions: list[Transition]) -> None:
+    """Write the outcome of ``transitions`` into a payload (a capsule mutator's body)."""
+    if not transitions:
+        return
+    monitoring = payload.setdefault("monitoring_state", {})
+    last = transitions[-1]
+    monitoring["current_status"] = last.to_state.value
+    monitoring["status_since"] = _iso(last.at)
+
+
+def fire_all(
+    state: HealthState, triggers: tuple[str, ...], *, at: datetime, reason: str = ""
+) -> list[Transition]:
+    """Run ``triggers`` in order from ``state``; raises StateError before any is applied
+    if one is invalid (the machine is a scratch copy, nothing is written)."""
+    machine = HealthMachine(state)
+    return [machine.fire(t, at=at, reason=reason) for t in triggers]
+
+
+class HealthStore:
+    """The health state of the pipeline whose capsule is ``capsule``."""
+
+    def __init__(self, capsule: Capsule) -> None:
+        self._capsule = capsule
+
+    def current(self) -> StateSnapshot:
+        return read_state(self._capsule.load())
+
+    def fire(self, trigger: str, *, now: datetime, reason: str = "") -> Transition:
+        """Apply one trigger and persist it; StateError (state unchanged) if invalid."""
+        transition = fire_all(self.current().state, (trigger,), at=now, reason=reason)[0]
+
+        def mutate(payload: dict[str, Any]) -> None:
+            # re-check against what is stored now, in case another writer moved it
+            fresh = fire_all(read_state(payload).state, (trigger,), at=now, reason=reason)
+            apply_transitions(payload, fresh)
+
+        self._capsule.update(mutate, now=now)
+        return transition
+
+
+def _iso(at: datetime) -> str:
+    return format_time(at)

@@ -1,0 +1,202 @@
+"""Build a monitoring cycle from the configuration: the real sources, analyzer, policy,
+audit store, capsule and notifier. Each port's implementations are listed in a literal
+registry; the GitHub source, the alert router and the signed capsule are loaded by name
+so that a build without one of them still monitors (and says what is missing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+# imported for its tables too: they are declared on the shared metadata before the audit
+# store is opened (and created), so the router finds them
+from hee_monitor.action.alerts import AlertRouter
+from hee_monitor.analysis.detection.hooks import cycle_hooks
+from hee_monitor.core.clock import Clock
+from hee_monitor.core.config import Config
+from hee_monitor.core.errors import ConfigError
+from hee_monitor.core.models import Severity
+from hee_monitor.decision import POLICIES
+from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.state import read_state
+from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
+from hee_monitor.service.cycle import MonitorCycle
+from hee_monitor.service.ports import Analyzer, Capsule, Notifier, RunControl, Source
+from hee_monitor.sources.github.source import GitHubSource
+
+if TYPE_CHECKING:
+    from hee_monitor.analysis.analyzer import Analyzer as PatternAnalyzer
+    from hee_monitor.analysis.interface import FallbackClassifier
+
+
+@dataclass
+class Wiring:
+    """Everything a cycle needs, plus what the commands use directly."""
+
+    config: Config
+    audit: AuditStore
+    capsule: Capsule
+    clock: Clock
+    github: GitHubSource | None = None  # when repositories are watched
+    notes: list[str] = field(default_factory=list)
+    #: --llm / --no-llm; None: the rule of hee_monitor.analysis.llm.fallback_wanted
+    llm: bool | None = None
+
+
+def github_source(
+    config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
+) -> GitHubSource:
+    """The GitHub source for ``repos``, its processed-runs register and poll cursors backed
+    by ``audit``: the source hands out a run until the cycle has recorded it, and an idle
+    repository costs no counted request, across restarts."""
+    return GitHubSource(
+        list(repos),
+        token=config.token,
+        api_url=config.api_url,
+        clock=clock,
+        state=audit,
+        cursors=audit,
+        lookback=timedelta(hours=lookback_hours),
+    )
+
+
+def pattern_analyzer(fallback: FallbackClassifier | None = None) -> PatternAnalyzer:
+    """The shipped pattern database, compiled once."""
+    from hee_monitor.analysis.analyzer import Analyzer as Concrete
+
+    return Concrete.from_default_database(fallback=fallback)
+
+
+def llm_fallback(w: Wiring) -> FallbackClassifier | None:
+    """The local-model classifier when ``[llm]`` (or --llm, HEE_LLM, OLLAMA_HOST) asks for it;
+    its answers are cached in the audit store unless ``[llm] cache`` names another place."""
+    from hee_monitor.analysis.llm import configured_classifier
+
+    return configured_classifier(
+        w.config.section("llm"), flag=w.llm, default_cache=w.audit.engine, clock=w.clock
+    )
+
+
+def analyzer(w: Wiring | None = None) -> Analyzer:
+    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
+    return built
+
+
+def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsule:
+    """The signed capsule file; keys from [capsule] signing_key / trusted_keys /
+    encryption_key (paths) or HEE_SIGNING_KEY / HEE_TRUSTED_KEYS / HEE_CAPSULE_ENCRYPTION_KEY."""
+    from hee_monitor.record.capsule.keys import load_signer, load_trusted_keys
+    from hee_monitor.record.capsule.sealing import load_encryption_key
+
+    section = config.section("capsule")
+    key_file = section.get("signing_key")
+    signer = load_signer(Path(key_file) if key_file else None)
+    trusted = load_trusted_keys([str(k) for k in section.get("trusted_keys", [])], fallback=signer)
+    enc = section.get("encryption_key")
+    return SignedCapsuleFile(
+        path,
+        repo,
+        signer,
+        trusted,
+        encryption_key=load_encryption_key(Path(enc) if enc else None),
+        clock=clock,
+    )
+
+
+def _signing_configured(config: Config) -> bool:
+    return bool(os.environ.get("HEE_SIGNING_KEY") or config.section("capsule").get("signing_key"))
+
+
+#: capsule implementations by name: signed when a signing key is configured, else plain JSON
+CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
+    "signed": signed_capsule,
+    "plain": lambda path, repo, _config, _clock: PlainCapsuleFile(path, repo),
+}
+
+
+def capsule_file(
+    path: Path, repo: str | None, config: Config, clock: Clock
+) -> tuple[Capsule, str | None]:
+    """The state capsule at ``path`` as every writer opens it: signed (and verified on every
+    read) when a signing key is configured, else plain JSON, with a note saying so. ``repo``
+    names a capsule created afresh (default: the first configured repository)."""
+    name = repo or (config.repos[0] if config.repos else "local/local")
+    kind = "signed" if _signing_configured(config) else "plain"
+    note = "capsule not signed: set HEE_SIGNING_KEY to sign it" if kind == "plain" else None
+    return CAPSULES[kind](path, name, config, clock), note
+
+
+def build(
+    config: Config,
+    *,
+    clock: Clock,
+    repos: Sequence[str] | None = None,
+    capsule_path: str | None = None,
+    database: str | None = None,
+    need_github: bool = True,
+    lookback_hours: float = 24.0,
+    llm: bool | None = None,
+) -> Wiring:
+    audit = AuditStore.open(database or config.database)
+    watched = list(repos) if repos else list(config.repos)
+    path = Path(capsule_path or config.state_capsule)
+    # one capsule per pipeline: named after the (first) repository watched
+    capsule, note = capsule_file(path, watched[0] if watched else None, config, clock)
+    wiring = Wiring(config=config, audit=audit, capsule=capsule, clock=clock, llm=llm)
+    if note:
+        wiring.notes.append(note)
+    if need_github:
+        if not watched:
+            raise ConfigError(
+                "no repositories to watch",
+                hint="name them with --repo owner/name, HEE_REPOS, "
+                'or [github] repos = ["owner/name"] in hee-monitor.toml',
+            )
+        wiring.github = github_source(config, watched, audit, clock, lookback_hours)
+    return wiring
+
+
+def notifier(w: Wiring) -> Notifier:
+    """The alert router on the audit store's database, configured by [alerts]."""
+    from hee_monitor.service.notify import RouterNotifier
+
+    config = w.config
+    routes = {repo: config.repo(repo).alert_channels for repo in config.data.get("repos", {})}
+    router = AlertRouter.from_config(
+        config.section("alerts"), w.audit.engine, w.clock, repo_channels=routes
+    )
+    return RouterNotifier(router, lambda: read_state(w.capsule.load()).state)
+
+
+def cycle(
+    wiring: Wiring,
+    *,
+    sources: Sequence[Source],
+    alert_level: Severity,
+    notifier: Notifier | None = None,
+    run_control: RunControl | None = None,
+    analyzer_impl: Analyzer | None = None,
+    on_run: Callable[[str], None] | None = None,
+) -> MonitorCycle:
+    config = wiring.config
+    engine = str(config.data["policy"].get("engine", "rules"))
+    return MonitorCycle(
+        sources=sources,
+        analyzer=analyzer_impl or analyzer(wiring),
+        policy=POLICIES[engine](),
+        audit=wiring.audit,
+        capsule=wiring.capsule,
+        clock=wiring.clock,
+        notifier=notifier,
+        run_control=run_control,
+        settings_for=config.policy_for,
+        scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
+        alert_level=alert_level,
+        on_run=on_run,
+        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
+    )
