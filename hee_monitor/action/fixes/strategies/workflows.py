@@ -217,6 +217,8 @@ def set_timeouts(text: str, wanted: dict[str, int]) -> str:
 
 class WorkflowTimeoutStrategy:
     id = "workflow-timeout"
+    #: the job ran out of time on the runner; a local re-run proves nothing about that
+    reruns_failing_command = False
     risk = 2
     safety = Safety.HIGH
     requirements = Requirements(files=WORKFLOW_GLOBS)
