@@ -180,6 +180,9 @@ def _step_matches(step: Mapping[str, Any], wanted: str) -> bool:
     name = step.get("name")
     if isinstance(name, str) and _norm(name) == wanted:
         return True
+    uses = step.get("uses")
+    if isinstance(uses, str) and _norm(uses) == wanted:
+        return True
     if isinstance(run, str):
         lines = [ln for ln in run.strip().splitlines() if ln.strip()]
         if lines and (_norm(lines[0]) == wanted or _norm(run) == wanted):
