@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hee_monitor.cli import use_color
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Diagnosis, Finding
 
@@ -130,7 +131,7 @@ def analyze(
     engine: str | None,
 ) -> int:
     """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
-    that prove it. LOG may be - for stdin.
+    that prove it. LOG may be - for stdin; with no LOG, a piped stdin is read.
 
     \b
     Examples:
@@ -141,6 +142,8 @@ def analyze(
       hee-monitor analyze --format github job.log   (in an Actions step: annotations)
       hee-monitor analyze --llm --llm-model qwen2.5 job.log
     """
+    if not logs and not junit_files and _stdin_piped():
+        logs = ("-",)
     if not logs and not junit_files:
         raise UsageError("no log given", hint="pass one or more log files, or - to read from stdin")
     if logs.count("-") > 1:
@@ -177,7 +180,7 @@ def analyze(
         elif fmt == "github":
             out.write(render_github(diagnosis, Path.cwd()))
         else:
-            out.write(render_text(diagnosis, color=out.isatty()) + "\n")
+            out.write(render_text(diagnosis, color=use_color(out)) + "\n")
         out.flush()
     return 0
 
@@ -211,6 +214,14 @@ def _junit_findings(files: Sequence[Path]) -> list[Finding]:
     for path in files:
         findings.extend(parse_junit(path))
     return findings
+
+
+def _stdin_piped() -> bool:
+    """Is stdin a pipe or file someone gave us (not a terminal, not closed)?"""
+    try:
+        return not sys.stdin.isatty() and sys.stdin.readable()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource]]:
