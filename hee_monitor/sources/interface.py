@@ -86,6 +86,8 @@ class Skipped:
     reason: str
     #: the run concerned, when the skip is about one run rather than the whole repository
     run_id: int | None = None
+    #: the run's attempt, when known
+    attempt: int | None = None
 
 
 PollResult = FailedRun | Skipped

@@ -80,6 +80,14 @@ _TOKEN_HINT: Final = (
 )
 
 
+class TokenRejected(SourceError):
+    """GitHub answered 401 to a call made with the token: fatal for that token (the cycle
+    stops, the command exits 3 and one critical alert says so); never a skipped repository."""
+
+    exit_code = 3
+    fatal = True
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock)."""
@@ -447,11 +455,14 @@ class GitHubSource:
         try:
             jobs = self._failed_jobs(repo, raw)
         except _SkipRepo as skip:
-            return Skipped(repo, f"run {run_id}: {skip.reason}", run.run_id)
+            return Skipped(repo, f"run {run_id}: {skip.reason}", run.run_id, run.run_attempt)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("%s: skipping run %s, unreadable job data: %s", repo, run_id, exc)
-            self.state.mark(key)
-            return Skipped(repo, f"run {run_id}: unreadable job data ({exc})", run.run_id)
+            # a truncated or malformed answer: the run is read again later (the cycle holds
+            # it pending with backoff), never marked done unread
+            log.warning("%s: run %s, unreadable job data: %s", repo, run_id, exc)
+            return Skipped(
+                repo, f"run {run_id}: unreadable job data ({exc})", run.run_id, run.run_attempt
+            )
         return FailedRun(
             repo=run.repo,
             run_id=run.run_id,
@@ -617,7 +628,7 @@ class GitHubSource:
             yield
         except BadCredentialsException:
             where = f" in {repo}" if repo else ""
-            raise SourceError(
+            raise TokenRejected(
                 f"GitHub at {self.api_url} rejected the token (401 Bad credentials) "
                 f"while trying to {action}{where}",
                 hint=_TOKEN_HINT,
@@ -631,7 +642,7 @@ class GitHubSource:
             )
         except GithubException as exc:
             if exc.status == 401:
-                raise SourceError(
+                raise TokenRejected(
                     f"GitHub at {self.api_url} refused the token (401) while trying to "
                     f"{action}" + (f" in {repo}" if repo else ""),
                     hint=_TOKEN_HINT,
