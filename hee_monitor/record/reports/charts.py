@@ -64,6 +64,8 @@ def category_colour(name: str) -> str:
 
 def outcome_colour(name: str) -> str:
     return OUTCOME_COLOURS.get(name, OTHER_COLOUR)
+
+
 _FONT = "font-family:system-ui,sans-serif;font-size:11px"
 
 
