@@ -132,9 +132,10 @@ def _github(repository: str | None, api_url: str | None) -> Any:
     token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not repository or not token:
         return None
-    from hee_monitor.sources.github.source import GitHubSource
+    from hee_monitor.core.config import load_config as load_service_config
+    from hee_monitor.service.wiring import forge
 
-    return GitHubSource([repository], token=token, api_url=api_url)
+    return forge(load_service_config(), [repository], token=token, api_url=api_url)
 
 
 def render(outcome: FixOutcome, detailed: bool) -> str:
