@@ -29,8 +29,7 @@ from hee_monitor.core.models import Diagnosis, Finding, Severity
 from hee_monitor.record.state import read_state
 from hee_monitor.service import wiring
 from hee_monitor.service.cycle import CycleReport, MonitorCycle
-from hee_monitor.sources.github.source import GitHubSource
-from hee_monitor.sources.interface import Skipped
+from hee_monitor.sources.interface import Forge, Skipped
 
 MODES = ("hee", "continuous", "pre-commit")
 
@@ -327,10 +326,10 @@ def _cycle(
     )
 
 
-def _gh(w: wiring.Wiring) -> GitHubSource:
-    if w.github is None:
+def _gh(w: wiring.Wiring) -> Forge:
+    if w.forge is None:
         raise UsageError("no repositories to watch", hint="pass --repo owner/name")
-    return w.github
+    return w.forge
 
 
 def _is_tty() -> bool:

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, select
 from sqlalchemy.engine import Engine
@@ -50,6 +50,7 @@ class JobRef(Protocol):
     def name(self) -> str: ...
 
 
+@runtime_checkable
 class GreenForge(Protocol):
     """What the baseline needs of the forge (the GitHub source)."""
 
