@@ -128,7 +128,7 @@ if pinned:
 
 
 @dataclass(frozen=True)
-class Step:
+class DemoStep:
     title: str
     workflow: str
     job: str
@@ -137,10 +137,10 @@ class Step:
 
 
 SCENARIO = (
-    Step("a lint failure (missing license header)", "Lint", "reuse", LINT_LOG),
-    Step("a flaky test (connection reset)", "CI", "tests (3.12)", FLAKY_LOG),
-    Step("a dependency conflict", "CI", "install", DEPENDENCY_LOG),
-    Step("a critical compile error", "Build", "cargo build", COMPILE_LOG),
+    DemoStep("a lint failure (missing license header)", "Lint", "reuse", LINT_LOG),
+    DemoStep("a flaky test (connection reset)", "CI", "tests (3.12)", FLAKY_LOG),
+    DemoStep("a dependency conflict", "CI", "install", DEPENDENCY_LOG),
+    DemoStep("a critical compile error", "Build", "cargo build", COMPILE_LOG),
 )
 
 

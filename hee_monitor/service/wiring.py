@@ -27,7 +27,7 @@ from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.state import read_state
 from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.service.cycle import MonitorCycle
-from hee_monitor.service.ports import Analyzer, Capsule, Notifier, RunControl, Source
+from hee_monitor.service.ports import Capsule, LogAnalyzer, Notifier, RunControl, Source
 from hee_monitor.sources import open_forge
 from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
 
@@ -111,8 +111,8 @@ def llm_fallback(w: Wiring) -> FallbackClassifier | None:
     )
 
 
-def analyzer(w: Wiring | None = None) -> Analyzer:
-    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
+def analyzer(w: Wiring | None = None) -> LogAnalyzer:
+    built: LogAnalyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
     return built
 
 
@@ -216,7 +216,7 @@ def cycle(
     alert_level: Severity,
     notifier: Notifier | None = None,
     run_control: RunControl | None = None,
-    analyzer_impl: Analyzer | None = None,
+    analyzer_impl: LogAnalyzer | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> MonitorCycle:
     config = wiring.config

@@ -23,14 +23,14 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from hee_monitor.action.fixes import backup, records
-from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore, Notifier
+from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore
 from hee_monitor.action.fixes.backup import JournalEntry, RestoreReport, Snapshot
 from hee_monitor.action.fixes.capsule_access import CapsuleAccess
 from hee_monitor.action.fixes.config import FixConfig, load_config
@@ -284,10 +284,6 @@ class FixEngine:
             )
         finding = finding_from_json(request.finding, f"approval {approval_id}")
         return self.execute_fix(finding, approval=request)
-
-    def escalate_approvals(self, notifier: Notifier) -> list[Any]:
-        timeout = timedelta(hours=self.config.approval_timeout_hours)
-        return self.approvals.escalate_due(self.clock.now(), timeout, notifier)
 
     def recover(self) -> list[Recovered]:
         """Restore the tree of every fix a dead process left unsettled."""
