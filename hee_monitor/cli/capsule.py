@@ -51,7 +51,11 @@ from hee_monitor.record.capsule.sealing import (
     masked,
     revealed,
 )
-from hee_monitor.record.capsule.store import DEFAULT_FIX_HISTORY_LIMIT, CapsuleStore, new_payload
+from hee_monitor.record.capsule.store import (
+    DEFAULT_FIX_HISTORY_LIMIT,
+    CapsuleDirectory,
+    new_payload,
+)
 from hee_monitor.record.capsule.trust import TRUSTED_FILE, TrustRecord
 
 DEFAULT_STATE_DIR = "state_capsules"
@@ -96,8 +100,8 @@ class Options:
     def encryption(self) -> EncryptionKey | None:
         return load_encryption_key(self.encryption_key)
 
-    def store(self, *, writing: bool = False) -> CapsuleStore:
-        return CapsuleStore(
+    def store(self, *, writing: bool = False) -> CapsuleDirectory:
+        return CapsuleDirectory(
             self.directory,
             self.signers() if writing else None,
             self.keys(need_signer=writing),

@@ -70,7 +70,7 @@ from hee_monitor.service.effects import (
 )
 from hee_monitor.service.pending import PendingRuns
 from hee_monitor.service.ports import (
-    Capsule,
+    CapsuleStore,
     Escalator,
     LogAnalyzer,
     Notifier,
@@ -203,7 +203,7 @@ class MonitorCycle:
     analyzer: LogAnalyzer
     policy: Policy
     audit: AuditStore
-    capsule: Capsule
+    capsule: CapsuleStore
     clock: Clock
     notifier: Notifier | None = None
     run_control: RunControl | None = None

@@ -9,17 +9,18 @@ production with the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from hee_monitor.action.alerts.interface import Notifier
 from hee_monitor.analysis.interface import LogAnalyzer
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.models import FailedRun, Finding, HealthState
 from hee_monitor.sources.interface import ProcessedRuns, Rerun, Runs, Skipped, Source
 
 __all__ = [
-    "Capsule",
+    "CapsuleStore",
     "Escalator",
     "LogAnalyzer",
     "Notifier",
@@ -32,14 +33,6 @@ __all__ = [
 
 class RunControl(Rerun, Runs, Protocol):
     """What the cycle asks of the forge besides polling: re-run, and look a run up."""
-
-
-class Capsule(Protocol):
-    """The state capsule: read the payload, change it through a mutator."""
-
-    def load(self) -> dict[str, Any]: ...
-
-    def update(self, mutator: Callable[[dict[str, Any]], None], *, now: datetime) -> Any: ...
 
 
 class Escalator(Protocol):

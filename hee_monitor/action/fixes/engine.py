@@ -32,7 +32,6 @@ from sqlalchemy.engine import Engine
 from hee_monitor.action.fixes import backup, records
 from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore
 from hee_monitor.action.fixes.backup import JournalEntry, RestoreReport, Snapshot
-from hee_monitor.action.fixes.capsule_access import CapsuleAccess
 from hee_monitor.action.fixes.config import FixConfig, load_config
 from hee_monitor.action.fixes.git import Git
 from hee_monitor.action.fixes.outcomes import (
@@ -54,6 +53,7 @@ from hee_monitor.action.fixes.strategies.interface import (
     Safety,
 )
 from hee_monitor.analysis.redact import redact
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
@@ -129,7 +129,7 @@ class FixEngine:
         store: Engine,
         clock: Clock | None = None,
         config: FixConfig | None = None,
-        capsule: CapsuleAccess | None = None,
+        capsule: CapsuleStore | None = None,
         options: EngineOptions | None = None,
         strategies: Mapping[str, FixStrategy] | None = None,
         pull_requests: PullRequests | None = None,
@@ -216,7 +216,7 @@ class FixEngine:
             plan = strategy.plan(ctx)
         except FixError as exc:
             return skipped(f"cannot plan the fix: {exc.message}")
-        payload = self.capsule.payload() if self.capsule is not None else None
+        payload = self.capsule.load() if self.capsule is not None else None
         now = self.clock.now()
         decision = decide(
             finding,
@@ -656,7 +656,7 @@ class FixEngine:
         return [self.env[n] for n in names if self.env.get(n)]
 
     def _payload(self) -> dict[str, Any] | None:
-        return self.capsule.payload() if self.capsule is not None else None
+        return self.capsule.load() if self.capsule is not None else None
 
     def _record_attempt(
         self, a: _Attempt, now: datetime, *, success: bool, rollback: bool, branch: str | None
