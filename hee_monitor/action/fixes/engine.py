@@ -44,7 +44,6 @@ from hee_monitor.action.fixes.outcomes import (
     FixSkipped,
 )
 from hee_monitor.action.fixes.policy import Verdict, decide, protected_paths, touches_protected
-from hee_monitor.action.fixes.pull_request import PullRequestPort
 from hee_monitor.action.fixes.strategies import registry
 from hee_monitor.action.fixes.strategies.interface import (
     Check,
@@ -52,13 +51,13 @@ from hee_monitor.action.fixes.strategies.interface import (
     FixContext,
     FixPlan,
     FixStrategy,
-    RerunPort,
     Safety,
 )
 from hee_monitor.analysis.redact import redact
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
+from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +132,8 @@ class FixEngine:
         capsule: CapsuleAccess | None = None,
         options: EngineOptions | None = None,
         strategies: Mapping[str, FixStrategy] | None = None,
-        pull_requests: PullRequestPort | None = None,
-        rerun: RerunPort | None = None,
+        pull_requests: PullRequests | None = None,
+        rerun: Rerun | None = None,
         env: Mapping[str, str] | None = None,
         new_id: Callable[[], str] | None = None,
     ) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from hee_monitor.core.errors import FixError
 from hee_monitor.core.models import Finding
+from hee_monitor.sources.interface import Rerun
 
 #: output kept from a command or check: enough to show why it failed, never a whole build log
 MAX_OUTPUT = 8000
@@ -167,12 +168,6 @@ class FixPlan:
         }
 
 
-class RerunPort(Protocol):
-    """What the ``rerun`` strategy needs from a source (the GitHub source implements it)."""
-
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
-
-
 @dataclass(frozen=True)
 class FixContext:
     """Everything a strategy may look at. Strategies change files only under ``repo``."""
@@ -183,7 +178,7 @@ class FixContext:
     #: ``owner/name`` and run id, for strategies that act through the API
     repository: str | None = None
     run_id: str | None = None
-    rerun: RerunPort | None = None
+    rerun: Rerun | None = None  # the forge, for strategies that re-run
     #: repository settings for strategies (e.g. the license header text, default timeout)
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: overrides of validation commands by strategy id, from repository configuration
