@@ -22,7 +22,15 @@ from typing import Any
 
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.errors import HeeError
-from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding, HealthState, Severity
+from hee_monitor.core.models import (
+    Alert,
+    Diagnosis,
+    FailedRun,
+    Finding,
+    HealthState,
+    JobRecord,
+    Severity,
+)
 from hee_monitor.decision.health import Transition
 from hee_monitor.decision.interface import (
     Action,
@@ -34,7 +42,7 @@ from hee_monitor.decision.interface import (
 )
 from hee_monitor.decision.skip import SkipDecision, apply_skip
 from hee_monitor.decision.transient import transient_cause
-from hee_monitor.record.audit import AuditStore, JobRecord
+from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
 from hee_monitor.record.state import apply_transitions, fire_all, read_state
 from hee_monitor.service.ports import (

@@ -22,9 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.fixes.records import fix_approvals
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.audit import alerts, findings, transitions
+from hee_monitor.record.schema import alerts, findings, fix_approvals, transitions
 
 #: how many patterns get their own series in "failures by pattern"; the rest are "other"
 TOP_PATTERNS = 6
