@@ -408,3 +408,21 @@ escalation_issues = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     UniqueConstraint("repo", "fingerprint", name="uq_escalation_issues_fp"),
 )
+
+# -- work shared by several instances (see hee_monitor.record.leases) --------------------------
+
+work_leases = Table(
+    "work_leases",
+    metadata,
+    #: what sort of work: "run" (process a failed run), "poll", "effect", ...
+    Column("kind", String(50), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    #: the instance holding it ("" while offered and not claimed)
+    Column("owner", String(200), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    #: the lease holds until then; after it, any instance may claim the work
+    Column("expires_at", UTCDateTime, nullable=False),
+    #: set once the work is done: never claimed again
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_work_leases_free", "kind", "done_at", "expires_at"),
+)
