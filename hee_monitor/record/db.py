@@ -24,11 +24,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.core.config import DEFAULT_DATABASE
+from hee_monitor.core.config import default_database
 from hee_monitor.core.errors import StoreError
 from hee_monitor.record.schema import metadata
 
-__all__ = ["DEFAULT_DATABASE", "head_revision", "metadata", "open_engine", "upgrade"]
+__all__ = ["default_database", "head_revision", "metadata", "open_engine", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: pg_advisory_xact_lock key held while migrating ("hee-migr" in ASCII)
@@ -95,14 +95,16 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_engine(url: str = DEFAULT_DATABASE, *, read_only: bool = False) -> Engine:
-    """Open the store at ``url``, creating or upgrading its schema.
+def open_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
+    """Open the store at ``url`` (default: :func:`default_database`, in the user's state
+    directory), creating or upgrading its schema.
 
     ``read_only``: for commands that only show what is stored. A SQLite file that does not
     exist is then not created: an empty store in memory stands in (every query finds
     nothing), so looking never leaves a file behind. The URL may hold a password; it is
     never part of an error message.
     """
+    url = url or default_database()
     file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
     if read_only and file and not Path(url.removeprefix("sqlite:///")).exists():
         return open_engine("sqlite://")
@@ -125,3 +127,10 @@ def open_engine(url: str = DEFAULT_DATABASE, *, read_only: bool = False) -> Engi
             hint="wait for it to finish, or remove a stale .lock file beside the database",
         ) from None
     return engine
+
+
+def __getattr__(name: str) -> str:
+    # DEFAULT_DATABASE depends on the environment: read when asked, not at import
+    if name == "DEFAULT_DATABASE":
+        return default_database()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
