@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,20 +26,9 @@ from hee_monitor.analysis.baseline import MAX_TEMPLATES, Baseline, baseline_from
 from hee_monitor.analysis.logreader import iter_log_lines
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.models import FailedJob, FailedRun
-from hee_monitor.record.db import metadata
+from hee_monitor.record.schema import baseline_templates
 
 log = logging.getLogger(__name__)
-
-baseline_templates = Table(
-    "baseline_templates",
-    metadata,
-    Column("repo", String(200), primary_key=True),
-    Column("workflow", String(64), primary_key=True),
-    Column("job", String(300), primary_key=True),
-    Column("run_id", Integer, nullable=False),
-    Column("templates", Text, nullable=False),
-    Column("fetched_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class JobRef(Protocol):
