@@ -18,6 +18,7 @@ import click
 
 from hee_monitor import __version__
 from hee_monitor.core.errors import HeeError
+from hee_monitor.core.redact import redact
 
 #: module name under hee_monitor.cli → attribute holding the click command
 COMMANDS: dict[str, str] = {
@@ -90,9 +91,9 @@ def run(args: list[str] | None = None) -> int:
     try:
         result: Any = cli.main(args=args, prog_name="hee-monitor", standalone_mode=False)
     except HeeError as exc:
-        click.echo(f"hee-monitor: error: {exc.message}", err=True)
+        click.echo(f"hee-monitor: error: {redact(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {redact(exc.hint)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("hee-monitor: interrupted", err=True)

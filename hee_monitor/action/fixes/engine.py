@@ -55,10 +55,10 @@ from hee_monitor.action.fixes.strategies.interface import (
     RerunPort,
     Safety,
 )
-from hee_monitor.analysis.redact import redact
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
+from hee_monitor.core.redact import redact
 
 log = logging.getLogger(__name__)
 
