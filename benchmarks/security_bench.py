@@ -124,7 +124,10 @@ def main() -> None:
         for i in range(20_000):
             zf.writestr(f"{i}_job.txt", "ok\n")
     _, seconds = _analyze(archive, "json")
-    print(f"zip of 20,000 members: analyze {seconds:.1f} s whole-process (reported before this change: killed at 240 s)")
+    print(
+        f"zip of 20,000 members: analyze {seconds:.1f} s whole-process "
+        "(reported before this change: killed at 240 s)"
+    )
     fake = work / "latin1.log"
     fake.write_bytes(
         b"\xff\xfe started\nnpm ERR! code ERESOLVE\nnpm ERR! ERESOLVE unable to "
