@@ -12,10 +12,11 @@ from hee_monitor.action.fixes.approvals import STATUSES, ApprovalStore, Notifier
 from hee_monitor.action.fixes.config import DEFAULT_APPROVAL_TIMEOUT_HOURS
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.models import Alert, HealthState
-from hee_monitor.record.db import DEFAULT_DATABASE, open_engine
+from hee_monitor.record.db import default_database, open_engine
 
 _database = click.option(
-    "--database", envvar="HEE_DATABASE_URL", default=DEFAULT_DATABASE, show_default=True,
+    "--database", envvar="HEE_DATABASE_URL", default=default_database,
+    show_default="hee-monitor.db in the state directory",
     help="Audit store URL.",
 )  # fmt: skip
 

@@ -147,7 +147,7 @@ with ruleset(RULESET):
         return Outcome(
             "fix_by_pull_request",
             (Action.OPEN_PR,),
-            reason=f"fix {f.fix_strategy!r} is partial: proposed as a pull request",
+            reason=f"fix {f.fix_strategy!r} is partial: a pull request if it validates",
         )
 
     @_rule(failed_run & (m.fix_mode == "approval"))

@@ -303,7 +303,7 @@ class Demo:
     def run(self) -> DemoResult:
         from hee_monitor.analysis.analyzer import Analyzer
         from hee_monitor.demo.github_fake import GitHubFake, JobSpec
-        from hee_monitor.sources.github.source import GitHubSource
+        from hee_monitor.service.wiring import forge
 
         w = self.workdir
         self.say(f"[bold]hee-monitor demo[/] in {w}")
@@ -343,14 +343,14 @@ class Demo:
             notifier = RouterNotifier(router, lambda: read_state(capsule.load()).state)
         with GitHubFake(clock=self.clock) as fake:
             fake.add_repo(REPOSITORY)
-            # typed loosely: the source and the monitor each declare their own Skipped record
-            source: Any = GitHubSource(
+            source = forge(
+                config,
                 [REPOSITORY],
                 token="demo-token-for-the-fake",  # the fake checks none; no real token needed
                 api_url=fake.url,
                 clock=self.clock,
                 state=audit,
-                lookback=timedelta(days=2),
+                lookback_hours=48,
                 write_interval=None,
             )
             cycle = MonitorCycle(

@@ -1,7 +1,8 @@
 """The ports the monitoring cycle talks through.
 
-Sources (and their ``Skipped`` value and ``ProcessedRuns`` register) are the sources
-layer's own; the others are small Protocols the analyzer, the capsule file and the alert
+The forge's ports (sources, re-runs, run look-ups, and their ``Skipped`` value and
+``ProcessedRuns`` register) are declared in :mod:`hee_monitor.sources.interface`; the
+others are small Protocols the analyzer, the capsule file and the alert
 router satisfy, so the cycle is tested with in-memory implementations and runs in
 production with the real ones.
 """
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding, HealthState
-from hee_monitor.sources.interface import ProcessedRuns, Skipped, Source
+from hee_monitor.sources.interface import ProcessedRuns, Rerun, Runs, Skipped, Source
 
 __all__ = [
     "Analyzer",
@@ -22,28 +23,13 @@ __all__ = [
     "Notifier",
     "ProcessedRuns",
     "RunControl",
-    "RunState",
     "Skipped",
     "Source",
 ]
 
 
-class RunState(Protocol):
-    """The latest attempt of a workflow run, as the forge reports it."""
-
-    @property
-    def status(self) -> str: ...  # queued | in_progress | completed
-
-    @property
-    def conclusion(self) -> str | None: ...  # success | failure | ... (None until completed)
-
-
-class RunControl(Protocol):
+class RunControl(Rerun, Runs, Protocol):
     """What the cycle asks of the forge besides polling: re-run, and look a run up."""
-
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
-
-    def get_run(self, repo: str, run_id: int) -> RunState: ...
 
 
 class Analyzer(Protocol):

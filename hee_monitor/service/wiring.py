@@ -1,7 +1,8 @@
 """Build a monitoring cycle from the configuration: the real sources, analyzer, policy,
 audit store, capsule and notifier. Each port's implementations are listed in a literal
-registry; the GitHub source, the alert router and the signed capsule are loaded by name
-so that a build without one of them still monitors (and says what is missing).
+registry (forges in :data:`hee_monitor.sources.SOURCES`); the forge, the alert router and
+the signed capsule are loaded by name so that a build without one of them still monitors
+(and says what is missing). :func:`forge` is the one place a forge is built.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from hee_monitor.record.state import read_state
 from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.service.cycle import MonitorCycle
 from hee_monitor.service.ports import Analyzer, Capsule, Notifier, RunControl, Source
-from hee_monitor.sources.github.source import GitHubSource
+from hee_monitor.sources import open_forge
+from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer as PatternAnalyzer
@@ -42,27 +44,54 @@ class Wiring:
     audit: AuditStore
     capsule: Capsule
     clock: Clock
-    github: GitHubSource | None = None  # when repositories are watched
+    forge: Forge | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
     #: --llm / --no-llm; None: the rule of hee_monitor.analysis.llm.fallback_wanted
     llm: bool | None = None
 
 
-def github_source(
-    config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
-) -> GitHubSource:
-    """The GitHub source for ``repos``, its processed-runs register and poll cursors backed
-    by ``audit``: the source hands out a run until the cycle has recorded it, and an idle
-    repository costs no counted request, across restarts."""
-    return GitHubSource(
-        list(repos),
-        token=config.token,
-        api_url=config.api_url,
-        clock=clock,
-        state=audit,
-        cursors=audit,
-        lookback=timedelta(hours=lookback_hours),
+#: the forge a configuration watches (``[github]``: the only hosted forge so far)
+FORGE_KIND = "github"
+
+
+def forge(
+    config: Config,
+    repos: Sequence[str],
+    *,
+    clock: Clock | None = None,
+    state: ProcessedRuns | None = None,
+    cursors: PollCursors | None = None,
+    lookback_hours: float = 24.0,
+    api_url: str | None = None,
+    token: str | None = None,
+    retries: int | None = None,
+    write_interval: float | None = 1.0,
+    kind: str = FORGE_KIND,
+) -> Forge:
+    """The forge watching ``repos``, built through the source registry. With the audit store
+    as ``state`` and ``cursors`` the forge hands out a run until the cycle has recorded it,
+    and an idle repository costs no counted request, across restarts. Raises ConfigError
+    when ``kind`` names a source that is not a whole forge."""
+    built = open_forge(
+        kind,
+        ForgeSettings(
+            repos=tuple(repos),
+            token=token or config.token,
+            api_url=api_url or config.api_url,
+            clock=clock,
+            state=state,
+            cursors=cursors,
+            lookback=timedelta(hours=lookback_hours),
+            retries=retries,
+            write_interval=write_interval,
+        ),
     )
+    if not isinstance(built, Forge):
+        raise ConfigError(
+            f"source {kind!r} reads files, it does not watch repositories",
+            hint="watch repositories with a forge such as 'github'",
+        )
+    return built
 
 
 def pattern_analyzer(fallback: FallbackClassifier | None = None) -> PatternAnalyzer:
@@ -157,7 +186,14 @@ def build(
                 hint="name them with --repo owner/name, HEE_REPOS, "
                 'or [github] repos = ["owner/name"] in hee-monitor.toml',
             )
-        wiring.github = github_source(config, watched, audit, clock, lookback_hours)
+        wiring.forge = forge(
+            config,
+            watched,
+            clock=clock,
+            state=audit,
+            cursors=audit,
+            lookback_hours=lookback_hours,
+        )
     return wiring
 
 
@@ -198,5 +234,5 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
-        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
+        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),
     )

@@ -79,7 +79,7 @@ class ConsoleNotifier:
     rather than the e-mail's paragraphs::
 
         [HIGH] acme/api: CI failed on main: pip dependency conflict (×2)
-          fix 'pin-dependency' is partial: proposed as a pull request · 1 failed job(s)
+          fix 'pin-dependency' is partial: a pull request if it validates · 1 failed job(s)
           https://github.com/acme/api/actions/runs/1 · fingerprint fc1ba3a3d7cdbc06
     """
 

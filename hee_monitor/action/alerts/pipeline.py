@@ -532,6 +532,15 @@ class AlertRouter:
     def pending_groups(self) -> list[Group]:
         return self._groups.open()
 
+    def notified_since(self, repo: str, fingerprint: str, since: datetime) -> bool:
+        """Whether an alert of (repo, fingerprint) was routed at or after ``since``: told,
+        or waiting in its group. How an effect worker that crashed after routing an alert
+        learns not to route it a second time."""
+        last = self._log.last(repo, fingerprint)
+        if last is not None and last[0].at >= since:
+            return True
+        return any(g.repo == repo and g.fingerprint == fingerprint for g in self._groups.open())
+
     # ── internals ──
 
     def _inhibited(self, alert: Alert, now: datetime) -> AlertMuted | None:

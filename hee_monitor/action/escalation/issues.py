@@ -37,6 +37,7 @@ from hee_monitor.analysis.detection.settings import validate_section
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import FailedRun, Finding, HealthState
 from hee_monitor.core.redact import redact
+from hee_monitor.sources.interface import Files, Issues
 
 log = logging.getLogger(__name__)
 
@@ -133,42 +134,8 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-class IssueForge(Protocol):
-    """The GitHub calls escalation makes.
-
-    See :class:`~hee_monitor.sources.github.source.GitHubSource`.
-    """
-
-    def create_issue(
-        self,
-        repo: str,
-        title: str,
-        body: str,
-        labels: Sequence[str] = (),
-        assignees: Sequence[str] = (),
-    ) -> Any: ...
-
-    def comment_issue(self, repo: str, number: int, body: str) -> str: ...
-
-    def update_issue(
-        self,
-        repo: str,
-        number: int,
-        *,
-        title: str | None = None,
-        body: str | None = None,
-        labels: Sequence[str] | None = None,
-        state: str | None = None,
-    ) -> Any: ...
-
-    def close_issue(self, repo: str, number: int, comment: str | None = None) -> Any: ...
-
-    def issues_containing(
-        self, repo: str, text: str, labels: Sequence[str] = (), state: str = "all",
-        max_pages: int = 10,
-    ) -> Sequence[Any]: ...  # fmt: skip
-
-    def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None: ...
+class IssueForge(Issues, Files, Protocol):
+    """What escalation asks of the forge: issues, and the CODEOWNERS file."""
 
 
 @dataclass(frozen=True)

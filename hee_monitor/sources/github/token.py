@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 from hee_monitor.analysis.detection.settings import validate_section
 from hee_monitor.core.errors import ConfigError, HeeError
 from hee_monitor.core.models import Alert, Severity
+from hee_monitor.sources.interface import Runs, TokenInfo, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +115,6 @@ class TokenSettings:
         )
 
 
-class TokenFacts(Protocol):
-    """What GitHub says about the token (:class:`~hee_monitor.sources.github.source.TokenInfo`)."""
-
-    @property
-    def scopes(self) -> tuple[str, ...]: ...
-    @property
-    def expires_at(self) -> datetime | None: ...
-    @property
-    def scopes_known(self) -> bool: ...
-
-
 def granted(scopes: Sequence[str]) -> set[str]:
     """``scopes`` with everything they imply."""
     out = set(scopes)
@@ -151,7 +141,7 @@ def token_kind(token: str | None) -> str:
     return "unknown"
 
 
-def check_scopes(facts: TokenFacts, features: Sequence[str]) -> list[TokenCheck]:
+def check_scopes(facts: TokenInfo, features: Sequence[str]) -> list[TokenCheck]:
     """Scopes against the features' needs (pure)."""
     if not facts.scopes_known:
         return [
@@ -193,7 +183,7 @@ def check_scopes(facts: TokenFacts, features: Sequence[str]) -> list[TokenCheck]
     return checks
 
 
-def check_lifetime(facts: TokenFacts, settings: TokenSettings, now: datetime) -> list[TokenCheck]:
+def check_lifetime(facts: TokenInfo, settings: TokenSettings, now: datetime) -> list[TokenCheck]:
     """Expiry and age against the rotation policy (pure)."""
     checks: list[TokenCheck] = []
     policy = timedelta(days=settings.rotation_days)
@@ -277,10 +267,8 @@ def _days(delta: timedelta) -> str:
     return f"{whole} day{'' if whole == 1 else 's'}"
 
 
-class TokenForge(Protocol):
-    def token_info(self) -> Any: ...
-
-    def successful_runs(self, repo: str, workflow: str | None = None, limit: int = 30) -> Any: ...
+class TokenForge(Tokens, Runs, Protocol):
+    """What the check asks: the token's facts, and a read of each repository."""
 
 
 @dataclass(frozen=True)
