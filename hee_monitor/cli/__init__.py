@@ -20,7 +20,6 @@ import click
 
 from hee_monitor import __version__
 from hee_monitor.core.errors import HeeError
-from hee_monitor.core.redact import redact
 
 #: subcommand → its one-line help, shown by ``hee-monitor --help`` without importing the
 #: command's module (tests/cli/test_help.py checks each against the command's own help).
@@ -210,6 +209,8 @@ def run(args: list[str] | None = None) -> int:
     try:
         result: Any = cli.main(args=args, prog_name="hee-monitor", standalone_mode=False)
     except HeeError as exc:
+        from hee_monitor.core.redact import redact  # only on the error path: start fast
+
         click.echo(f"hee-monitor: error: {redact(exc.message)}", err=True)
         if exc.hint:
             click.echo(f"hint: {redact(resolve_doc_links(exc.hint))}", err=True)
