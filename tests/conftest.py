@@ -22,3 +22,10 @@ def _private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     the test's own temporary directory; subprocesses inherit the environment."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.delenv("HEE_STATE_DIR", raising=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with pytest-xdist (-n auto) one worker takes the few long ones
+    (the real pre-commit install, the wheel demo) while the others run everything else,
+    instead of a long test starting last and the whole run waiting for it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
