@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
     "patterns from logs the local model explained.",
     "report": "Write a state report: status, timeline, failures, fixes, approvals, coverage, "
     "alerts.",
-    "serve": "Receive GitHub webhooks (workflow_run, workflow_job) of failed runs.",
+    "serve": "Receive GitHub webhooks of failed runs and run the whole pipeline for each.",
     "silence": "Mute alerts for a while (by repository, pattern, severity).",
     "state": "Show or change the pipeline's health state (operational, degraded, failed, "
     "maintenance).",
