@@ -125,9 +125,9 @@ def serve(
 
     For each workflow_run / workflow_job delivery: fetch the run, diagnose, decide, act and
     record, on the same audit store and state capsule as ``monitor`` (so a run that arrives
-    by webhook and by poll is processed once). It refuses to start without repositories to watch (--repo,
-    $HEE_REPOS or [github] repos); --print-only instead prints each failed run as a JSON
-    line and keeps nothing.
+    by webhook and by poll is processed once). It refuses to start without repositories to
+    watch (--repo, $HEE_REPOS or [github] repos); --print-only instead prints each failed
+    run as a JSON line and keeps nothing.
 
     Verifies X-Hub-Signature-256 with $HEE_WEBHOOK_SECRET, drops duplicate deliveries, and
     serves /healthz and Prometheus /metrics.
