@@ -169,3 +169,20 @@ def test_the_help_documents_completion_and_colour(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "_HEE_MONITOR_COMPLETE=bash_source" in out
     assert "NO_COLOR" in out
+
+
+def test_shell_completion_completes_subcommands() -> None:
+    import os
+    from pathlib import Path
+
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+        COMP_WORDS="hee-monitor ana",
+        COMP_CWORD="1",
+        _HEE_MONITOR_COMPLETE="bash_complete",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "hee_monitor"], env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.split() == ["plain,analyze"]
