@@ -186,3 +186,18 @@ def test_shell_completion_completes_subcommands() -> None:
         [sys.executable, "-m", "hee_monitor"], env=env, capture_output=True, text=True
     )
     assert proc.stdout.split() == ["plain,analyze"]
+
+
+def test_analyze_reads_a_piped_stdin_without_a_dash() -> None:
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    log = (root / "examples" / "logs" / "pytest-assertion-failure.log").read_bytes()
+    env = dict(os.environ, PYTHONPATH=str(root), NO_COLOR="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hee_monitor", "analyze", "--format", "json"],
+        input=log, env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b'"log": "<stdin>"' in proc.stdout and b'"pattern_id"' in proc.stdout
