@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,8 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path(env["HEE_STATE_DIR"])
     if env.get("XDG_STATE_HOME"):  # honoured on every platform, as on Linux
         return Path(env["XDG_STATE_HOME"]) / APP_NAME
+    if sys.platform not in ("darwin", "win32"):  # the XDG default, without an import
+        return Path.home() / ".local" / "state" / APP_NAME
     from platformdirs import user_state_path
 
     return user_state_path(APP_NAME, appauthor=False)

@@ -290,6 +290,8 @@ class GitHubFake:
         self.log_url_ttl = 60
         #: ``github-authentication-token-expiration`` header value; None → not sent
         self.token_expiration: str | None = None
+        #: answer ``GET /user`` with 403 as GitHub does for an installation token (``ghs_``)
+        self.installation_token = False
         self._limit = rate_limit
         self._used = 0
         self._reset = self._new_reset()
@@ -311,7 +313,7 @@ class GitHubFake:
     def start(self) -> GitHubFake:
         fake = self
 
-        class Handler(_Handler):
+        class Handler(_FakeHandler):
             owner = fake
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -1034,6 +1036,14 @@ class GitHubFake:
         if method == "GET" and path == "/":
             return 200, {"current_user_url": f"{base}/user"}, self._token_headers()
         if method == "GET" and path == "/user":
+            if self.installation_token:
+                raise _Respond(
+                    403,
+                    {
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest/users/users",
+                    },
+                )
             return 200, self.user_json(base), self._token_headers()
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/.*)?", path)
         if not match:
@@ -1567,7 +1577,7 @@ def _created_matches(moment: datetime, spec: str) -> bool:
     return moment.date() == parse(spec).date()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _FakeHandler(BaseHTTPRequestHandler):
     owner: GitHubFake
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"

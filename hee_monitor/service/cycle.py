@@ -37,6 +37,7 @@ from hee_monitor.core.models import (
     FailedRun,
     Finding,
     HealthState,
+    JobRecord,
     Severity,
 )
 from hee_monitor.decision.health import Transition
@@ -50,10 +51,10 @@ from hee_monitor.decision.interface import (
 )
 from hee_monitor.decision.skip import SkipDecision, apply_skip
 from hee_monitor.decision.transient import transient_cause
-from hee_monitor.record.audit import AuditStore, JobRecord
-from hee_monitor.record.audit import alerts as alerts_table
-from hee_monitor.record.audit import reruns as reruns_table
+from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.schema import alerts as alerts_table
+from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, fire_all, read_state
 from hee_monitor.service.effects import (
     AlertPerformer,
@@ -70,9 +71,9 @@ from hee_monitor.service.effects import (
 )
 from hee_monitor.service.pending import PendingRuns
 from hee_monitor.service.ports import (
-    Analyzer,
-    Capsule,
+    CapsuleStore,
     Escalator,
+    LogAnalyzer,
     Notifier,
     RunControl,
     Skipped,
@@ -200,10 +201,10 @@ class CycleReport:
 @dataclass
 class MonitorCycle:
     sources: Sequence[Source]
-    analyzer: Analyzer
+    analyzer: LogAnalyzer
     policy: Policy
     audit: AuditStore
-    capsule: Capsule
+    capsule: CapsuleStore
     clock: Clock
     notifier: Notifier | None = None
     run_control: RunControl | None = None

@@ -337,23 +337,49 @@ def check_token(
                         "(GITHUB_TOKEN or [github] token)"),),
             now,
         )  # fmt: skip
+    if kind == "app":
+        # An installation token (the Actions GITHUB_TOKEN, a GitHub App's): GitHub issues it
+        # for an hour and renews it itself, it has no scopes and no user (GET /user answers
+        # 403 for it); what it can do is what it can read.
+        checks = [
+            TokenCheck(
+                Level.OK,
+                "kind",
+                "an installation token (ghs_, e.g. the Actions GITHUB_TOKEN): short-lived and "
+                "renewed by GitHub, checked through what it can read",
+            ),
+            *_access(forge, repos),
+        ]
+        return TokenReport(tuple(checks), now, None, kind)
     try:
         facts = forge.token_info()
     except HeeError as exc:
+        if getattr(exc, "fatal", False):
+            return TokenReport((TokenCheck(Level.PROBLEM, REJECTED, exc.message),), now, kind=kind)
         return TokenReport((TokenCheck(Level.PROBLEM, "access", exc.message),), now, kind=kind)
     checks = [*check_scopes(facts, settings.features), *check_lifetime(facts, settings, now)]
     if not facts.scopes_known or kind == "fine-grained":
-        for repo in repos:
-            try:
-                forge.successful_runs(repo, None, 1)
-            except HeeError as exc:
-                checks.append(
-                    TokenCheck(Level.PROBLEM, "access", f"cannot read Actions of {repo}: "
-                               f"{exc.message}")
-                )  # fmt: skip
-            else:
-                checks.append(TokenCheck(Level.OK, "access", f"reads Actions of {repo}"))
+        checks += _access(forge, repos)
     return TokenReport(tuple(checks), now, getattr(facts, "login", None), kind)
+
+
+#: the topic of a check GitHub answered 401 to: the token is rejected (fatal for a cycle)
+REJECTED: Final = "rejected"
+
+
+def _access(forge: TokenForge, repos: Sequence[str]) -> list[TokenCheck]:
+    checks = []
+    for repo in repos:
+        try:
+            forge.successful_runs(repo, None, 1)
+        except HeeError as exc:
+            topic = REJECTED if getattr(exc, "fatal", False) else "access"
+            checks.append(
+                TokenCheck(Level.PROBLEM, topic, f"cannot read Actions of {repo}: {exc.message}")
+            )
+        else:
+            checks.append(TokenCheck(Level.OK, "access", f"reads Actions of {repo}"))
+    return checks
 
 
 @dataclass
@@ -374,6 +400,12 @@ class TokenWatch:
             return []
         report = self.check(now)
         self.last = report
+        rejected = [c for c in report.problems if c.topic == REJECTED]
+        if rejected:
+            from hee_monitor.sources.github.source import TokenRejected
+
+            self.last = None  # checked again next cycle, once the token is replaced
+            raise TokenRejected(rejected[0].message, hint="replace GITHUB_TOKEN")
         for check in report.problems:
             log.error("GitHub token: %s", check.message)
         for check in report.warnings:
