@@ -142,7 +142,7 @@ def log_sources(path: Path) -> list[LogSource]:
     archive is damaged (also while a source is streamed)."""
     try:
         with path.open("rb") as fh:
-            magic = fh.read(4)
+            magic = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise LogReadError(
             f"cannot read log file {path}: {exc.strerror or exc}",
@@ -153,9 +153,44 @@ def log_sources(path: Path) -> list[LogSource]:
     return [LogSource(str(path), lambda: read_file_chunks(path), path)]
 
 
+#: bytes read from the start of a log to tell what it is
+SNIFF_BYTES = 512
+
+
 def is_plain(magic: bytes) -> bool:
-    """Whether a file starting with ``magic`` (its first 4 bytes) is read as it is."""
-    return not (magic.startswith(_GZIP_MAGIC) or magic in _ZIP_MAGICS or magic[:2] in _UTF16_BOMS)
+    """Whether a file starting with ``magic`` (up to its first :data:`SNIFF_BYTES` bytes) is
+    read as it is."""
+    return not (magic.startswith(_GZIP_MAGIC) or magic[:4] in _ZIP_MAGICS or _utf16_encoding(magic))
+
+
+def _utf16_encoding(magic: bytes) -> str | None:
+    """The UTF-16 codec of a log that starts with a UTF-16 byte-order mark AND whose next bytes
+    decode as UTF-16 text, else ``None``.
+
+    Two bytes are not evidence enough: a binary or Latin-1 log may start with ``FF FE`` by
+    chance, and reading it as UTF-16 would turn every line into noise and lose its findings.
+    """
+    encoding = _UTF16_BOMS.get(magic[:2])
+    if encoding is None:
+        return None
+    body = magic[2:]
+    body = body[: len(body) - len(body) % 2]
+    if not body:
+        return encoding  # nothing but the mark: an empty UTF-16 file
+    try:
+        sample = body.decode(encoding)
+    except UnicodeDecodeError:
+        # a cut surrogate pair at the end of the sample is fine; anything else is not UTF-16
+        try:
+            sample = body[:-2].decode(encoding)
+        except UnicodeDecodeError:
+            return None
+    # Text in UTF-16 has line breaks or Latin characters, whose high bytes are NUL; ASCII
+    # bytes read as UTF-16 give neither (they pair into CJK-looking code points).
+    if "\n" in sample or "\r" in sample:
+        return encoding
+    latin = sum(1 for ch in sample if ord(ch) < 0x100)
+    return encoding if latin >= 0.3 * len(sample) else None
 
 
 def stdin_sources(stream: BinaryIO, name: str = "<stdin>") -> list[LogSource]:
@@ -165,7 +200,7 @@ def stdin_sources(stream: BinaryIO, name: str = "<stdin>") -> list[LogSource]:
     are gone."""
     import tempfile
 
-    magic = stream.read(4)
+    magic = stream.read(SNIFF_BYTES)
     if is_plain(magic):
 
         def chunks() -> Iterator[bytes]:
@@ -189,9 +224,11 @@ def stdin_sources(stream: BinaryIO, name: str = "<stdin>") -> list[LogSource]:
 def _packed_sources(path: Path, magic: bytes) -> list[LogSource]:
     if magic.startswith(_GZIP_MAGIC):
         return [LogSource(str(path), lambda: _gunzip_chunks(path))]
-    if magic in _ZIP_MAGICS:
+    if magic[:4] in _ZIP_MAGICS:
         return _zip_sources(path)
-    return [LogSource(str(path), lambda: _utf16_chunks(path, _UTF16_BOMS[magic[:2]]))]
+    encoding = _utf16_encoding(magic)
+    assert encoding is not None  # is_plain() was false for a log neither gzip nor zip
+    return [LogSource(str(path), lambda: _utf16_chunks(path, encoding))]
 
 
 #: PowerShell's ``>`` writes UTF-16 with a byte-order mark
@@ -226,29 +263,46 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes]:
         raise _damaged(f"{path}: damaged gzip file ({exc})") from None
 
 
+#: members of one zip archive read at most (a run's log download has one per job and step)
+MAX_ZIP_MEMBERS = 10_000
+
+
 def _zip_sources(path: Path) -> list[LogSource]:
+    """One source per chosen member, all read through ONE open archive.
+
+    Opening the archive again for each member would parse its central directory once per
+    member: quadratic in the member count (20,000 members took minutes). The archive is
+    opened once, kept alive by the sources, and closed when the last of them is gone."""
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = [i.filename for i in archive.infolist() if not i.is_dir()]
+        archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise _damaged(f"{path}: damaged zip archive ({exc})") from None
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        archive.close()
+        raise LogReadError(
+            f"{path}: zip archive has {len(infos):,} members, more than the "
+            f"{MAX_ZIP_MEMBERS:,} a run's log download can hold",
+            hint="unpack the job logs you want and pass them one by one",
+        )
+    members = [i.filename for i in infos if not i.is_dir()]
     top = [m for m in members if "/" not in m.strip("/")]
     chosen = top or members
 
     def opener(member: str) -> Callable[[], Iterator[bytes]]:
         def chunks() -> Iterator[bytes]:
             try:
-                with zipfile.ZipFile(path) as archive, archive.open(member) as fh:
+                with archive.open(member) as fh:
                     while chunk := fh.read(READ_CHUNK_BYTES):
                         yield chunk
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
                 raise _damaged(f"{path}!{member}: damaged zip member ({exc})") from None
 
         return chunks
 
-    return [LogSource(f"{path}!{member}", opener(member)) for member in chosen]
+    return [LogSource(f"{path}!{member}", opener(member), keep_alive=archive) for member in chosen]
 
 
 @dataclass(frozen=True)

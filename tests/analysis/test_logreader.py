@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from hee_monitor.analysis.logreader import (
     MAX_LINE_BYTES,
     LogLine,
+    LogSource,
     build_excerpt,
+    is_plain,
     iter_blocks,
     iter_log_lines,
+    log_sources,
     normalise_line,
 )
 
@@ -233,3 +236,65 @@ def test_piped_logs_and_archives_are_read_like_files() -> None:
     gc.collect()
     assert not copy.exists()  # the temporary copy goes with its sources
     assert stdin_sources(io.BytesIO(b""))[0].name == "<stdin>"
+
+
+def _text_of(source: LogSource) -> bytes:
+    return b"".join(source.open())
+
+
+def test_a_log_that_starts_with_ff_fe_but_is_not_utf16_is_read_as_it_is(tmp_path: Path) -> None:
+    # Latin-1 "ÿþ" followed by ordinary ASCII lines: two bytes are no proof of UTF-16
+    path = tmp_path / "job.log"
+    body = b"\xff\xfe build started\nerror: cannot find module 'left-pad'\n"
+    path.write_bytes(body)
+    (source,) = log_sources(path)
+    assert source.path == path
+    assert b"cannot find module 'left-pad'" in _text_of(source)
+
+
+def test_real_utf16_with_a_mark_is_still_told_from_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "ps.log"
+    path.write_bytes(
+        b"\xff\xfe" + "Build FAILED.\r\nerror CS1002: ; expected\r\n".encode("utf-16-le")
+    )
+    (source,) = log_sources(path)
+    assert source.path is None
+    assert b"error CS1002: ; expected" in _text_of(source)
+
+
+@given(st.binary(min_size=2, max_size=600))
+def test_sniffing_never_raises_on_any_start(data: bytes) -> None:
+    sample = b"\xff\xfe" + data
+    assert isinstance(is_plain(sample), bool)
+
+
+def test_many_member_archives_are_read_through_one_open_archive(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "logs.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(300):
+            archive.writestr(f"{i}_job.txt", f"line of job {i}\n")
+    sources = log_sources(path)
+    assert len(sources) == 300
+    # every member's reader shares the archive opened once, whose directory is parsed once
+    archives = {id(source.keep_alive) for source in sources}
+    assert len(archives) == 1
+    assert _text_of(sources[299]) == b"line of job 299\n"
+
+
+def test_an_archive_with_too_many_members_is_refused_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from hee_monitor.analysis import logreader
+    from hee_monitor.core.errors import LogReadError
+
+    monkeypatch.setattr(logreader, "MAX_ZIP_MEMBERS", 5)
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(6):
+            archive.writestr(f"{i}.txt", "x\n")
+    with pytest.raises(LogReadError, match="6 members"):
+        log_sources(path)

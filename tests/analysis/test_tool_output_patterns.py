@@ -211,3 +211,28 @@ def test_hadolint(analyzer: Analyzer, tmp_path: Path) -> None:
         "FROM ubuntu\nRUN apt-get update && apt-get install -y curl\nRUN cd /tmp && echo $HOME\n"
     )
     check(analyzer, run([hadolint, "Dockerfile"], tmp_path), "LINT-HADOLINT")
+
+
+@pytest.mark.parametrize("colour", ["never", "always"])
+def test_pre_commit(
+    analyzer: Analyzer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colour: str
+) -> None:
+    """Local hooks only (no hook repository to download): one that fails, one that
+    rewrites a file."""
+    pre_commit = tool("pre-commit")
+    git = tool("git")
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "home"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run([git, "init", "-q"], cwd=repo, check=True)
+    (repo / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n"
+        "  - id: no-todo\n    name: no TODO markers\n    entry: 'false'\n"
+        "    language: system\n    files: \\.py$\n"
+        "  - id: fixer\n    name: fix things\n    entry: sed -i s/x/y/\n"
+        "    language: system\n    files: \\.py$\n"
+    )
+    (repo / "a.py").write_text("x = 1\n")
+    subprocess.run([git, "add", "."], cwd=repo, check=True)
+    args = [pre_commit, "run", "--all-files", "--show-diff-on-failure", "--color", colour]
+    check(analyzer, run(args, repo), "LINT-PRE-COMMIT-HOOK")
