@@ -4,9 +4,10 @@
     scripts/auto_fix.py --mode hee-safe --state-capsule current.json --max-severity medium \\
         --diagnosis diagnosis.json [--repo-path DIR] [--hee-dry-run] [--report detailed] \\
         [--no-push]
-    scripts/auto_fix.py --mode pre-commit --safety high
+    scripts/auto_fix.py --mode pre-commit [--safety high] [--strategy ID] [FILE...]
 
-Every option is the command's own (``hee-monitor fix apply --help``).
+Every option is the command's own: ``hee-monitor fix apply --help``; ``--mode pre-commit``
+is ``hee-monitor fix staged`` (only the staged files, never an untracked or unstaged one).
 """
 
 from __future__ import annotations
@@ -21,5 +22,17 @@ if (_CHECKOUT / "hee_monitor" / "__init__.py").is_file():
 
 from hee_monitor.cli import run  # noqa: E402
 
+
+def _command(argv: list[str]) -> list[str]:
+    """``--mode pre-commit`` fixes the files being committed (``fix staged``); any other
+    mode is ``fix apply``."""
+    for i, arg in enumerate(argv):
+        if arg == "--mode" and argv[i + 1 : i + 2] == ["pre-commit"]:
+            return ["fix", "staged", *argv[:i], *argv[i + 2 :]]
+        if arg == "--mode=pre-commit":
+            return ["fix", "staged", *argv[:i], *argv[i + 1 :]]
+    return ["fix", "apply", *argv]
+
+
 if __name__ == "__main__":
-    sys.exit(run(["fix", "apply", *sys.argv[1:]]))
+    sys.exit(run(_command(sys.argv[1:])))

@@ -1,6 +1,7 @@
 """The local LLM fallback: ask an Ollama model about a log no pattern explains.
 
-The only module that imports ``ollama`` (and its transport, ``httpx``). What the model is
+The only module that imports ``ollama`` (and its transport, ``httpx``), which come with the
+``[llm]`` extra and are imported only when a model is asked. What the model is
 sent is redacted (:mod:`hee_monitor.analysis.redact`) and bounded (≤ 200 lines, ≤ 16 KiB of
 log text); what it answers is checked against ``schemas/llm_diagnosis.schema.json``, its
 evidence is kept only where it points at lines that were shown, and its self-reported
@@ -19,11 +20,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jsonschema
-import ollama
 from sqlalchemy.engine import Engine
 
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
@@ -31,9 +30,12 @@ from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key,
 from hee_monitor.analysis.llm_switch import fallback_wanted
 from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.core.clock import Clock, SystemClock
-from hee_monitor.core.errors import ConfigError
+from hee_monitor.core.errors import ConfigError, require_extra
 from hee_monitor.core.models import AutoFix, Category, Evidence, Finding, Owner, Severity
 from hee_monitor.core.resources import load_schema
+
+if TYPE_CHECKING:  # the client comes with the [llm] extra, imported when a model is asked
+    import ollama
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +246,7 @@ class OllamaClassifier:
     _cache: AnswerCache | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        require_extra("ollama", "llm", "the local-model fallback (--llm)")
         self._cache = open_cache(self.cache)
 
     @classmethod
@@ -314,6 +317,9 @@ class OllamaClassifier:
 
     def check(self) -> LlmStatus:
         """Is the server reachable and the model pulled? (``hee-monitor llm check``)"""
+        import httpx
+        import ollama
+
         host = self._safe(self.host)
         try:
             listed = self._client_or_new().list()
@@ -332,12 +338,17 @@ class OllamaClassifier:
         return LlmStatus(host, self.model, True, models)
 
     def _client_or_new(self) -> ollama.Client:
+        import ollama
+
         if self._client is None:
             # the client's default timeout is None (wait forever): always pass one
             self._client = ollama.Client(host=self.host, timeout=self.timeout)
         return self._client
 
     def _ask(self, prompt: Prompt) -> dict[str, Any]:
+        import httpx
+        import ollama
+
         host = self._safe(self.host)
         schema = load_schema(SCHEMA_FILE)
         try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import re
 import sys
 import traceback
 from typing import Any
@@ -19,49 +21,140 @@ import click
 from hee_monitor import __version__
 from hee_monitor.core.errors import HeeError
 
-#: module name under hee_monitor.cli → attribute holding the click command
+#: subcommand → its one-line help, shown by ``hee-monitor --help`` without importing the
+#: command's module (tests/cli/test_help.py checks each against the command's own help).
+#: The module is ``hee_monitor.cli.<name>`` and the click command its attribute ``<name>``.
 COMMANDS: dict[str, str] = {
-    "analyze": "analyze",
-    "approvals": "approvals",
-    "artifacts": "artifacts",
-    "audit": "audit",
-    "capsule": "capsule",
-    "config": "config",
-    "coverage": "coverage",
-    "demo": "demo",
-    "escalation": "escalation",
-    "fix": "fix",
-    "llm": "llm",
-    "metrics": "metrics",
-    "monitor": "monitor",
-    "patterns": "patterns",
-    "report": "report",
-    "serve": "serve",
-    "silence": "silence",
-    "state": "state",
-    "token": "token",
+    "analyze": "Tell why a CI job failed: pattern, severity, owner, fix strategy and the "
+    "log lines that prove it.",
+    "approvals": "Fixes above the risk threshold wait here for a person's decision.",
+    "artifacts": "Findings in the reports CI jobs upload (security, audits, licenses, tests).",
+    "audit": "Query the audit log of decisions, state transitions and actions.",
+    "capsule": "Signed, versioned record of pipeline health (the state capsule).",
+    "config": "Check and show the configuration (hee-monitor.toml + HEE_* environment).",
+    "coverage": "Coverage gaps you can act on.",
+    "demo": "Play the whole product against a local fake of GitHub: no token, no server.",
+    "escalation": "Persistent failures tracked as GitHub issues.",
+    "fix": "Fix what is safe to fix: plan, apply (validated, rolled back on failure), recover.",
+    "llm": "The local LLM fallback (Ollama) for logs no pattern explains.",
+    "metrics": "How the monitor and the pipelines are doing: latency, timings, success rate, "
+    "top failures.",
+    "monitor": "Watch repositories: diagnose each failed job once, decide, move the health state.",
+    "patterns": "The failure pattern database: validate, list and lint it; suggest new "
+    "patterns from logs the local model explained.",
+    "report": "Write a state report: status, timeline, failures, fixes, approvals, coverage, "
+    "alerts.",
+    "serve": "Receive GitHub webhooks (workflow_run, workflow_job) of failed runs.",
+    "silence": "Mute alerts for a while (by repository, pattern, severity).",
+    "state": "Show or change the pipeline's health state (operational, degraded, failed, "
+    "maintenance).",
+    "token": "GitHub token hygiene: scopes, expiry, rotation.",
 }
+
+_VERBOSE = "hee.verbose"
+_QUIET = "hee.quiet"
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour for ``stream`` (stdout by default)? ``NO_COLOR`` (any non-empty value) says
+    never, else ``FORCE_COLOR`` says always, else only on a terminal."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _apply_log_level(ctx: click.Context) -> None:
+    meta = ctx.find_root().meta
+    if meta.get(_QUIET):
+        level = logging.ERROR
+    else:
+        level = max(logging.WARNING - 10 * int(meta.get(_VERBOSE, 0)), logging.DEBUG)
+    logging.getLogger().setLevel(level)
+
+
+def _count_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        meta = ctx.find_root().meta
+        meta[_VERBOSE] = int(meta.get(_VERBOSE, 0)) + value
+        _apply_log_level(ctx)
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[_QUIET] = True
+        _apply_log_level(ctx)
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_count_verbose,
+            help="More log output (-vv for debug); also before the subcommand.",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="Only errors on stderr (no warnings, no progress).",
+        ),
+    ]
+
+
+def _add_verbosity(command: click.Command) -> None:
+    """Give ``command`` (and, for a group, every subcommand) ``-v``/``-q`` of its own, so
+    ``hee-monitor analyze -v job.log`` works like ``hee-monitor -v analyze job.log``."""
+    names = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    if not names & {"-v", "--verbose", "-q", "--quiet"}:
+        command.params.extend(_verbosity_options())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_verbosity(sub)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters, as click shortens help."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 3, 1)].rsplit(" ", 1)[0].rstrip(",;:") + "..."
 
 
 class _Group(click.Group):
-    """Loads each subcommand's module only when that subcommand runs, so start-up stays fast."""
+    """Loads each subcommand's module only when that subcommand runs; ``--help`` lists the
+    static one-line helps of :data:`COMMANDS`, so start-up stays fast."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        attr = COMMANDS.get(cmd_name)
-        if attr is None:
+        if cmd_name not in COMMANDS:
             return None
         module = importlib.import_module(f"hee_monitor.cli.{cmd_name.replace('-', '_')}")
-        command: click.Command = getattr(module, attr)
+        command: click.Command = getattr(module, cmd_name.replace("-", "_"))
+        _add_verbosity(command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _shorten(COMMANDS[name], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hee-monitor")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (no warnings).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Keep CI pipelines healthy.
 
     hee-monitor watches GitHub Actions, works out why a job failed from its log, fixes what
@@ -77,12 +170,38 @@ def cli(verbose: int) -> None:
       hee-monitor capsule show               the signed record of pipeline health
 
     Every command has --help with examples. Configuration: hee-monitor.toml and HEE_*
-    variables (hee-monitor config check).
+    variables (hee-monitor config check). Colour follows NO_COLOR and FORCE_COLOR. Shell
+    completion: eval "$(_HEE_MONITOR_COMPLETE=bash_source hee-monitor)" (zsh_source,
+    fish_source for those shells).
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    ctx.meta[_VERBOSE] = verbose
+    ctx.meta[_QUIET] = quiet
+    _apply_log_level(ctx)
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
+    elif os.environ.get("FORCE_COLOR"):
+        ctx.color = True
+
+
+_DOC_LINK = re.compile(r"\bdocs/([\w./-]+\.md)\b")
+
+
+def resolve_doc_links(text: str) -> str:
+    """``docs/X.md`` in a message → the path of the documentation shipped with this install
+    (the wheel carries ``docs/``), so the link opens wherever hee-monitor runs."""
+    from hee_monitor.core.resources import data_dir
+
+    try:
+        docs = data_dir("docs")
+    except FileNotFoundError:
+        return text
+
+    def one(match: re.Match[str]) -> str:
+        path = docs / match.group(1)
+        return str(path) if path.is_file() else match.group(0)
+
+    return _DOC_LINK.sub(one, text)
 
 
 def run(args: list[str] | None = None) -> int:
@@ -92,7 +211,7 @@ def run(args: list[str] | None = None) -> int:
     except HeeError as exc:
         click.echo(f"hee-monitor: error: {exc.message}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {resolve_doc_links(exc.hint)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("hee-monitor: interrupted", err=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hee_monitor.cli import use_color
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Diagnosis, Finding
 
@@ -130,7 +131,7 @@ def analyze(
     engine: str | None,
 ) -> int:
     """Tell why a CI job failed: pattern, severity, owner, fix strategy and the log lines
-    that prove it. LOG may be - for stdin.
+    that prove it. LOG may be - for stdin; with no LOG, a piped stdin is read.
 
     \b
     Examples:
@@ -141,6 +142,8 @@ def analyze(
       hee-monitor analyze --format github job.log   (in an Actions step: annotations)
       hee-monitor analyze --llm --llm-model qwen2.5 job.log
     """
+    if not logs and not junit_files and _stdin_piped():
+        logs = ("-",)
     if not logs and not junit_files:
         raise UsageError("no log given", hint="pass one or more log files, or - to read from stdin")
     if logs.count("-") > 1:
@@ -177,7 +180,7 @@ def analyze(
         elif fmt == "github":
             out.write(render_github(diagnosis, Path.cwd()))
         else:
-            out.write(render_text(diagnosis, color=out.isatty()) + "\n")
+            out.write(render_text(diagnosis, color=use_color(out)) + "\n")
         out.flush()
     return 0
 
@@ -211,6 +214,14 @@ def _junit_findings(files: Sequence[Path]) -> list[Finding]:
     for path in files:
         findings.extend(parse_junit(path))
     return findings
+
+
+def _stdin_piped() -> bool:
+    """Is stdin a pipe or file someone gave us (not a terminal, not closed)?"""
+    try:
+        return not sys.stdin.isatty() and sys.stdin.readable()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _sources(paths: list[tuple[str, Path | None]]) -> list[tuple[str, LogSource]]:
@@ -280,6 +291,19 @@ def _evidence_lines(finding: Finding, limit: int) -> list[tuple[int, str]]:
     return out[:limit]
 
 
+#: how every format names a finding of a step that ended well (never a root cause)
+SUCCEEDED = "in a step that succeeded (not a failure)"
+
+
+def _succeeded(finding: Finding) -> bool:
+    return bool(finding.details.get("step_succeeded"))
+
+
+def _root(diagnosis: Diagnosis) -> Finding | None:
+    """The root cause: the first finding of a step that did not succeed."""
+    return next((f for f in diagnosis.failures if not _succeeded(f)), None)
+
+
 def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
     """Readable report: root cause first, evidence with line numbers, owner, fix."""
 
@@ -289,8 +313,13 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
     lines = [style(f"{diagnosis.log}", bold=True) + f" ({diagnosis.lines} lines)"]
     if diagnosis.unexplained:
         lines.append("  no known failure pattern matched this log")
+    root = _root(diagnosis)
+    if diagnosis.failures and root is None:
+        lines.append("  no failure: every finding is in a step that succeeded")
     for n, finding in enumerate(diagnosis.failures, 1):
-        head = "root cause" if n == 1 else f"also #{n}"
+        head = (
+            SUCCEEDED if _succeeded(finding) else "root cause" if finding is root else f"also #{n}"
+        )
         sev_color = {"critical": "red", "high": "red", "medium": "yellow"}.get(
             finding.severity.value, "blue"
         )
@@ -304,7 +333,7 @@ def render_text(diagnosis: Diagnosis, *, color: bool = False) -> str:
             f"confidence {finding.confidence:.2f}"
             + ("  transient (re-run may pass)" if finding.transient else "")
         )
-        if finding.fix_strategy:
+        if finding.fix_strategy and not _succeeded(finding):
             lines.append(f"    fix strategy: {finding.fix_strategy}")
         if finding.related:
             lines.append(f"    also matched: {', '.join(finding.related)}")
@@ -342,10 +371,12 @@ def render_github(diagnosis: Diagnosis, root: Path) -> str:
     out = []
     for f in diagnosis.failures:
         lines = [text for _, text in _evidence_lines(f, 6)]
+        succeeded = _succeeded(f)
         message = "\n".join(
             [
-                f"{f.severity.value}, owner {f.owner or 'unknown'}"
-                + (f", fix strategy {f.fix_strategy}" if f.fix_strategy else "")
+                (f"{SUCCEEDED}: " if succeeded else "")
+                + f"{f.severity.value}, owner {f.owner or 'unknown'}"
+                + (f", fix strategy {f.fix_strategy}" if f.fix_strategy and not succeeded else "")
                 + f" ({diagnosis.log}"
                 + (f", line {f.evidence[0].start_line})" if f.evidence else ")"),
                 *(line[:300] for line in lines),
@@ -357,7 +388,7 @@ def render_github(diagnosis: Diagnosis, root: Path) -> str:
             if m and _inside(root, m.group("file")):
                 props += [f"file={_escape_property(m.group('file'))}", f"line={m.group('line')}"]
                 break
-        level = _ANNOTATION[f.severity.value]
+        level = "notice" if succeeded else _ANNOTATION[f.severity.value]
         out.append(f"::{level} {','.join(props)}::{_escape_data(message)}\n")
     if diagnosis.unexplained:
         out.append(f"::notice title=hee-monitor::no known failure pattern in {diagnosis.log}\n")
@@ -382,16 +413,23 @@ def render_markdown(diagnosis: Diagnosis) -> str:
         out.append("| # | failure | severity | owner | confidence | fix strategy |")
         out.append("|---|---|---|---|---|---|")
         for n, f in enumerate(diagnosis.failures, 1):
-            fix = f"`{f.fix_strategy}`" if f.fix_strategy else "–"
+            succeeded = _succeeded(f)
+            fix = f"`{f.fix_strategy}`" if f.fix_strategy and not succeeded else "–"
             also = (
                 "<br>also matched: " + ", ".join(f"`{r}`" for r in f.related) if f.related else ""
             )
+            also += f"<br>_{SUCCEEDED}_" if succeeded else ""
             out.append(
                 f"| {n} | **{f.title}** (`{f.pattern_id}`){also} | {f.severity.value} | "
                 f"{f.owner or 'unknown'} | {f.confidence:.2f} | {fix} |"
             )
-        root = diagnosis.failures[0]
+        root = _root(diagnosis)
         out.append("")
+        if root is None:
+            out.append("No failure: every finding is in a step that succeeded.")
+            for note in diagnosis.notes:
+                out.append(f"> {note}")
+            return "\n".join(out)
         first = root.evidence[0] if root.evidence else None
         where = f" (lines {first.start_line}-{first.end_line})" if first else ""
         out.append(f"<details open><summary>Evidence for the root cause{where}</summary>")

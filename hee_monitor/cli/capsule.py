@@ -2,7 +2,8 @@
 
 Two ways to hold a capsule:
 
-* a **state directory** (``--state-dir``, env ``HEE_STATE_DIR``, default ``state_capsules``)
+* a **state directory** (``--state-dir``, env ``HEE_STATE_DIR``, default
+  ``$XDG_STATE_HOME/hee-monitor``)
   with the live capsule, its history, backups and archives;
 * a **single file** (``--input FILE``, or ``--input-env NAME`` for a path or inline JSON in an
   environment variable) that travels between CI jobs; its trusted-version record lives in
@@ -27,6 +28,7 @@ from typing import Any
 
 import click
 
+from hee_monitor.core.config import state_dir
 from hee_monitor.core.errors import CapsuleError, UsageError
 from hee_monitor.record.capsule import rules, schema
 from hee_monitor.record.capsule.envelope import Capsule, format_time, parse_time, read_unverified
@@ -51,10 +53,13 @@ from hee_monitor.record.capsule.sealing import (
     masked,
     revealed,
 )
-from hee_monitor.record.capsule.store import DEFAULT_FIX_HISTORY_LIMIT, CapsuleStore, new_payload
+from hee_monitor.record.capsule.store import (
+    DEFAULT_FIX_HISTORY_LIMIT,
+    CapsuleDirectory,
+    new_payload,
+)
 from hee_monitor.record.capsule.trust import TRUSTED_FILE, TrustRecord
 
-DEFAULT_STATE_DIR = "state_capsules"
 STATUSES = ("operational", "degraded", "failed", "maintenance")
 
 
@@ -74,7 +79,7 @@ class Options:
 
     @property
     def directory(self) -> Path:
-        return self.state_dir or Path(os.environ.get("HEE_STATE_DIR") or DEFAULT_STATE_DIR)
+        return self.state_dir or state_dir()
 
     def signers(self) -> tuple[Signer, ...]:
         if self._signers is None:
@@ -96,8 +101,8 @@ class Options:
     def encryption(self) -> EncryptionKey | None:
         return load_encryption_key(self.encryption_key)
 
-    def store(self, *, writing: bool = False) -> CapsuleStore:
-        return CapsuleStore(
+    def store(self, *, writing: bool = False) -> CapsuleDirectory:
+        return CapsuleDirectory(
             self.directory,
             self.signers() if writing else None,
             self.keys(need_signer=writing),
@@ -157,7 +162,7 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--state-dir",
             type=click.Path(file_okay=False, path_type=Path),
-            help=f"State directory (env HEE_STATE_DIR, default {DEFAULT_STATE_DIR}/).",
+            help="State directory (env HEE_STATE_DIR, default $XDG_STATE_HOME/hee-monitor).",
         ),
         click.option(
             "--signing-key",
@@ -251,8 +256,9 @@ def capsule() -> None:
       hee-monitor capsule show                            what it says
 
     The capsule lives in a state directory (--state-dir, $HEE_STATE_DIR, default
-    state_capsules/) or in one file (--input). Keys: $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS,
-    $HEE_CAPSULE_ENCRYPTION_KEY; key material is never printed.
+    $XDG_STATE_HOME/hee-monitor, i.e. ~/.local/state/hee-monitor) or in one file (--input).
+    Keys: $HEE_SIGNING_KEY, $HEE_TRUSTED_KEYS, $HEE_CAPSULE_ENCRYPTION_KEY; key material is
+    never printed.
     """
 
 
@@ -752,7 +758,7 @@ def validate(
     options = Options(None, input_, input_env, (), (), 1, None, 30, 1, datetime.now(UTC))
     source = options.single_file()
     if source is None:
-        path = Path(os.environ.get("HEE_STATE_DIR") or DEFAULT_STATE_DIR) / "current.json"
+        path = state_dir() / "current.json"
         try:
             source = (path.read_bytes(), str(path), path)
         except OSError as exc:

@@ -9,6 +9,7 @@ import click
 
 from hee_monitor.analysis.detection.hooks import validate_sections
 from hee_monitor.core.config import Config, load_config
+from hee_monitor.core.errors import ConfigError
 
 
 @click.group("config")
@@ -37,9 +38,19 @@ def check(file: Path | None) -> int:
     Reads $HEE_CONFIG, $HEE_REPOS, $HEE_DATABASE_URL, $GITHUB_TOKEN, $HEE_<SECTION>__<KEY>.
     """
     cfg = load_config(file)
-    validate_sections(cfg)
-    _check_alerts(cfg)
-    _check_llm(cfg)
+    problems: list[ConfigError] = []
+    for check_section in (validate_sections, _check_alerts, _check_llm):
+        try:
+            check_section(cfg)
+        except ConfigError as exc:  # every section's problems at once, not one per run
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} problems:\n  " + "\n  ".join(p.message for p in problems),
+            hint="; ".join(dict.fromkeys(p.hint for p in problems if p.hint)) or None,
+        )
     where = str(cfg.path) if cfg.path else "embedded defaults (no file)"
     repos = ", ".join(cfg.repos) or "none configured"
     click.echo(f"ok: {where}; repositories: {repos}")

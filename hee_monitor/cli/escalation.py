@@ -108,9 +108,9 @@ def sweep(
     store = EscalationStore(open_engine(database or config.database))
     forge = None
     if not settings.dry_run:
-        from hee_monitor.sources.github.source import GitHubSource
+        from hee_monitor.service import wiring
 
-        forge = GitHubSource(list(config.repos), token=config.token, api_url=config.api_url)
+        forge = wiring.forge(config, list(config.repos))
     try:
         actions = IssueEscalator(store, forge, settings).sweep(
             HealthState(state), datetime.now(UTC)

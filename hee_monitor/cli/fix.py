@@ -12,7 +12,6 @@ from typing import Any
 import click
 from sqlalchemy.engine import Engine
 
-from hee_monitor.action.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile, SignedCapsule
 from hee_monitor.action.fixes.config import load_config
 from hee_monitor.action.fixes.engine import EngineOptions, FixEngine, Mode
 from hee_monitor.action.fixes.inputs import (
@@ -30,10 +29,11 @@ from hee_monitor.action.fixes.outcomes import (
     FixSkipped,
 )
 from hee_monitor.action.fixes.strategies.interface import Safety
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Finding, Severity
-from hee_monitor.record.db import DEFAULT_DATABASE, open_engine
+from hee_monitor.record.db import open_engine
 
 _SEVERITIES = [s.value for s in Severity]
 
@@ -71,21 +71,21 @@ def _findings(
     )
 
 
-def _capsule(path: Path | None) -> CapsuleAccess | None:
+def _capsule(path: Path | None) -> CapsuleStore | None:
     """A signed capsule (the store's current.json, with HEE_SIGNING_KEY set) is updated
-    through the capsule store, which re-signs it; a plain payload file directly."""
+    through the capsule directory, which re-signs it; a plain payload file directly."""
     if path is None:
         return None
-    if path.name == "current.json" and os.environ.get("HEE_SIGNING_KEY"):
-        from hee_monitor.record.capsule.keys import load_signer, load_trusted_keys
-        from hee_monitor.record.capsule.sealing import load_encryption_key
-        from hee_monitor.record.capsule.store import CapsuleStore
+    from hee_monitor.core.errors import CapsuleError
+    from hee_monitor.record.capsule.access import PlainCapsuleFile, signed_capsule_from_env
 
-        signer = load_signer()
-        trusted = load_trusted_keys((), fallback=signer)
-        store = CapsuleStore(path.parent, signer, trusted, load_encryption_key())
-        return SignedCapsule(store)
-    return JsonCapsuleFile(path)
+    if not path.exists():
+        raise CapsuleError(f"state capsule {path} does not exist")
+    if path.name == "current.json":
+        signed = signed_capsule_from_env(path)
+        if signed is not None:
+            return signed
+    return PlainCapsuleFile(path)
 
 
 def service_settings(repository: str | None) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def _store(url: str | None, mode: Mode, dry_run: bool = False) -> Engine:
         # a pre-commit hook keeps no history: every commit is a fresh look at the tree
         return open_engine("sqlite:///:memory:")
     # a dry run creates nothing, not even the audit store
-    return open_engine(DEFAULT_DATABASE, read_only=dry_run)
+    return open_engine(None, read_only=dry_run)
 
 
 def _github(repository: str | None, api_url: str | None) -> Any:
@@ -132,9 +132,10 @@ def _github(repository: str | None, api_url: str | None) -> Any:
     token = os.environ.get("HEE_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN")
     if not repository or not token:
         return None
-    from hee_monitor.sources.github.source import GitHubSource
+    from hee_monitor.core.config import load_config as load_service_config
+    from hee_monitor.service.wiring import forge
 
-    return GitHubSource([repository], token=token, api_url=api_url)
+    return forge(load_service_config(), [repository], token=token, api_url=api_url)
 
 
 def render(outcome: FixOutcome, detailed: bool) -> str:
@@ -237,8 +238,8 @@ _common = [
     click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                  show_default=True),
     click.option("--database", envvar="HEE_DATABASE_URL",
-                 help="Audit store URL (attempts, approvals); "
-                 "default state_capsules/hee-monitor.db."),
+                 help="Audit store URL (attempts, approvals); default hee-monitor.db in "
+                 "the state directory ($HEE_STATE_DIR, else $XDG_STATE_HOME/hee-monitor)."),
     click.option("--repo", "repository", envvar="GITHUB_REPOSITORY",
                  help="owner/name on GitHub, for the pull request and re-runs."),
     click.option("--run-id", envvar="GITHUB_RUN_ID", help="The failed run (names the branch)."),
@@ -275,7 +276,7 @@ def build_engine(
     the_mode = Mode(mode)
     capsule = _capsule(state_capsule)
     if capsule is not None:
-        capsule.payload()  # a bad capsule is an input error before anything runs
+        capsule.load()  # a bad capsule is an input error before anything runs
     config = load_config(repo_path, config_file, base=service_settings(repository))
     github = None if dry_run else _github(repository, api_url)
     options = EngineOptions(
@@ -397,7 +398,17 @@ def recover_cmd(repo_path: Path, database: str | None) -> int:
 
 
 def pre_commit_hook() -> None:
-    """Entry point of the ``hee-auto-fix`` pre-commit hook."""
+    """Entry point of the ``hee-auto-fix`` pre-commit hook: ``fix staged`` on the files
+    pre-commit passes (the staged ones), never the whole tree."""
     from hee_monitor.cli import run
 
-    sys.exit(run(["fix", "apply", "--mode", "pre-commit", "--safety", "high", *sys.argv[1:]]))
+    sys.exit(run(["fix", "staged", *sys.argv[1:]]))
+
+
+def _add_staged() -> None:
+    from hee_monitor.cli.staged import staged
+
+    fix.add_command(staged)
+
+
+_add_staged()

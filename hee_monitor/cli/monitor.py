@@ -30,8 +30,7 @@ from hee_monitor.record.audit import JobRecord
 from hee_monitor.record.state import read_state
 from hee_monitor.service import wiring
 from hee_monitor.service.cycle import CycleReport, MonitorCycle
-from hee_monitor.sources.github.source import GitHubSource
-from hee_monitor.sources.interface import Skipped
+from hee_monitor.sources.interface import Forge, Skipped
 
 MODES = ("hee", "continuous", "pre-commit")
 
@@ -225,12 +224,12 @@ def monitor(
     if len(pipelines) == 1:
         report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
         _emit(report, fmt)
-        write_fix_diagnoses(report, handover)
-        _github_outputs(report, handover)
-        return _none_checked(watched, [report])
+        handed = write_fix_diagnoses(report, handover, w)
+        _github_outputs(report, handover, fix=handed > 0)
+        return _fatal(report) or _none_checked(watched, [report])
     reports = [_cycle(p, level).run_once() for p in pipelines]
-    for repo, report, path in zip(watched, reports, handovers, strict=True):
-        write_fix_diagnoses(report, path)
+    for repo, report, path, p in zip(watched, reports, handovers, pipelines, strict=True):
+        write_fix_diagnoses(report, path, p)
         if fmt == "text":
             click.echo(f"== {repo}")
             _emit(report, fmt)
@@ -241,11 +240,25 @@ def monitor(
         ]
         click.echo(json.dumps({"cycles": cycles}, indent=2))
     _github_outputs_per_repository(list(zip(watched, reports, strict=True)))
-    return _none_checked(watched, reports)
+    return max((_fatal(r) for r in reports), default=0) or _none_checked(watched, reports)
 
 
-#: exit status of a one-shot cycle that could read no repository at all
+#: exit status of a one-shot cycle that could read no repository at all, or whose token
+#: GitHub rejected
 NOT_CHECKED = 3
+
+
+def _fatal(report: CycleReport) -> int:
+    """:data:`NOT_CHECKED` with the reason when the cycle had to stop (GitHub rejected the
+    token): such a cycle checked nothing and must never pass for a healthy one."""
+    if report.fatal is None:
+        return 0
+    click.echo(f"hee-monitor: error: {report.fatal}", err=True)
+    click.echo(
+        "hint: check GITHUB_TOKEN (or --token): it may be mistyped, expired or revoked",
+        err=True,
+    )
+    return NOT_CHECKED
 
 
 def _none_checked(watched: list[str], reports: list[CycleReport]) -> int:
@@ -314,10 +327,10 @@ def _cycle(
     )
 
 
-def _gh(w: wiring.Wiring) -> GitHubSource:
-    if w.github is None:
+def _gh(w: wiring.Wiring) -> Forge:
+    if w.forge is None:
         raise UsageError("no repositories to watch", hint="pass --repo owner/name")
-    return w.github
+    return w.forge
 
 
 def _is_tty() -> bool:
@@ -352,14 +365,24 @@ def _emit(report: CycleReport, fmt: str) -> None:
     for skip in report.skipped:
         where = f"{skip.repo} run {skip.run_id}" if skip.run_id else skip.repo
         click.echo(f"skipped {where}: {skip.reason}")
+    for waiting in report.waiting:
+        click.echo(f"{waiting.key}: waiting for log ({waiting.waiting})")
+    for effect in report.effects:
+        if effect.status in ("retry", "dead"):
+            verb = "will be retried" if effect.status == "retry" else "given up"
+            click.echo(f"effect {effect.intent.key} {verb}: {effect.detail}")
+    if report.fatal is not None:
+        click.echo(f"stopped: {report.fatal}")
+        return
     for rec in report.recoveries:
         if rec.triggers:
             click.echo(
                 f"recovered: {rec.from_state.value} → {rec.to_state.value} "
                 f"({'; '.join(rec.reasons)})"
             )
+    waiting_note = f", {len(report.waiting)} waiting for log" if report.waiting else ""
     click.echo(
-        f"{len(report.runs)} new failed run(s); state {report.state_after.value}; "
+        f"{len(report.runs)} new failed run(s){waiting_note}; state {report.state_after.value}; "
         f"fix_required={'true' if report.fix_required else 'false'}"
     )
 
@@ -400,12 +423,39 @@ def summary_markdown(report: CycleReport) -> str:
     return "\n".join(lines)
 
 
-def write_fix_diagnoses(report: CycleReport, path: Path) -> int:
-    """Hand the cycle's fixable diagnoses to the fix engine: one ``analyze --format json``
-    object per line (plus ``repo``, ``run`` and ``url``) for each job of a run decided for a
-    fix whose diagnosis names a fix strategy. Written every cycle, empty when there is
-    nothing to fix, so a later ``fix apply`` never acts on an earlier cycle's findings.
-    Returns the number of diagnoses written."""
+def write_fix_diagnoses(report: CycleReport, path: Path, w: wiring.Wiring | None = None) -> int:
+    """Hand the fixable diagnoses to the fix engine: one ``analyze --format json`` object
+    per line (plus ``repo``, ``run`` and ``url``) for each job of a run decided for a fix
+    whose diagnosis names a fix strategy. Written every cycle, empty when there is nothing
+    to fix, so a later ``fix apply`` never acts on an earlier cycle's findings. With the
+    pipeline ``w``, the hand-overs are the durable intents its decisions queued and not yet
+    handed over (a crash between a decision and this file hands them over next time); they
+    are marked handed over once the file is written. Returns the number written."""
+    from hee_monitor.record.capsule.fsutil import atomic_write
+
+    written: list[str] = []
+
+    def write(lines: list[str]) -> None:
+        text = "".join(line + "\n" for line in lines)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the diagnosis file {path}: {exc.strerror or exc}",
+                hint="pass --diagnosis-output FILE in a writable directory",
+            ) from exc
+        written.extend(lines)
+
+    if w is not None:
+        from hee_monitor.service.effects import EffectStore
+
+        EffectStore(w.audit.engine).take(
+            "fix_handover",
+            lambda intents: write([json.dumps(i.payload, ensure_ascii=False) for i in intents]),
+            now=w.clock.now(),
+        )
+        return len(written)
     lines = []
     for run in report.runs:
         if not run.fix_required:
@@ -414,18 +464,8 @@ def write_fix_diagnoses(report: CycleReport, path: Path) -> int:
             if any(f.fix_strategy for f in diagnosis.failures):
                 data = {**diagnosis.to_json(), "repo": run.repo, "run": run.key, "url": run.url}
                 lines.append(json.dumps(data, ensure_ascii=False))
-    from hee_monitor.record.capsule.fsutil import atomic_write
-
-    text = "".join(line + "\n" for line in lines)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the diagnosis file {path}: {exc.strerror or exc}",
-            hint="pass --diagnosis-output FILE in a writable directory",
-        ) from exc
-    return len(lines)
+    write(lines)
+    return len(written)
 
 
 _STATE_ORDER = ("operational", "maintenance", "degraded", "failed")
@@ -451,12 +491,16 @@ def _github_outputs_per_repository(reports: Sequence[tuple[str, CycleReport]]) -
                 fh.write(summary_markdown(report).replace("## hee-monitor", f"## {repo}", 1))
 
 
-def _github_outputs(report: CycleReport, diagnosis: Path | None = None) -> None:
-    """Step outputs and job summary when running inside GitHub Actions."""
+def _github_outputs(
+    report: CycleReport, diagnosis: Path | None = None, *, fix: bool | None = None
+) -> None:
+    """Step outputs and job summary when running inside GitHub Actions. ``fix``: whether
+    diagnoses were handed over (default: whether this cycle decided a fix)."""
     out = os.environ.get("GITHUB_OUTPUT")
     if out:
+        needed = report.fix_required if fix is None else fix
         with open(out, "a", encoding="utf-8") as fh:
-            fh.write(f"fix_required={'true' if report.fix_required else 'false'}\n")
+            fh.write(f"fix_required={'true' if needed else 'false'}\n")
             fh.write(f"health_state={report.state_after.value}\n")
             fh.write(f"new_failures={len(report.runs)}\n")
             if diagnosis is not None:
@@ -680,9 +724,9 @@ def _wait_for_commit(
         if not result.complete:
             click.echo(f"not finished after {timeout:.0f}s")
         _emit(report, "text")
-    write_fix_diagnoses(report, handover)
+    write_fix_diagnoses(report, handover, w)
     _github_outputs(report, handover)
-    return 0 if result.succeeded else 1
+    return _fatal(report) or (0 if result.succeeded else 1)
 
 
 # -- pre-commit --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from hee_monitor.core.clock import SystemClock
+from hee_monitor.core.config import default_state_capsule
 from hee_monitor.core.errors import UsageError
 from hee_monitor.record.reports import RENDERERS, format_for, load_report
 
@@ -16,8 +17,8 @@ from hee_monitor.record.reports import RENDERERS, format_for, load_report
     "--input",
     "capsule",
     type=click.Path(path_type=Path),
-    default=Path("state_capsules/current.json"),
-    show_default=True,
+    default=default_state_capsule,
+    show_default="current.json in the state directory",
     help="The state capsule (a file, or a capsule store directory).",
 )
 @click.option(

@@ -13,13 +13,13 @@ from hee_monitor.action.alerts.silences import Silence, SilenceStore, parse_seve
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.errors import ConfigError, UsageError
 from hee_monitor.core.models import Severity
-from hee_monitor.record.db import DEFAULT_DATABASE, open_engine
+from hee_monitor.record.db import default_database, open_engine
 
 _database = click.option(
     "--database",
     envvar="HEE_DATABASE_URL",
-    default=DEFAULT_DATABASE,
-    show_default=True,
+    default=default_database,
+    show_default="hee-monitor.db in the state directory",
     help="Audit store (SQLAlchemy URL); env HEE_DATABASE_URL.",
 )
 

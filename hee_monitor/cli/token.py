@@ -49,18 +49,16 @@ def check(
     Exit codes: 0 fine (warnings printed), 1 problems (or warnings with --strict).
     Reads $GITHUB_TOKEN (never printed), $HEE_CONFIG, $HEE_REPOS, $HEE_GITHUB_API_URL.
     """
-    from hee_monitor.sources.github.source import GitHubSource, RetryPolicy
+    from hee_monitor.service.wiring import forge
 
     config = load_config(config_file)
     settings = TokenSettings.from_section(config.section("token"))
     watched = list(repos) or list(config.repos)
-    with GitHubSource(
-        watched,
-        token=config.token,
-        api_url=api_url or config.api_url,
-        retry=RetryPolicy(total=2, backoff_factor=0.5),
-    ) as source:
+    source = forge(config, watched, api_url=api_url, retries=2)
+    try:
         report = check_token(source, settings, datetime.now(UTC), token=config.token, repos=watched)
+    finally:
+        source.close()
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

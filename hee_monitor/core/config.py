@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,8 +29,43 @@ from hee_monitor.decision.interface import PolicySettings
 from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 
 DEFAULT_FILE = "hee-monitor.toml"
-#: the audit store when none is configured (SQLite next to the state capsule)
-DEFAULT_DATABASE = "sqlite:///state_capsules/hee-monitor.db"
+#: the application's directory name under the user's state directory
+APP_NAME = "hee-monitor"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where hee-monitor keeps its state when nobody says otherwise: ``$HEE_STATE_DIR``, else
+    the user's state directory (``$XDG_STATE_HOME/hee-monitor``, by default
+    ``~/.local/state/hee-monitor`` on Linux; each platform's equivalent elsewhere). Never
+    the current directory nor a repository being fixed."""
+    env = os.environ if env is None else env
+    if env.get("HEE_STATE_DIR"):
+        return Path(env["HEE_STATE_DIR"])
+    if env.get("XDG_STATE_HOME"):  # honoured on every platform, as on Linux
+        return Path(env["XDG_STATE_HOME"]) / APP_NAME
+    if sys.platform not in ("darwin", "win32"):  # the XDG default, without an import
+        return Path.home() / ".local" / "state" / APP_NAME
+    from platformdirs import user_state_path
+
+    return user_state_path(APP_NAME, appauthor=False)
+
+
+def default_database(env: Mapping[str, str] | None = None) -> str:
+    """The audit store when none is configured: SQLite in :func:`state_dir`."""
+    return f"sqlite:///{state_dir(env) / 'hee-monitor.db'}"
+
+
+def default_state_capsule(env: Mapping[str, str] | None = None) -> Path:
+    """The state capsule when none is configured: ``current.json`` in :func:`state_dir`."""
+    return state_dir(env) / "current.json"
+
+
+def __getattr__(name: str) -> str:
+    # DEFAULT_DATABASE depends on the environment: read when asked, not at import
+    if name == "DEFAULT_DATABASE":
+        return default_database()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEFAULTS: dict[str, Any] = {
     "github": {"repos": [], "api_url": "https://api.github.com"},
@@ -38,8 +74,9 @@ DEFAULTS: dict[str, Any] = {
         "interval_degraded": 30,
         "interval_failed": 30,
         "interval_maintenance": 300,
-        "database": DEFAULT_DATABASE,
-        "state_capsule": "state_capsules/current.json",
+        # filled in by load_config: default_database() and default_state_capsule()
+        "database": None,
+        "state_capsule": None,
         "alert_level": "low",
     },
     "policy": {
@@ -204,34 +241,61 @@ def _key_re(key: str) -> str:
 
 
 def validate(data: Mapping[str, Any], *, where: str, text: str = "") -> None:
-    """Raise ConfigError naming file, key and line for the first schema violation."""
+    """Raise one ConfigError listing every schema violation, each with file, line and key;
+    an unknown key comes with the known keys closest to it ("did you mean")."""
     import jsonschema  # only when there is a file or an override to check
 
     validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
-    err = errors[0]
+    problems: list[str] = []
+    for err in errors:
+        problems.extend(_describe(err, where, text))
+    head = problems[0] if len(problems) == 1 else f"{len(problems)} problems:"
+    body = "" if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+    raise ConfigError(
+        head + body,
+        hint="see docs/configuration.md for the keys of each section; "
+        "`hee-monitor config check` validates a file",
+    )
+
+
+def _describe(err: Any, where: str, text: str) -> list[str]:
+    """One line per problem of a jsonschema error: ``where:line: key: message``."""
+    import difflib
+
     path = list(err.absolute_path)
     if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        if extra:
-            path = [*path, extra[0]]
-    key = ".".join(str(p) for p in path) or "(top level)"
-    line = _line_of(text, path) if text else None
-    location = f"{where}:{line}" if line else where
-    message = err.message if err.validator != "additionalProperties" else "unknown key"
+        known = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(known))
+        lines = []
+        for key in extra:
+            close = difflib.get_close_matches(str(key), known, n=2, cutoff=0.6)
+            guess = (
+                f"; did you mean {' or '.join(repr(c) for c in close)}?"
+                if close
+                else f" (known: {', '.join(known)})"
+                if known and len(known) <= 12
+                else ""
+            )
+            lines.append(_locate([*path, key], where, text) + f"unknown key{guess}")
+        if lines:
+            return lines
+    message = err.message
     last = str(path[-1]) if path else ""
     if _SECRET.search(last) and last not in _NOT_SECRET:
         message = f"invalid value (failed {err.validator!r} check; value not shown)"
     if len(message) > 200:
         message = message[:200] + "…"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise ConfigError(
-        f"{location}: {key}: {message}{more}",
-        hint="see docs/configuration.md for the keys of each section; "
-        "`hee-monitor config check` validates a file",
-    )
+    return [_locate(path, where, text) + message]
+
+
+def _locate(path: list[Any], where: str, text: str) -> str:
+    key = ".".join(str(p) for p in path) or "(top level)"
+    line = _line_of(text, path) if text else None
+    location = f"{where}:{line}" if line else where
+    return f"{location}: {key}: "
 
 
 def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -287,6 +351,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     ← environment. Raises ConfigError for an invalid file or environment."""
     env = os.environ if env is None else env
     data = copy.deepcopy(DEFAULTS)
+    data["monitor"]["database"] = default_database(env)
+    data["monitor"]["state_capsule"] = str(default_state_capsule(env))
     chosen: Path | None = None
     if path is not None:
         chosen = Path(path)

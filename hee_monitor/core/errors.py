@@ -74,15 +74,26 @@ class FixError(HeeError):
     """A fix could not be applied or rolled back."""
 
 
-class AlertError(HeeError):
-    """An alert could not be routed or delivered."""
-
-
-class ClassifierError(HeeError):
-    """The local LLM classifier failed."""
-
-
 class CoverageError(HeeError):
     """A coverage report or coverage targets file is unreadable or malformed."""
 
     exit_code = 2
+
+
+class MissingExtraError(UsageError):
+    """A feature needs an optional part of the install (an extra) that is not installed."""
+
+
+def require_extra(module: str, extra: str, feature: str) -> None:
+    """Raise :class:`MissingExtraError` naming ``extra`` when ``module`` cannot be imported."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtraError(
+            f"{feature} needs the optional '{extra}' extra ({module} is not installed)",
+            hint=f"pip install 'hee-monitor[{extra}]'  (from a checkout: pip install '.[{extra}]')",
+        )

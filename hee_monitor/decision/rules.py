@@ -428,7 +428,7 @@ with ruleset(RULESET):
         return Outcome(
             "fix_by_pull_request",
             (Action.OPEN_PR,),
-            reason=f"fix {c.x.strategy!r} is partial: proposed as a pull request",
+            reason=f"fix {c.x.strategy!r} is partial: a pull request if it validates",
         )
 
     @_rule(c.x << (_derived("fix_candidate") & (m.protected == True)))  # noqa: E712

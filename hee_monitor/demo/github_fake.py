@@ -14,7 +14,9 @@ objects have exactly the keys GitHub sends. Behaviour follows GitHub's documenta
 * ``GET .../actions/jobs/{id}/logs`` answers 302 with a signed ``Location`` on the same server
   that serves the plain-text log without needing the token;
 * scripted trouble: ``fail_next``, ``rate_limit``, ``secondary_rate_limit``, ``require_token``,
-  ``forbid_repo``, ``delay``.
+  ``forbid_repo``, ``delay``, and :meth:`GitHubFake.inject` faults by path (any status with
+  or without ``Retry-After``, a hang, a truncated body, a connection closed mid-body; the
+  signed log downloads too).
 
 Part of the package so that ``hee-monitor demo`` works from an installed wheel;
 ``tests/fakes/github.py`` re-exports it for the tests. Importable without pytest. A token a
@@ -235,6 +237,27 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
     counted: bool = True
     chunks: Iterator[bytes] | None = None
+    #: send the full Content-Length, then half the body, then close the connection
+    cut: bool = False
+
+
+@dataclass
+class Fault:
+    """Scripted trouble for requests whose path matches ``path`` (a regular expression
+    searched in the path; signed log downloads are under ``/_blobs/job-logs/``).
+
+    ``kind``: ``status`` (answer ``status``, with ``Retry-After`` when ``retry_after`` is
+    set, e.g. 5xx, 429, 403, 401), ``hang`` (wait ``seconds`` before answering), ``truncate``
+    (a body cut in half with a matching Content-Length: malformed JSON), ``close`` (the
+    full Content-Length announced, half the body sent, the connection closed)."""
+
+    kind: str
+    path: str = ""
+    #: how many matching requests it hits; None: until cleared
+    times: int | None = 1
+    status: int = 500
+    retry_after: int | None = None
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -267,6 +290,8 @@ class GitHubFake:
         self.log_url_ttl = 60
         #: ``github-authentication-token-expiration`` header value; None → not sent
         self.token_expiration: str | None = None
+        #: answer ``GET /user`` with 403 as GitHub does for an installation token (``ghs_``)
+        self.installation_token = False
         self._limit = rate_limit
         self._used = 0
         self._reset = self._new_reset()
@@ -277,6 +302,7 @@ class GitHubFake:
         self._token: str | None = None
         self._forbidden: set[str] = set()
         self._delay = 0.0
+        self.faults: list[Fault] = []
         self._signing_key = b"fake-log-url-signing-key"
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -287,7 +313,7 @@ class GitHubFake:
     def start(self) -> GitHubFake:
         fake = self
 
-        class Handler(_Handler):
+        class Handler(_FakeHandler):
             owner = fake
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -453,11 +479,39 @@ class GitHubFake:
         self._delay = seconds
 
     def clear_trouble(self) -> None:
-        """Drop pending scripted failures, secondary limits and the delay."""
+        """Drop pending scripted failures, secondary limits, faults and the delay."""
         with self._lock:
             self._fail.clear()
             self._secondary.clear()
             self._delay = 0.0
+            self.faults.clear()
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        path: str = "",
+        times: int | None = 1,
+        status: int = 500,
+        retry_after: int | None = None,
+        seconds: float = 0.0,
+    ) -> Fault:
+        """Add a :class:`Fault` (see there)."""
+        if kind not in ("status", "hang", "truncate", "close"):
+            raise ValueError(f"unknown fault {kind!r}")
+        fault = Fault(kind, path, times, status, retry_after, seconds)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if (fault.times is None or fault.times > 0) and re.search(fault.path, path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
 
     @property
     def rate_remaining(self) -> int:
@@ -803,8 +857,30 @@ class GitHubFake:
                 payload = None
         if self._delay:
             time.sleep(self._delay)
+        fault = self._take_fault(path)
+        if fault is not None and fault.kind == "hang":
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "status":
+            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body_data = BAD_CREDENTIALS if fault.status == 401 else SERVER_ERROR
+            if fault.status in (403, 429):
+                body_data = SECONDARY_LIMIT
+            with self._lock:
+                response = self._json(fault.status, body_data, counted=False, extra=extra)
+                self.requests.append(
+                    RecordedRequest(method, path, query, fault.status, False, auth is not None)
+                )
+            return response
         with self._lock:
             response = self._dispatch(method, path, query, headers, payload, base, raw_path)
+            if fault is not None and fault.kind in ("truncate", "close"):
+                if response.chunks is not None:
+                    response.body = b"".join(response.chunks)
+                    response.chunks = None
+                if fault.kind == "truncate":
+                    response.body = response.body[: len(response.body) // 2]
+                else:
+                    response.cut = True
             self.requests.append(
                 RecordedRequest(
                     method=method,
@@ -960,6 +1036,14 @@ class GitHubFake:
         if method == "GET" and path == "/":
             return 200, {"current_user_url": f"{base}/user"}, self._token_headers()
         if method == "GET" and path == "/user":
+            if self.installation_token:
+                raise _Respond(
+                    403,
+                    {
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest/users/users",
+                    },
+                )
             return 200, self.user_json(base), self._token_headers()
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/.*)?", path)
         if not match:
@@ -1493,7 +1577,7 @@ def _created_matches(moment: datetime, spec: str) -> bool:
     return moment.date() == parse(spec).date()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _FakeHandler(BaseHTTPRequestHandler):
     owner: GitHubFake
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"
@@ -1510,6 +1594,17 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.owner.handle(self.command, self.path, headers, body)
+        if response.cut:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() != "content-length":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -438,9 +438,12 @@ class AuditStore:
         moves: Sequence[Transition],
         *,
         now: datetime,
+        also: Callable[[Connection], None] | None = None,
     ) -> bool:
         """Record a processed run atomically. False (nothing written) if it was already
-        recorded, which is how a second instance or a restart learns it lost the race."""
+        recorded, which is how a second instance or a restart learns it lost the race.
+        ``also`` writes more in the same transaction (the decision's effect intents); a
+        run held as *pending* (its log not read yet) becomes processed here."""
         completed = run.updated_at
         root = next(
             (f for j in jobs if j.diagnosis for f in j.diagnosis.failures),
@@ -448,6 +451,11 @@ class AuditStore:
         )
         try:
             with self._tx() as conn:
+                conn.execute(
+                    delete(processed_runs).where(
+                        and_(processed_runs.c.key == run.key, processed_runs.c.status == "pending")
+                    )
+                )
                 conn.execute(
                     insert(processed_runs).values(
                         key=run.key,
@@ -465,6 +473,8 @@ class AuditStore:
                 self._insert_decision(conn, run.repo, run.key, decision, now, root)
                 for move in moves:
                     self._insert_transition(conn, run.repo, move)
+                if also is not None:
+                    also(conn)
         except IntegrityError:
             return False
         return True

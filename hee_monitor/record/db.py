@@ -13,10 +13,10 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.core.config import DEFAULT_DATABASE
+from hee_monitor.core.config import default_database
 from hee_monitor.core.errors import StoreError
 
-__all__ = ["DEFAULT_DATABASE", "metadata", "open_engine"]
+__all__ = ["default_database", "metadata", "open_engine"]
 
 metadata = MetaData()
 
@@ -29,14 +29,16 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def open_engine(url: str = DEFAULT_DATABASE, *, read_only: bool = False) -> Engine:
-    """Open the store at ``url`` and create any missing table.
+def open_engine(url: str | None = None, *, read_only: bool = False) -> Engine:
+    """Open the store at ``url`` (default: :func:`default_database`, in the user's state
+    directory) and create any missing table.
 
     ``read_only``: for commands that only show what is stored. A SQLite file that does not
     exist is then not created: an empty store in memory stands in (every query finds
     nothing), so looking never leaves a file behind. The URL may hold a password; it is
     never part of an error message.
     """
+    url = url or default_database()
     file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
     if read_only and file and not Path(url.removeprefix("sqlite:///")).exists():
         return open_engine("sqlite://")
@@ -53,3 +55,10 @@ def open_engine(url: str = DEFAULT_DATABASE, *, read_only: bool = False) -> Engi
             hint="check --database / HEE_DATABASE_URL and that the database is reachable",
         ) from None
     return engine
+
+
+def __getattr__(name: str) -> str:
+    # DEFAULT_DATABASE depends on the environment: read when asked, not at import
+    if name == "DEFAULT_DATABASE":
+        return default_database()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

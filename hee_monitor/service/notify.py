@@ -25,5 +25,9 @@ class RouterNotifier:
     def flush(self, now: datetime) -> None:
         self.router.flush(now)
 
+    def notified_since(self, repo: str, fingerprint: str, since: datetime) -> bool:
+        """Reconciliation of a queued alert after a crash: routed already?"""
+        return self.router.notified_since(repo, fingerprint, since)
+
     def recovered(self, repo: str, now: datetime) -> None:
         self.router.recovered(repo, now)

@@ -1,74 +1,38 @@
 """The ports the monitoring cycle talks through.
 
-Sources (and their ``Skipped`` value and ``ProcessedRuns`` register) are the sources
-layer's own; the others are small Protocols the analyzer, the capsule file and the alert
+The forge's ports (sources, re-runs, run look-ups, and their ``Skipped`` value and
+``ProcessedRuns`` register) are declared in :mod:`hee_monitor.sources.interface`; the
+others are small Protocols the analyzer, the capsule file and the alert
 router satisfy, so the cycle is tested with in-memory implementations and runs in
 production with the real ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding, HealthState
-from hee_monitor.sources.interface import ProcessedRuns, Skipped, Source
+from hee_monitor.action.alerts.interface import Notifier
+from hee_monitor.analysis.interface import LogAnalyzer
+from hee_monitor.core.capsule import CapsuleStore
+from hee_monitor.core.models import FailedRun, Finding, HealthState
+from hee_monitor.sources.interface import ProcessedRuns, Rerun, Runs, Skipped, Source
 
 __all__ = [
-    "Analyzer",
-    "Capsule",
+    "CapsuleStore",
     "Escalator",
+    "LogAnalyzer",
     "Notifier",
     "ProcessedRuns",
     "RunControl",
-    "RunState",
     "Skipped",
     "Source",
 ]
 
 
-class RunState(Protocol):
-    """The latest attempt of a workflow run, as the forge reports it."""
-
-    @property
-    def status(self) -> str: ...  # queued | in_progress | completed
-
-    @property
-    def conclusion(self) -> str | None: ...  # success | failure | ... (None until completed)
-
-
-class RunControl(Protocol):
+class RunControl(Rerun, Runs, Protocol):
     """What the cycle asks of the forge besides polling: re-run, and look a run up."""
-
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
-
-    def get_run(self, repo: str, run_id: int) -> RunState: ...
-
-
-class Analyzer(Protocol):
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis: ...
-
-
-class Capsule(Protocol):
-    """The state capsule: read the payload, change it through a mutator."""
-
-    def load(self) -> dict[str, Any]: ...
-
-    def update(self, mutator: Callable[[dict[str, Any]], None], *, now: datetime) -> Any: ...
-
-
-class Notifier(Protocol):
-    """Takes an alert; what it returns is for the record only. ``flush`` (once a cycle)
-    sends what is due: grouped alerts whose wait is over, retries."""
-
-    def notify(self, alert: Alert, now: datetime) -> str: ...
-
-    def flush(self, now: datetime) -> None: ...
-
-    def recovered(self, repo: str, now: datetime) -> None:
-        """The pipeline is healthy again: tell those who were told of its failures."""
-        ...
 
 
 class Escalator(Protocol):

@@ -1,7 +1,8 @@
 """Build a monitoring cycle from the configuration: the real sources, analyzer, policy,
 audit store, capsule and notifier. Each port's implementations are listed in a literal
-registry; the GitHub source, the alert router and the signed capsule are loaded by name
-so that a build without one of them still monitors (and says what is missing).
+registry (forges in :data:`hee_monitor.sources.SOURCES`); the forge, the alert router and
+the signed capsule are loaded by name so that a build without one of them still monitors
+(and says what is missing). :func:`forge` is the one place a forge is built.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Severity
 from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
 from hee_monitor.record.state import read_state
-from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.service.cycle import MonitorCycle
-from hee_monitor.service.ports import Analyzer, Capsule, Notifier, RunControl, Source
-from hee_monitor.sources.github.source import GitHubSource
+from hee_monitor.service.ports import CapsuleStore, LogAnalyzer, Notifier, RunControl, Source
+from hee_monitor.sources import open_forge
+from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer as PatternAnalyzer
@@ -40,29 +42,56 @@ class Wiring:
 
     config: Config
     audit: AuditStore
-    capsule: Capsule
+    capsule: CapsuleStore
     clock: Clock
-    github: GitHubSource | None = None  # when repositories are watched
+    forge: Forge | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
     #: --llm / --no-llm; None: the rule of hee_monitor.analysis.llm.fallback_wanted
     llm: bool | None = None
 
 
-def github_source(
-    config: Config, repos: Sequence[str], audit: AuditStore, clock: Clock, lookback_hours: float
-) -> GitHubSource:
-    """The GitHub source for ``repos``, its processed-runs register and poll cursors backed
-    by ``audit``: the source hands out a run until the cycle has recorded it, and an idle
-    repository costs no counted request, across restarts."""
-    return GitHubSource(
-        list(repos),
-        token=config.token,
-        api_url=config.api_url,
-        clock=clock,
-        state=audit,
-        cursors=audit,
-        lookback=timedelta(hours=lookback_hours),
+#: the forge a configuration watches (``[github]``: the only hosted forge so far)
+FORGE_KIND = "github"
+
+
+def forge(
+    config: Config,
+    repos: Sequence[str],
+    *,
+    clock: Clock | None = None,
+    state: ProcessedRuns | None = None,
+    cursors: PollCursors | None = None,
+    lookback_hours: float = 24.0,
+    api_url: str | None = None,
+    token: str | None = None,
+    retries: int | None = None,
+    write_interval: float | None = 1.0,
+    kind: str = FORGE_KIND,
+) -> Forge:
+    """The forge watching ``repos``, built through the source registry. With the audit store
+    as ``state`` and ``cursors`` the forge hands out a run until the cycle has recorded it,
+    and an idle repository costs no counted request, across restarts. Raises ConfigError
+    when ``kind`` names a source that is not a whole forge."""
+    built = open_forge(
+        kind,
+        ForgeSettings(
+            repos=tuple(repos),
+            token=token or config.token,
+            api_url=api_url or config.api_url,
+            clock=clock,
+            state=state,
+            cursors=cursors,
+            lookback=timedelta(hours=lookback_hours),
+            retries=retries,
+            write_interval=write_interval,
+        ),
     )
+    if not isinstance(built, Forge):
+        raise ConfigError(
+            f"source {kind!r} reads files, it does not watch repositories",
+            hint="watch repositories with a forge such as 'github'",
+        )
+    return built
 
 
 def pattern_analyzer(fallback: FallbackClassifier | None = None) -> PatternAnalyzer:
@@ -82,12 +111,12 @@ def llm_fallback(w: Wiring) -> FallbackClassifier | None:
     )
 
 
-def analyzer(w: Wiring | None = None) -> Analyzer:
-    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
+def analyzer(w: Wiring | None = None) -> LogAnalyzer:
+    built: LogAnalyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
     return built
 
 
-def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsule:
+def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> CapsuleStore:
     """The signed capsule file; keys from [capsule] signing_key / trusted_keys /
     encryption_key (paths) or HEE_SIGNING_KEY / HEE_TRUSTED_KEYS / HEE_CAPSULE_ENCRYPTION_KEY."""
     from hee_monitor.record.capsule.keys import load_signer, load_trusted_keys
@@ -98,13 +127,14 @@ def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsu
     signer = load_signer(Path(key_file) if key_file else None)
     trusted = load_trusted_keys([str(k) for k in section.get("trusted_keys", [])], fallback=signer)
     enc = section.get("encryption_key")
-    return SignedCapsuleFile(
+    return SignedCapsule(
         path,
-        repo,
         signer,
         trusted,
+        repository=repo,
         encryption_key=load_encryption_key(Path(enc) if enc else None),
         clock=clock,
+        directory=False,
     )
 
 
@@ -113,7 +143,7 @@ def _signing_configured(config: Config) -> bool:
 
 
 #: capsule implementations by name: signed when a signing key is configured, else plain JSON
-CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
+CAPSULES: dict[str, Callable[[Path, str, Config, Clock], CapsuleStore]] = {
     "signed": signed_capsule,
     "plain": lambda path, repo, _config, _clock: PlainCapsuleFile(path, repo),
 }
@@ -121,7 +151,7 @@ CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
 
 def capsule_file(
     path: Path, repo: str | None, config: Config, clock: Clock
-) -> tuple[Capsule, str | None]:
+) -> tuple[CapsuleStore, str | None]:
     """The state capsule at ``path`` as every writer opens it: signed (and verified on every
     read) when a signing key is configured, else plain JSON, with a note saying so. ``repo``
     names a capsule created afresh (default: the first configured repository)."""
@@ -157,7 +187,14 @@ def build(
                 hint="name them with --repo owner/name, HEE_REPOS, "
                 'or [github] repos = ["owner/name"] in hee-monitor.toml',
             )
-        wiring.github = github_source(config, watched, audit, clock, lookback_hours)
+        wiring.forge = forge(
+            config,
+            watched,
+            clock=clock,
+            state=audit,
+            cursors=audit,
+            lookback_hours=lookback_hours,
+        )
     return wiring
 
 
@@ -180,7 +217,7 @@ def cycle(
     alert_level: Severity,
     notifier: Notifier | None = None,
     run_control: RunControl | None = None,
-    analyzer_impl: Analyzer | None = None,
+    analyzer_impl: LogAnalyzer | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> MonitorCycle:
     config = wiring.config
@@ -198,5 +235,5 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
-        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.github),
+        **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),
     )

@@ -1,7 +1,9 @@
 """Sources of failed runs: GitHub (polled), webhooks (pushed) and local log files.
 
 :data:`SOURCES` maps each source kind to ``"module:Class"``; the class is imported only
-when that kind is used, so PyGithub loads only for the GitHub source.
+when that kind is used, so PyGithub loads only for the GitHub source. A forge is added as
+one folder (``sources/<kind>/``, a class with ``from_settings`` implementing the ports of
+:mod:`hee_monitor.sources.interface` it can) and one line here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.sources.interface import (
+    ForgeSettings,
     InMemoryProcessedRuns,
     PollResult,
     ProcessedRuns,
@@ -20,11 +23,13 @@ from hee_monitor.sources.interface import (
 
 __all__ = [
     "SOURCES",
+    "ForgeSettings",
     "InMemoryProcessedRuns",
     "PollResult",
     "ProcessedRuns",
     "Skipped",
     "Source",
+    "open_forge",
     "source_class",
 ]
 
@@ -44,3 +49,12 @@ def source_class(kind: str) -> Any:
             f"unknown source kind {kind!r}", hint=f"choose one of: {', '.join(sorted(SOURCES))}"
         ) from None
     return getattr(importlib.import_module(module_name), attr)
+
+
+def open_forge(kind: str, settings: ForgeSettings) -> Source:
+    """The source (forge) of kind ``kind``, built from ``settings``; the one place a forge
+    is constructed. Callers needing more than polling check for the port they use."""
+    forge = source_class(kind).from_settings(settings)
+    if not isinstance(forge, Source):
+        raise TypeError(f"source {kind!r} ({SOURCES[kind]}) does not poll")
+    return forge

@@ -140,6 +140,7 @@ def test_logs_without_a_specific_line_are_not_proposed(
     assert reason in outcome.reason
 
 
+@pytest.mark.slow
 def test_the_same_regex_is_proposed_once_with_both_examples() -> None:
     # a failure of an in-house tool: no shipped pattern knows it
     a = _entry(["acmectl: license server refused seat 3 for team web (quota 40 reached)"])
@@ -151,6 +152,7 @@ def test_the_same_regex_is_proposed_once_with_both_examples() -> None:
     assert len(report.skipped) == 1
 
 
+@pytest.mark.slow
 def test_a_proposal_an_existing_pattern_already_covers_is_dropped(tmp_path: Path) -> None:
     mine = tmp_path / "mine.yaml"
     mine.write_text(
@@ -180,6 +182,7 @@ def test_a_proposal_an_existing_pattern_already_covers_is_dropped(tmp_path: Path
     assert "pattern validator" in skipped.reason and "ACME-LICENSE-SEAT" in skipped.reason
 
 
+@pytest.mark.slow
 def test_a_proposal_a_shipped_pattern_already_covers_is_dropped() -> None:
     from hee_monitor.analysis.patterns import load_database
 

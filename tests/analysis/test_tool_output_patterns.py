@@ -120,6 +120,7 @@ def test_cargo_clippy(analyzer: Analyzer, tmp_path: Path) -> None:
     check(analyzer, out, "RUST-CLIPPY-DENIED")
 
 
+@pytest.mark.slow
 def test_reuse_lint(analyzer: Analyzer, tmp_path: Path) -> None:
     reuse = tool("reuse")
     git = tool("git")

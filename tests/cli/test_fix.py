@@ -102,16 +102,21 @@ def test_hee_safe_run_fixes_on_a_branch_and_records_the_capsule(work: Repo, tmp_
     ]
 
 
-def test_pre_commit_mode_fails_the_hook_when_it_changed_files(work: Repo) -> None:
+def test_pre_commit_mode_fixes_the_staged_files_only_and_fails_when_it_changed_one(
+    work: Repo,
+) -> None:
     work.write("app.py", "import os\nimport sys\n\nprint(sys.argv)\n")
-    work.commit("init")
+    untracked = work.write("scratch.py", "import os\nimport sys\n\nprint(sys.argv)\n")
+    work.git("add", "app.py")
     proc = _run(work, "--mode", "pre-commit", "--safety", "high", "--strategy", "ruff-fix")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "FIXED LOCAL-RUFF-FIX with ruff-fix in the working tree" in proc.stdout
+    assert "fixed: app.py" in proc.stdout
     assert (work.path / "app.py").read_text() == "import sys\n\nprint(sys.argv)\n"
+    assert untracked.read_bytes() == b"import os\nimport sys\n\nprint(sys.argv)\n"
+    work.git("add", "app.py")
     again = _run(work, "--mode", "pre-commit", "--safety", "high", "--strategy", "ruff-fix")
-    assert again.returncode == 0, again.stdout
-    assert "already passing" in again.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 file(s) checked, nothing to fix" in again.stdout
 
 
 def test_without_input_hee_safe_mode_says_what_to_pass(work: Repo) -> None:
@@ -171,11 +176,11 @@ def test_a_repository_protected_in_the_service_configuration_is_never_changed(
 
 
 def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_path: Path) -> None:
-    from hee_monitor.record.capsule import CapsuleStore, Signer, TrustedKeys
+    from hee_monitor.record.capsule import CapsuleDirectory, Signer, TrustedKeys
 
     signer = Signer.generate()
     state = tmp_path / "state"
-    capsules = CapsuleStore(state, signer, TrustedKeys.of([signer.public_key]), None)
+    capsules = CapsuleDirectory(state, signer, TrustedKeys.of([signer.public_key]), None)
     capsules.initialise("octo/app")
     diagnosis = _lint_repo(work, tmp_path)
     work.env["HEE_SIGNING_KEY"] = signer.private_pem().decode()
@@ -207,3 +212,19 @@ def test_fix_plan_prints_json_plans(
     assert plans[1]["reason"].startswith("cannot run here:")
     assert "package.json" in plans[1]["reason"]
     assert tree_state(work.path) == before
+
+
+def test_the_audit_store_goes_to_the_state_directory_never_the_repository(
+    work: Repo, tmp_path: Path
+) -> None:
+    diagnosis = _lint_repo(work, tmp_path)
+    state = tmp_path / "xdg-state"
+    env_work = Repo(work.path, dict(work.env, XDG_STATE_HOME=str(state)))
+    env_work.env.pop("HEE_DATABASE_URL", None)
+    env_work.env.pop("HEE_STATE_DIR", None)
+    proc = _run(env_work, "--mode", "hee-safe", "--diagnosis", str(diagnosis), "--no-push",
+                "--run-id", "556")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (state / "hee-monitor" / "hee-monitor.db").is_file()
+    assert not (work.path / "state_capsules").exists()
+    assert work.git("status", "--porcelain", "--ignored") == ""

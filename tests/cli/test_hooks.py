@@ -77,33 +77,58 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+UNFORMATTED = "import os\nimport sys\nx=[1,2]\nprint(sys.argv,x)\n"
+
+
 @pytest.mark.slow
-def test_the_hooks_run_under_pre_commit_try_repo(tmp_path: Path) -> None:
-    """pre-commit clones this repository at HEAD and pip-installs it into its own
-    environment (the first run per commit takes a few minutes)."""
+def test_the_hooks_run_under_the_real_pre_commit(tmp_path: Path) -> None:
+    """pre-commit clones this repository at HEAD and pip-installs it (the wheel it builds)
+    into a fresh environment of its own, ruff beside it (the first run per commit takes a
+    few minutes); the commit's staged files go through every hook. The auto-fix hook fixes
+    the staged Python file and leaves an untracked one byte-identical."""
     pre_commit = shutil.which("pre-commit") or str(Path(sys.executable).with_name("pre-commit"))
-    if not Path(pre_commit).exists() or shutil.which("git") is None:
-        pytest.skip("pre-commit or git is not installed")
+    ruff = shutil.which("ruff")
+    if not Path(pre_commit).exists() or shutil.which("git") is None or ruff is None:
+        pytest.skip("pre-commit, ruff or git is not installed")
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     if head.returncode != 0:
         pytest.skip("the repository has no commit for pre-commit to clone")
+    ruff_version = subprocess.run(
+        [ruff, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "--quiet")
+    (repo / ".pre-commit-config.yaml").write_text(
+        "repos:\n"
+        f"  - repo: {ROOT}\n"
+        f"    rev: {head.stdout.strip()}\n"
+        "    hooks:\n"
+        "      - id: hee-ci-monitoring\n"
+        "      - id: hee-artifact-check\n"
+        "      - id: hee-auto-fix\n"
+        f"        additional_dependencies: ['ruff=={ruff_version}']\n"
+        "      - id: hee-state-validation\n"
+        "      - id: hee-patterns-validate\n",
+        encoding="utf-8",
+    )
     (repo / "build.log").write_text(CRITICAL_LOG, encoding="utf-8")
     _capsule(repo / "current.json")
     (repo / "patterns").mkdir()
     (repo / "patterns" / "team.yaml").write_text(PATTERN, encoding="utf-8")
     sarif = ROOT / "tests" / "analysis" / "detection" / "data" / "codeql.sarif"
     (repo / "codeql.sarif").write_bytes(sarif.read_bytes())
+    (repo / "staged.py").write_text(UNFORMATTED, encoding="utf-8")
     _git(repo, "add", "-A")
+    untracked = repo / "untracked.py"
+    untracked.write_text(UNFORMATTED, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEE_", "PYTHONPATH"))}
     env["PRE_COMMIT_HOME"] = str(Path.home() / ".cache" / "pre-commit")
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     proc = subprocess.run(
-        [pre_commit, "try-repo", str(ROOT), "--all-files", "--color", "never"],
+        [pre_commit, "run", "--color", "never"],
         cwd=repo, env=env, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
@@ -117,9 +142,12 @@ def test_the_hooks_run_under_pre_commit_try_repo(tmp_path: Path) -> None:
     assert results == {
         "hee-monitor diagnose local CI logs": "Failed",
         "hee-monitor check security, audit and license reports": "Failed",
-        "hee-monitor safe auto-fix": "Passed",
+        "hee-monitor safe auto-fix": "Failed",
         "hee-monitor validate state capsules": "Passed",
         "hee-monitor validate pattern files": "Passed",
     }, out[-4000:]
     assert "RUST-RUSTC-ERROR" in out
+    assert "fixed: staged.py" in out
+    assert "x = [1, 2]" in (repo / "staged.py").read_text(encoding="utf-8")
+    assert untracked.read_bytes() == UNFORMATTED.encode()
     assert proc.returncode == 1

@@ -55,7 +55,7 @@ def test_serve_command_prints_failed_runs_and_never_the_secret() -> None:
     secret = "webhook-secret-value-123"
     env = {**os.environ, "HEE_WEBHOOK_SECRET": secret, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hee_monitor", "-vv", "serve", "--port", "0"],
+        [sys.executable, "-m", "hee_monitor", "-vv", "serve", "--port", "0", "--print-only"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -99,3 +99,55 @@ def test_serve_command_prints_failed_runs_and_never_the_secret() -> None:
             proc.kill()
             _, err = proc.communicate()
     assert secret not in first + err
+
+
+def test_serve_without_repositories_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HEE_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.delenv("HEE_REPOS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run(["serve", "--port", "0"]) == 2
+    assert "--print-only" in capsys.readouterr().err
+
+
+def test_serve_runs_the_whole_pipeline_for_each_delivery(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hee_monitor.cli.serve import _pipeline_server
+    from hee_monitor.record.audit import AuditStore, decisions
+    from tests.fakes.github import GitHubFake, JobSpec
+
+    with GitHubFake() as fake:
+        failed = fake.add_run(
+            "octo/app", jobs=[JobSpec("build", log_text="src/a.c:1:1: error: expected ';'\n")]
+        )
+        monkeypatch.setenv("HEE_WEBHOOK_SECRET", "s3cret")
+        monkeypatch.setenv("GITHUB_TOKEN", "t")
+        monkeypatch.setenv("HEE_GITHUB_API_URL", fake.url)
+        monkeypatch.delenv("HEE_SIGNING_KEY", raising=False)
+        monkeypatch.chdir(tmp_path)
+        db = f"sqlite:///{tmp_path}/audit.db"
+        server = _pipeline_server(
+            "127.0.0.1", 0, 1 << 20, None, ("octo/app",), db, str(tmp_path / "current.json")
+        )
+        body = json.dumps(
+            {
+                "action": "completed",
+                "repository": {"full_name": "octo/app"},
+                "workflow_run": {"id": failed.id, "run_attempt": 1, "conclusion": "failure"},
+            }
+        ).encode()
+        headers = {
+            "X-GitHub-Event": "workflow_run",
+            "X-Hub-Signature-256": signature("s3cret", body),
+        }
+        with server:
+            first = urllib3.request("POST", server.url, body=body, headers=headers)
+            server.intake.drain()
+            again = urllib3.request("POST", server.url, body=body, headers=headers)
+            server.intake.drain()
+    assert (first.status, again.status) == (202, 200)
+    audit = AuditStore.open(db)
+    assert audit.count(decisions) == 1
+    assert json.loads((tmp_path / "current.json").read_text())["decision_history"]

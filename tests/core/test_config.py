@@ -148,3 +148,43 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, example), env={})
     assert cfg.repos == ("octo/app", "octo/lib")
     assert cfg.policy_for("octo/lib").protected
+
+
+def test_every_problem_is_reported_at_once_with_did_you_mean(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[monitor]\ninterval_operationl = 60\n\n[policy]\nmax_rerun = 2\nescalate_after = -1\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    message = str(info.value)
+    assert message.startswith("3 problems:")
+    assert f"{path}:2: monitor.interval_operationl: unknown key; did you mean " in message
+    assert "'interval_operational'" in message
+    assert f"{path}:5: policy.max_rerun: unknown key; did you mean 'max_reruns'?" in message
+    assert f"{path}:6: policy.escalate_after:" in message
+
+
+def test_the_default_state_lives_in_the_user_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hee_monitor.core.config import default_database, state_dir
+
+    monkeypatch.delenv("HEE_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    assert state_dir() == tmp_path / "xdg" / "hee-monitor"
+    assert default_database() == f"sqlite:///{tmp_path / 'xdg' / 'hee-monitor' / 'hee-monitor.db'}"
+    assert cfg.database == default_database()
+    assert cfg.state_capsule == str(tmp_path / "xdg" / "hee-monitor" / "current.json")
+    assert state_dir({"HEE_STATE_DIR": str(tmp_path / "mine")}) == tmp_path / "mine"
+
+
+def test_the_suite_never_writes_to_the_real_home() -> None:
+    import os
+
+    from hee_monitor.core.config import state_dir
+
+    assert not str(state_dir()).startswith(str(Path.home() / ".local"))
+    assert os.environ["XDG_STATE_HOME"] in str(state_dir())

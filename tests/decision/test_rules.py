@@ -162,6 +162,11 @@ def test_partial_fix_opens_a_pull_request() -> None:
     d = POLICY.decide(failed(finding(fix="pin-dep", auto_fix=AutoFix.PARTIAL)), NOW)
     assert Action.OPEN_PR in d.actions and Action.AUTO_FIX not in d.actions
     assert "fix_by_pull_request" in d.rules
+    # the decision is sent before the fix runs: it says what will happen if the fix
+    # validates, never announces a pull request that a rollback may never let exist
+    reasons = " ".join(d.reasons)
+    assert "proposed" not in reasons
+    assert "a pull request if it validates" in reasons
 
 
 def test_risky_or_protected_fix_asks_approval() -> None:

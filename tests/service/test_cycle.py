@@ -280,7 +280,7 @@ def test_quiet_window_recovers_a_degraded_pipeline(tmp_path: Path) -> None:
     assert env.notifier.recoveries == ["octo/app"] and env.notifier.flushes == 3
 
 
-def test_a_notifier_that_raises_is_recorded_as_failed(tmp_path: Path) -> None:
+def test_a_notifier_that_raises_is_retried_later_and_alerts_once(tmp_path: Path) -> None:
     env = Env(tmp_path, [run(1)], {"test": (finding("PY-TEST"),)})
 
     class Broken(RecordingNotifier):
@@ -289,8 +289,17 @@ def test_a_notifier_that_raises_is_recorded_as_failed(tmp_path: Path) -> None:
 
     env.cycle.notifier = Broken()
     report = env.cycle.run_once()
-    assert report.runs[0].alerts[0][0] == "failed"
-    assert env.audit.metrics().alerts == {"failed": 1}
+    assert report.runs[0].alerts[0][0] == "retrying"
+    [effect] = [e for e in report.effects if e.intent.kind == "alert"]
+    assert effect.status == "retry" and "smtp down" in effect.detail
+    assert env.audit.metrics().alerts == {}
+    working = RecordingNotifier()
+    env.cycle.notifier = working
+    env.clock.advance(3600)
+    env.cycle.run_once()
+    env.cycle.run_once()
+    assert len(working.alerts) == 1
+    assert env.audit.metrics().alerts == {"sent": 1}
 
 
 @pytest.mark.parametrize("n", [3])

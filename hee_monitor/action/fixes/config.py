@@ -7,6 +7,7 @@ fixes:
   protected_paths: [".github/workflows/**", "migrations/**"]
   max_attempts: 3              # per failure fingerprint
   approval_timeout_hours: 24   # then the request escalates
+  command_timeout: 600         # seconds the re-run of the failing command may take
   checks:                      # must keep passing after any fix (if they passed before)
     - pytest -q -x
   validation:                  # how this repository runs a strategy's check
@@ -42,6 +43,7 @@ from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 CONFIG_FILE = ".hee-monitor.yml"
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 24.0
+DEFAULT_COMMAND_TIMEOUT = 600.0
 
 _KNOWN = {
     "risk_threshold",
@@ -49,6 +51,7 @@ _KNOWN = {
     "protected_paths",
     "max_attempts",
     "approval_timeout_hours",
+    "command_timeout",
     "checks",
     "validation",
     "strategies",
@@ -63,6 +66,8 @@ class FixConfig:
     protected_paths: tuple[str, ...] = ()
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     approval_timeout_hours: float = DEFAULT_APPROVAL_TIMEOUT_HOURS
+    #: seconds the re-run of the failing command may take before it counts as failed
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
     checks: tuple[tuple[str, ...], ...] = ()
     validation: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     strategies: tuple[CommandStrategy, ...] = ()
@@ -85,6 +90,9 @@ class FixConfig:
         timeout = data.get("approval_timeout_hours", DEFAULT_APPROVAL_TIMEOUT_HOURS)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigError(f"{where}: approval_timeout_hours must be a positive number")
+        command_timeout = data.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)
+        if not isinstance(command_timeout, int | float) or command_timeout <= 0:
+            raise ConfigError(f"{where}: command_timeout must be a positive number of seconds")
         paths = data.get("protected_paths", [])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise ConfigError(f"{where}: protected_paths must be a list of glob patterns")
@@ -108,6 +116,7 @@ class FixConfig:
             protected_paths=tuple(paths),
             max_attempts=attempts,
             approval_timeout_hours=float(timeout),
+            command_timeout=float(command_timeout),
             checks=checks,
             validation=validation,
             strategies=strategies,

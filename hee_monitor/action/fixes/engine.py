@@ -22,18 +22,18 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from hee_monitor.action.fixes import backup, records
-from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore, Notifier
+from hee_monitor.action.fixes import backup, failing_command, records
+from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore
 from hee_monitor.action.fixes.backup import JournalEntry, RestoreReport, Snapshot
-from hee_monitor.action.fixes.capsule_access import CapsuleAccess
 from hee_monitor.action.fixes.config import FixConfig, load_config
+from hee_monitor.action.fixes.failing_command import FailingCommand
 from hee_monitor.action.fixes.git import Git
 from hee_monitor.action.fixes.outcomes import (
     ApprovalRequested,
@@ -44,7 +44,6 @@ from hee_monitor.action.fixes.outcomes import (
     FixSkipped,
 )
 from hee_monitor.action.fixes.policy import Verdict, decide, protected_paths, touches_protected
-from hee_monitor.action.fixes.pull_request import PullRequestPort
 from hee_monitor.action.fixes.strategies import registry
 from hee_monitor.action.fixes.strategies.interface import (
     Check,
@@ -52,13 +51,14 @@ from hee_monitor.action.fixes.strategies.interface import (
     FixContext,
     FixPlan,
     FixStrategy,
-    RerunPort,
     Safety,
 )
 from hee_monitor.analysis.redact import redact
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
+from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,11 @@ class FixEngine:
         store: Engine,
         clock: Clock | None = None,
         config: FixConfig | None = None,
-        capsule: CapsuleAccess | None = None,
+        capsule: CapsuleStore | None = None,
         options: EngineOptions | None = None,
         strategies: Mapping[str, FixStrategy] | None = None,
-        pull_requests: PullRequestPort | None = None,
-        rerun: RerunPort | None = None,
+        pull_requests: PullRequests | None = None,
+        rerun: Rerun | None = None,
         env: Mapping[str, str] | None = None,
         new_id: Callable[[], str] | None = None,
     ) -> None:
@@ -167,6 +167,7 @@ class FixEngine:
 
     def context(self, finding: Finding | None) -> FixContext:
         return FixContext(
+            failing=failing_command.resolve(self.root, finding),
             repo=self.root,
             finding=finding,
             env=self.env,
@@ -217,7 +218,8 @@ class FixEngine:
             plan = strategy.plan(ctx)
         except FixError as exc:
             return skipped(f"cannot plan the fix: {exc.message}")
-        payload = self.capsule.payload() if self.capsule is not None else None
+        plan = self._with_failing_command(strategy, plan, ctx.failing)
+        payload = self.capsule.load() if self.capsule is not None else None
         now = self.clock.now()
         decision = decide(
             finding,
@@ -265,13 +267,35 @@ class FixEngine:
             )
         version = payload.get("version") if payload else None
         attempt = _Attempt(
-            finding, strategy, plan, decision.risk, version if isinstance(version, int) else None
-        )
+            finding, strategy, plan, decision.risk, version if isinstance(version, int) else None,
+            notes=list(plan.notes),
+        )  # fmt: skip
         with backup.repository_lock(self.git):
             outcome = self._transaction(ctx, attempt)
         if approval is not None:
             self.approvals.mark_executed(approval.id, outcome.kind, self.clock.now())
         return outcome
+
+    def _with_failing_command(
+        self, strategy: FixStrategy, plan: FixPlan, command: FailingCommand | None
+    ) -> FixPlan:
+        """The plan, proven first of all by re-running the command that failed (when the
+        diagnosis names it, it can be re-run here and the strategy's fix is in the tree)."""
+        if plan.remote_only or not getattr(strategy, "reruns_failing_command", True):
+            return plan
+        if command is None:  # no failing step named: the strategy's own check proves it
+            return plan
+        if command.unsafe is not None:
+            return replace(
+                plan,
+                notes=(
+                    *plan.notes,
+                    f"the failing command ({command.script.strip()[:120]}) is not re-run "
+                    f"here: {command.unsafe}; validated by the strategy's own check only",
+                ),
+            )
+        check = failing_command.failing_check(command, self.config.command_timeout)
+        return replace(plan, validation=(check, *plan.validation))
 
     def execute_approved(self, approval_id: str) -> FixOutcome:
         """Run the fix of an approved request (``hee-monitor fix apply --approval ID``)."""
@@ -285,10 +309,6 @@ class FixEngine:
             )
         finding = finding_from_json(request.finding, f"approval {approval_id}")
         return self.execute_fix(finding, approval=request)
-
-    def escalate_approvals(self, notifier: Notifier) -> list[Any]:
-        timeout = timedelta(hours=self.config.approval_timeout_hours)
-        return self.approvals.escalate_due(self.clock.now(), timeout, notifier)
 
     def recover(self) -> list[Recovered]:
         """Restore the tree of every fix a dead process left unsettled."""
@@ -334,10 +354,31 @@ class FixEngine:
             return self._skip_factory(finding)(
                 "the strategy has no validation; an unproven change is never kept"
             )
-        before = self._run_checks(plan.validation)
+        # the checks run before the fix may write into the tree too (caches, build
+        # output): they run inside a backup window of their own, restored byte for byte
+        probe = backup.take_snapshot(self.git, self._new_id(), self.clock.now(), self._own_paths())
+        backup.write_journal(
+            self.git,
+            JournalEntry(probe, finding.pattern_id, "pre-validation", finding.fingerprint,
+                         _iso(self.clock.now()), os.getpid()),
+        )  # fmt: skip
+        try:
+            before = self._run_checks(plan.validation)
+            baseline = {c: c.run(self.root, self.env).passed for c in self._configured_checks()}
+        finally:
+            self._restore(probe)
+            self._settle(probe)
+        reproduced = [r for c, r in zip(plan.validation, before, strict=True) if c.sandboxed]
+        if reproduced and all(r.passed for r in reproduced):
+            return self._audited(
+                self._skip_factory(finding)(
+                    f"{reproduced[0].name} passes here: the failure does not reproduce in "
+                    "this checkout, so no fix could be proven"
+                ),
+                finding,
+            )
         if all(r.passed for r in before):
             return self._audited(self._skip_factory(finding)("already passing"), finding)
-        baseline = {c: c.run(self.root, self.env).passed for c in self._configured_checks()}
 
         now = self.clock.now()
         # the attempt row is written before the snapshot: nothing of hee-monitor's own
@@ -436,6 +477,7 @@ class FixEngine:
             tuple(files),
             tuple(results),
             risk=a.risk,
+            notes=tuple(a.notes),
             plan=a.plan,
         )
 
@@ -661,7 +703,7 @@ class FixEngine:
         return [self.env[n] for n in names if self.env.get(n)]
 
     def _payload(self) -> dict[str, Any] | None:
-        return self.capsule.payload() if self.capsule is not None else None
+        return self.capsule.load() if self.capsule is not None else None
 
     def _record_attempt(
         self, a: _Attempt, now: datetime, *, success: bool, rollback: bool, branch: str | None

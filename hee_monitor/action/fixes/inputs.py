@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hee_monitor.action.fixes import log_facts
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import AutoFix, Diagnosis, Evidence, Finding, Owner, Severity
 
@@ -125,7 +127,9 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
 
     sources = log_sources(path)  # a gzip, UTF-16 or zip log as analyze reads it
     analyzer = analyzer_module.Analyzer.from_default_database()
-    diagnoses: list[Diagnosis] = [analyzer.analyze_source(s) for s in sources]
+    diagnoses: list[Diagnosis] = [
+        _with_log_facts(analyzer.analyze_source(s), _source_text(s)) for s in sources
+    ]
     findings = [f for d in diagnoses for f in d.failures]
     if len(diagnoses) == 1:
         return diagnoses[0].to_json(), findings
@@ -133,6 +137,31 @@ def analyze_log(path: Path) -> tuple[dict[str, Any], list[Finding]]:
         "diagnoses": [d.to_json() for d in diagnoses],
         "failures": [f.to_json() for f in findings],
     }, findings
+
+
+def _source_text(source: Any) -> str:
+    """A log's text for the fix's own reading (bounded like the analyzer's)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in source.open():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= log_facts.MAX_STEP_CHARS * 4:
+            break
+    data = b"".join(chunks)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def _with_log_facts(diagnosis: Diagnosis, text: str) -> Diagnosis:
+    """Each finding with what its step's log says: the files it names, the permission it
+    was denied, the vulnerable packages and their fixed versions."""
+    failures = tuple(
+        replace(f, details=log_facts.enrich(f.details, text, f.category))
+        for f in diagnosis.failures
+    )
+    return replace(diagnosis, failures=failures)
 
 
 #: what a local sweep (pre-commit without a diagnosis) tries, and the failure kind each fixes

@@ -37,9 +37,18 @@ class FixApplied:
 
     kind = "applied"
 
+    @property
+    def proof(self) -> str:
+        """What proved the fix: the failing command passing again, or (when it cannot be
+        re-run here) only the strategy's own check."""
+        if self.plan is not None and any(c.sandboxed for c in self.plan.validation):
+            return "failing-command"
+        return "strategy-check"
+
     def to_json(self) -> dict[str, Any]:
         return {
             **_identity(self.kind, self.pattern_id, self.strategy, self.fingerprint),
+            "proof": self.proof,
             "files": list(self.files),
             "branch": self.branch,
             "commit": self.commit,

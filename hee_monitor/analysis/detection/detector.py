@@ -14,9 +14,8 @@ are read once (``history_runs`` of them) so that slowness can be judged from the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Protocol
 
 from hee_monitor.analysis.detection.artifacts.interface import ArtifactReport, skip
@@ -27,6 +26,7 @@ from hee_monitor.analysis.detection.settings import DetectionSettings
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import Diagnosis, FailedJob, FailedRun, Finding
 from hee_monitor.record.audit import JobRecord
+from hee_monitor.sources.interface import Artifacts, Jobs, JobTiming, Runs
 
 log = logging.getLogger(__name__)
 
@@ -37,51 +37,8 @@ REPORT_ARTIFACT_HINTS = (
 )  # fmt: skip
 
 
-class JobTimingLike(Protocol):
-    @property
-    def job_id(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def conclusion(self) -> str | None: ...
-    @property
-    def completed_at(self) -> datetime | None: ...
-    @property
-    def duration_seconds(self) -> float | None: ...
-
-
-class RunLike(Protocol):
-    @property
-    def run_id(self) -> int: ...
-    @property
-    def workflow(self) -> str: ...
-
-
-class ArtifactLike(Protocol):
-    @property
-    def artifact_id(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def size_in_bytes(self) -> int: ...
-    @property
-    def expired(self) -> bool: ...
-
-
-class Forge(Protocol):
-    """What detection asks of GitHub (:class:`~hee_monitor.sources.github.source.GitHubSource`)."""
-
-    def list_jobs(
-        self, repo: str, run_id: int, attempt: int | None = None
-    ) -> Sequence[JobTimingLike]: ...
-
-    def successful_runs(
-        self, repo: str, workflow: str | None = None, limit: int = 30
-    ) -> Sequence[RunLike]: ...
-
-    def list_artifacts(self, repo: str, run_id: int) -> Sequence[ArtifactLike]: ...
-
-    def stream_artifact(self, repo: str, artifact_id: int) -> Iterator[bytes]: ...
+class RunHistory(Jobs, Runs, Artifacts, Protocol):
+    """What detection asks of the forge: jobs, successful runs, artifacts."""
 
 
 def wanted_artifact(name: str) -> bool:
@@ -95,7 +52,7 @@ class RunDetector:
         settings: DetectionSettings | None = None,
         *,
         durations: DurationStore | None = None,
-        forge: Forge | None = None,
+        forge: RunHistory | None = None,
     ) -> None:
         self.settings = settings or DetectionSettings()
         self.durations = durations
@@ -104,7 +61,7 @@ class RunDetector:
 
     # -- durations -------------------------------------------------------------------
 
-    def learn(self, repo: str, workflow: str, jobs: Sequence[JobTimingLike]) -> int:
+    def learn(self, repo: str, workflow: str, jobs: Sequence[JobTiming]) -> int:
         """Record the durations of the successful ``jobs``; how many were new."""
         if self.durations is None:
             return 0

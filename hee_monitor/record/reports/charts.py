@@ -6,20 +6,66 @@ hostile pattern title cannot inject markup into the report.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 
 from hee_monitor.record.reports.model import CoverageRow, Series, StateChange
 
-#: colour-blind-safe palette (Okabe–Ito), cycled for series
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+#: health states (Okabe–Ito, colour-blind safe)
 STATE_COLOURS = {
     "operational": "#009E73",
     "degraded": "#E69F00",
     "failed": "#D55E00",
     "maintenance": "#56B4E9",
 }
+#: one colour per failure category, the same in every chart of the report: the
+#: "by category" bars and the "by pattern" bars (a pattern is drawn in its category's
+#: colour); none of them is a state's or an alert outcome's colour
+CATEGORY_COLOURS = {
+    "compilation": "#1f77b4",
+    "test": "#ff7f0e",
+    "lint": "#2ca02c",
+    "type-check": "#9467bd",
+    "format": "#98df8a",
+    "dependency": "#8c564b",
+    "security": "#d62728",
+    "license": "#e377c2",
+    "timeout": "#bcbd22",
+    "infrastructure": "#17becf",
+    "network": "#aec7e8",
+    "auth": "#ffbb78",
+    "resource": "#c5b0d5",
+    "configuration": "#c49c94",
+    "crash": "#ff9896",
+    "cancelled": "#dbdb8d",
+    "unknown": "#7f7f7f",
+    "unexplained": "#c7c7c7",
+}
+#: what became of an alert; also used by no other chart
+OUTCOME_COLOURS = {
+    "delivered": "#1b7837",
+    "sent": "#5aae61",
+    "waiting": "#fdb863",
+    "grouped": "#8073ac",
+    "deduped": "#b2abd2",
+    "failed": "#b2182b",
+    "muted": "#525252",
+}
+#: anything a table above does not name ("other" patterns, a category added later)
+OTHER_COLOUR = "#999999"
+#: kept for callers that cycle colours themselves
+PALETTE = tuple(CATEGORY_COLOURS.values())
+
+
+def category_colour(name: str) -> str:
+    return CATEGORY_COLOURS.get(name, OTHER_COLOUR)
+
+
+def outcome_colour(name: str) -> str:
+    return OUTCOME_COLOURS.get(name, OTHER_COLOUR)
+
+
 _FONT = "font-family:system-ui,sans-serif;font-size:11px"
 
 
@@ -27,8 +73,16 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def stacked_bars(series: Series, *, title: str, width: int = 640, height: int = 220) -> str:
-    """A stacked bar chart of ``series`` with a legend; an empty series says so."""
+def stacked_bars(
+    series: Series,
+    *,
+    title: str,
+    colour_of: Callable[[str], str] = category_colour,
+    width: int = 640,
+    height: int = 220,
+) -> str:
+    """A stacked bar chart of ``series`` with a legend; an empty series says so. Each row's
+    colour is ``colour_of(row name)``: a name has the same colour in every chart."""
     if not series.buckets or not series.rows:
         return _empty(title, width)
     left, right, top, bottom = 36, 10, 10, 44
@@ -56,7 +110,7 @@ def stacked_bars(series: Series, *, title: str, width: int = 640, height: int = 
     for i in range(n):
         x = left + i * step + (step - bar) / 2
         y = top + plot_h
-        for r, (name, values) in enumerate(series.rows):
+        for name, values in series.rows:
             value = values[i]
             if not value:
                 continue
@@ -64,8 +118,8 @@ def stacked_bars(series: Series, *, title: str, width: int = 640, height: int = 
             y -= h
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{PALETTE[r % len(PALETTE)]}"><title>{_e(series.buckets[i])}: '
-                f"{_e(name)} {value}</title></rect>"
+                f'fill="{colour_of(name)}" stroke="#fff" stroke-width="0.5">'
+                f"<title>{_e(series.buckets[i])}: {_e(name)} {value}</title></rect>"
             )
     labels = sorted({0, n // 2, n - 1})
     for i in labels:
@@ -80,7 +134,7 @@ def stacked_bars(series: Series, *, title: str, width: int = 640, height: int = 
         x, y = left + col * (plot_w / 3), height - 16 + row * 16
         parts.append(
             f'<rect x="{x:.1f}" y="{y}" width="10" height="10" '
-            f'fill="{PALETTE[r % len(PALETTE)]}"/>'
+            f'fill="{colour_of(name)}"/>'
             f'<text x="{x + 14:.1f}" y="{y + 9}" fill="#222">{_e(name)} ({sum(values)})</text>'
         )
     parts.append("</svg>")

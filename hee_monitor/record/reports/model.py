@@ -134,6 +134,8 @@ class ReportModel:
     #: where the time series came from: "audit store" or "capsule decision history"
     series_source: str
     notes: tuple[str, ...] = field(default=())
+    #: pattern id → its failure category: a pattern is drawn in its category's colour
+    pattern_categories: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rollbacks(self) -> int:
@@ -346,7 +348,12 @@ def read_audit(engine: Engine, repository: str | None) -> AuditData:
             moves = conn.execute(
                 scoped(select(transitions), transitions).order_by(transitions.c.at)
             ).all()
-            sent = conn.execute(scoped(select(alerts.c.at, alerts.c.outcome), alerts)).all()
+            sent = conn.execute(
+                scoped(
+                    select(alerts.c.at, alerts.c.outcome, alerts.c.repo, alerts.c.fingerprint),
+                    alerts,
+                )
+            ).all()
             pending = conn.execute(
                 select(fix_approvals)
                 .where(fix_approvals.c.status.in_(("pending", "approved")))
@@ -371,7 +378,7 @@ def read_audit(engine: Engine, repository: str | None) -> AuditData:
             StateChange(_iso(_parse(r.at)), r.from_state, r.to_state, r.trigger, r.reason)
             for r in moves
         ],
-        alerts=[(_parse(r.at) or datetime.min, r.outcome) for r in sent],
+        alerts=_alert_outcomes(engine, sent),
         approvals=[
             Approval(
                 r.id,
@@ -387,6 +394,67 @@ def read_audit(engine: Engine, repository: str | None) -> AuditData:
             if not repository or r.repository in (None, repository)
         ],
     )
+
+
+#: what the report calls each way an alert ended, in the order the chart stacks them
+ALERT_OUTCOMES = ("delivered", "sent", "waiting", "grouped", "deduped", "failed", "muted")
+
+
+def _alert_outcomes(engine: Engine, rows: Sequence[Any]) -> list[tuple[datetime, str]]:
+    """(at, outcome) per recorded alert. The monitor records an alert as "queued" when the
+    outbox takes it; what became of it is the outbox's: delivered, still waiting for a
+    channel, or failed for good (every retry spent)."""
+    fates: dict[tuple[str, str, datetime], list[str]] = {}
+    #: (repo, fingerprint) → (enqueued at, status): for rows whose detection time differs
+    near: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    if any(r.outcome == "queued" for r in rows):
+        from hee_monitor.action.alerts.outbox import outbox_table
+
+        try:
+            with engine.connect() as conn:
+                for r in conn.execute(
+                    select(
+                        outbox_table.c.repo,
+                        outbox_table.c.fingerprint,
+                        outbox_table.c.detected_at,
+                        outbox_table.c.enqueued_at,
+                        outbox_table.c.status,
+                    )
+                ):
+                    key = (r.repo, r.fingerprint, _second(r.detected_at))
+                    fates.setdefault(key, []).append(r.status)
+                    near.setdefault((r.repo, r.fingerprint), []).append(
+                        (_second(r.enqueued_at), r.status)
+                    )
+        except SQLAlchemyError:
+            fates, near = {}, {}  # a store without an outbox: the alerts stay "waiting"
+    out: list[tuple[datetime, str]] = []
+    for r in rows:
+        at = _parse(r.at) or datetime.min
+        outcome = str(r.outcome)
+        if outcome == "queued":
+            moment = _second(at)
+            statuses = fates.get((r.repo, r.fingerprint, moment)) or [
+                status
+                for enqueued, status in near.get((r.repo, r.fingerprint), [])
+                if abs((enqueued - moment).total_seconds()) <= 60
+            ]
+            if "delivered" in statuses:
+                outcome = "delivered"
+            elif statuses and all(s == "dead" for s in statuses):
+                outcome = "failed"
+            else:
+                outcome = "waiting"
+        out.append((at, outcome))
+    return out
+
+
+def _second(value: Any) -> datetime:
+    """A timestamp as naive UTC to the second, to match rows of two tables."""
+    at = _parse(value)
+    if at is None:
+        return datetime.min
+    return at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
 # -- putting it together -------------------------------------------------------------------
@@ -413,12 +481,11 @@ def build_model(
         by_category, cut1 = build_series((m, c) for m, c, _ in audit.failures)
         by_pattern, cut2 = build_series(_top([(m, p) for m, _, p in audit.failures], TOP_PATTERNS))
         changes = list(audit.changes)
-        alerts, cut3 = build_series(
-            audit.alerts, order=("sent", "queued", "grouped", "deduped", "failed", "muted")
-        )
+        alerts, cut3 = build_series(audit.alerts, order=ALERT_OUTCOMES)
         approvals: tuple[Approval, ...] | None = tuple(audit.approvals)
         source = "audit store"
         patterns_seen = {p for _, _, p in audit.failures}
+        categories: dict[str, str] = {p: c for _, c, p in audit.failures}
     else:
         events = _capsule_failures(payload)
         by_category, cut1 = build_series(
@@ -431,6 +498,7 @@ def build_model(
         approvals = None
         source = "capsule decision history"
         patterns_seen = {p for _, p in events}
+        categories = {}
         notes.append(
             "No audit store given (--database): failures and state changes come from the "
             "capsule's decision history, which keeps the newest entries only; alert volume "
@@ -444,6 +512,9 @@ def build_model(
     patterns_seen |= {i.pattern_id for i in incidents}
     patterns_seen |= {f.pattern_id for f in _fixes(payload)}
     titles = {p: info[p][0] for p in sorted(patterns_seen) if p in info}
+    for p in patterns_seen:
+        if p not in categories:
+            categories[p] = info[p][1] if p in info else "unexplained" if p == "unexplained" else ""
     return ReportModel(
         repository=str(payload.get("repository", "")),
         generated_at=_iso(now),
@@ -466,4 +537,5 @@ def build_model(
         alerts=alerts,
         series_source=source,
         notes=tuple(notes),
+        pattern_categories=categories,
     )

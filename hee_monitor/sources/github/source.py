@@ -1,6 +1,8 @@
 """GitHub Actions as a source of failed runs, and the GitHub calls later stages need.
 
-This is the only module that imports PyGithub. Design notes:
+This package is the only one that imports PyGithub; :class:`GitHubSource` implements every
+port of :mod:`hee_monitor.sources.interface` (it is a
+:class:`~hee_monitor.sources.interface.Forge`). Design notes:
 
 * **Cheap idle polls.** Each repository is polled with one conditional request for the
   first page of its completed runs (``If-None-Match`` with the ETag of the previous answer).
@@ -47,14 +49,22 @@ from github.WorkflowJob import WorkflowJob
 
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import SourceError
-from hee_monitor.core.models import FailedJob, FailedRun, duration_seconds
+from hee_monitor.core.models import FailedJob, FailedRun
 from hee_monitor.sources.interface import (
+    ArtifactRef,
+    CommitRuns,
+    ForgeSettings,
     InMemoryPollCursors,
     InMemoryProcessedRuns,
+    IssueRef,
+    JobTiming,
     PollCursors,
     PollResult,
     ProcessedRuns,
+    PullRequestRef,
+    RunStatus,
     Skipped,
+    TokenInfo,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +78,14 @@ _TOKEN_HINT: Final = (
     "check GITHUB_TOKEN (or --token): it may be mistyped, expired or revoked; "
     "a fine-grained token needs read access to Actions"
 )
+
+
+class TokenRejected(SourceError):
+    """GitHub answered 401 to a call made with the token: fatal for that token (the cycle
+    stops, the command exits 3 and one critical alert says so); never a skipped repository."""
+
+    exit_code = 3
+    fatal = True
 
 
 @dataclass(frozen=True)
@@ -157,115 +175,6 @@ class DownloadRetry(urllib3.Retry):
         backoff = self.get_backoff_time()
         if backoff > 0:
             self.clock.sleep(backoff)
-
-
-# ---------------------------------------------------------------------------------------
-# Values returned by the thin helpers
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    repo: str
-    run_id: int
-    attempt: int
-    workflow: str
-    status: str
-    conclusion: str | None
-    head_sha: str
-    html_url: str | None = None
-
-    @property
-    def completed(self) -> bool:
-        return self.status == "completed"
-
-
-@dataclass(frozen=True)
-class CommitRuns:
-    """The workflow runs of one commit, as :meth:`GitHubSource.wait_for_commit` left them."""
-
-    repo: str
-    sha: str
-    runs: tuple[RunStatus, ...]
-    #: False when the wait timed out (or no run appeared) before every run completed
-    complete: bool
-
-    @property
-    def conclusions(self) -> dict[str, str | None]:
-        """Workflow name → conclusion (None while not completed)."""
-        return {run.workflow: run.conclusion for run in self.runs}
-
-    @property
-    def succeeded(self) -> bool:
-        return (
-            self.complete
-            and bool(self.runs)
-            and all(r.conclusion in ("success", "skipped", "neutral") for r in self.runs)
-        )
-
-
-@dataclass(frozen=True)
-class PullRequestRef:
-    number: int
-    url: str
-    html_url: str
-    head: str
-    base: str
-    #: False when an open pull request for the same head and base existed already
-    created: bool = True
-
-
-@dataclass(frozen=True)
-class IssueRef:
-    number: int
-    html_url: str
-    title: str
-    state: str
-    labels: tuple[str, ...] = ()
-    body: str = ""
-    assignees: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class JobTiming:
-    """One job of a run attempt, whatever its conclusion (for duration history)."""
-
-    job_id: int
-    name: str
-    status: str
-    conclusion: str | None
-    started_at: datetime | None
-    completed_at: datetime | None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        return duration_seconds(self.started_at, self.completed_at)
-
-
-@dataclass(frozen=True)
-class ArtifactRef:
-    """An artifact a workflow run uploaded."""
-
-    artifact_id: int
-    name: str
-    size_in_bytes: int
-    expired: bool
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """What GitHub says about the token (never the token itself)."""
-
-    login: str | None
-    scopes: tuple[str, ...]
-    #: from ``github-authentication-token-expiration``; None when the token does not expire
-    expires_at: datetime | None
-    rate_limit: int | None
-    rate_remaining: int | None
-    #: False when GitHub sent no ``X-OAuth-Scopes`` (fine-grained and app tokens)
-    scopes_known: bool = True
-
-    def expires_within(self, now: datetime, window: timedelta) -> bool:
-        return self.expires_at is not None and self.expires_at - now <= window
 
 
 @dataclass
@@ -381,6 +290,23 @@ class GitHubSource:
                 raise_on_status=False,
             ),
             timeout=timeout,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ForgeSettings) -> GitHubSource:
+        """The source :func:`hee_monitor.sources.open_forge` builds."""
+        return cls(
+            list(settings.repos),
+            token=settings.token,
+            api_url=settings.api_url,
+            clock=settings.clock,
+            state=settings.state,
+            cursors=settings.cursors,
+            lookback=settings.lookback,
+            retry=RetryPolicy(total=settings.retries, backoff_factor=0.5)
+            if settings.retries is not None
+            else None,
+            write_interval=settings.write_interval,
         )
 
     def close(self) -> None:
@@ -529,11 +455,14 @@ class GitHubSource:
         try:
             jobs = self._failed_jobs(repo, raw)
         except _SkipRepo as skip:
-            return Skipped(repo, f"run {run_id}: {skip.reason}", run.run_id)
+            return Skipped(repo, f"run {run_id}: {skip.reason}", run.run_id, run.run_attempt)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("%s: skipping run %s, unreadable job data: %s", repo, run_id, exc)
-            self.state.mark(key)
-            return Skipped(repo, f"run {run_id}: unreadable job data ({exc})", run.run_id)
+            # a truncated or malformed answer: the run is read again later (the cycle holds
+            # it pending with backoff), never marked done unread
+            log.warning("%s: run %s, unreadable job data: %s", repo, run_id, exc)
+            return Skipped(
+                repo, f"run {run_id}: unreadable job data ({exc})", run.run_id, run.run_attempt
+            )
         return FailedRun(
             repo=run.repo,
             run_id=run.run_id,
@@ -563,16 +492,29 @@ class GitHubSource:
             if not isinstance(number, int):
                 continue
             try:
-                with self._translate(repo, f"read the labels of pull request #{number}"):
-                    _headers, data = self.requester.requestJsonAndCheck(
-                        "GET", f"/repos/{repo}/pulls/{number}"
-                    )
+                found = self._labels_of(repo, number)
             except _SkipRepo as skip:
                 log.warning("%s: %s", repo, skip.reason)
                 continue
-            for label in (data or {}).get("labels") or []:
-                if isinstance(label, dict) and label.get("name") not in labels:
-                    labels.append(str(label.get("name")))
+            labels += [label for label in found if label not in labels]
+        return tuple(labels)
+
+    def pull_request_labels(self, repo: str, number: int) -> tuple[str, ...]:
+        """The labels of pull request ``number``."""
+        try:
+            return self._labels_of(repo, number)
+        except _SkipRepo as skip:
+            raise SourceError(f"{repo}: {skip.reason}", hint="try again later") from None
+
+    def _labels_of(self, repo: str, number: int) -> tuple[str, ...]:
+        with self._translate(repo, f"read the labels of pull request #{number}"):
+            _headers, data = self.requester.requestJsonAndCheck(
+                "GET", f"/repos/{repo}/pulls/{number}"
+            )
+        labels: list[str] = []
+        for label in (data or {}).get("labels") or []:
+            if isinstance(label, dict) and label.get("name") not in labels:
+                labels.append(str(label.get("name")))
         return tuple(labels)
 
     def _failed_jobs(self, repo: str, raw: dict[str, Any]) -> tuple[FailedJob, ...]:
@@ -686,7 +628,7 @@ class GitHubSource:
             yield
         except BadCredentialsException:
             where = f" in {repo}" if repo else ""
-            raise SourceError(
+            raise TokenRejected(
                 f"GitHub at {self.api_url} rejected the token (401 Bad credentials) "
                 f"while trying to {action}{where}",
                 hint=_TOKEN_HINT,
@@ -700,7 +642,7 @@ class GitHubSource:
             )
         except GithubException as exc:
             if exc.status == 401:
-                raise SourceError(
+                raise TokenRejected(
                     f"GitHub at {self.api_url} refused the token (401) while trying to "
                     f"{action}" + (f" in {repo}" if repo else ""),
                     hint=_TOKEN_HINT,

@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 from hee_monitor.analysis.detection.settings import validate_section
 from hee_monitor.core.errors import ConfigError, HeeError
 from hee_monitor.core.models import Alert, Severity
+from hee_monitor.sources.interface import Runs, TokenInfo, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +115,6 @@ class TokenSettings:
         )
 
 
-class TokenFacts(Protocol):
-    """What GitHub says about the token (:class:`~hee_monitor.sources.github.source.TokenInfo`)."""
-
-    @property
-    def scopes(self) -> tuple[str, ...]: ...
-    @property
-    def expires_at(self) -> datetime | None: ...
-    @property
-    def scopes_known(self) -> bool: ...
-
-
 def granted(scopes: Sequence[str]) -> set[str]:
     """``scopes`` with everything they imply."""
     out = set(scopes)
@@ -151,7 +141,7 @@ def token_kind(token: str | None) -> str:
     return "unknown"
 
 
-def check_scopes(facts: TokenFacts, features: Sequence[str]) -> list[TokenCheck]:
+def check_scopes(facts: TokenInfo, features: Sequence[str]) -> list[TokenCheck]:
     """Scopes against the features' needs (pure)."""
     if not facts.scopes_known:
         return [
@@ -193,7 +183,7 @@ def check_scopes(facts: TokenFacts, features: Sequence[str]) -> list[TokenCheck]
     return checks
 
 
-def check_lifetime(facts: TokenFacts, settings: TokenSettings, now: datetime) -> list[TokenCheck]:
+def check_lifetime(facts: TokenInfo, settings: TokenSettings, now: datetime) -> list[TokenCheck]:
     """Expiry and age against the rotation policy (pure)."""
     checks: list[TokenCheck] = []
     policy = timedelta(days=settings.rotation_days)
@@ -277,10 +267,8 @@ def _days(delta: timedelta) -> str:
     return f"{whole} day{'' if whole == 1 else 's'}"
 
 
-class TokenForge(Protocol):
-    def token_info(self) -> Any: ...
-
-    def successful_runs(self, repo: str, workflow: str | None = None, limit: int = 30) -> Any: ...
+class TokenForge(Tokens, Runs, Protocol):
+    """What the check asks: the token's facts, and a read of each repository."""
 
 
 @dataclass(frozen=True)
@@ -349,23 +337,49 @@ def check_token(
                         "(GITHUB_TOKEN or [github] token)"),),
             now,
         )  # fmt: skip
+    if kind == "app":
+        # An installation token (the Actions GITHUB_TOKEN, a GitHub App's): GitHub issues it
+        # for an hour and renews it itself, it has no scopes and no user (GET /user answers
+        # 403 for it); what it can do is what it can read.
+        checks = [
+            TokenCheck(
+                Level.OK,
+                "kind",
+                "an installation token (ghs_, e.g. the Actions GITHUB_TOKEN): short-lived and "
+                "renewed by GitHub, checked through what it can read",
+            ),
+            *_access(forge, repos),
+        ]
+        return TokenReport(tuple(checks), now, None, kind)
     try:
         facts = forge.token_info()
     except HeeError as exc:
+        if getattr(exc, "fatal", False):
+            return TokenReport((TokenCheck(Level.PROBLEM, REJECTED, exc.message),), now, kind=kind)
         return TokenReport((TokenCheck(Level.PROBLEM, "access", exc.message),), now, kind=kind)
     checks = [*check_scopes(facts, settings.features), *check_lifetime(facts, settings, now)]
     if not facts.scopes_known or kind == "fine-grained":
-        for repo in repos:
-            try:
-                forge.successful_runs(repo, None, 1)
-            except HeeError as exc:
-                checks.append(
-                    TokenCheck(Level.PROBLEM, "access", f"cannot read Actions of {repo}: "
-                               f"{exc.message}")
-                )  # fmt: skip
-            else:
-                checks.append(TokenCheck(Level.OK, "access", f"reads Actions of {repo}"))
+        checks += _access(forge, repos)
     return TokenReport(tuple(checks), now, getattr(facts, "login", None), kind)
+
+
+#: the topic of a check GitHub answered 401 to: the token is rejected (fatal for a cycle)
+REJECTED: Final = "rejected"
+
+
+def _access(forge: TokenForge, repos: Sequence[str]) -> list[TokenCheck]:
+    checks = []
+    for repo in repos:
+        try:
+            forge.successful_runs(repo, None, 1)
+        except HeeError as exc:
+            topic = REJECTED if getattr(exc, "fatal", False) else "access"
+            checks.append(
+                TokenCheck(Level.PROBLEM, topic, f"cannot read Actions of {repo}: {exc.message}")
+            )
+        else:
+            checks.append(TokenCheck(Level.OK, "access", f"reads Actions of {repo}"))
+    return checks
 
 
 @dataclass
@@ -386,6 +400,12 @@ class TokenWatch:
             return []
         report = self.check(now)
         self.last = report
+        rejected = [c for c in report.problems if c.topic == REJECTED]
+        if rejected:
+            from hee_monitor.sources.github.source import TokenRejected
+
+            self.last = None  # checked again next cycle, once the token is replaced
+            raise TokenRejected(rejected[0].message, hint="replace GITHUB_TOKEN")
         for check in report.problems:
             log.error("GitHub token: %s", check.message)
         for check in report.warnings:

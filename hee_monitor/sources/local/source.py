@@ -6,6 +6,11 @@ of repository ``"local"``; every
 JUnit XML report with failing test cases becomes one more job whose failed steps are the
 failing tests and whose "log" is their failure messages. The run id is derived from the
 content, so the same files give the same run (and are handed out once per store).
+
+It goes through the same ports as the GitHub source for what files can answer: polling
+(:class:`~hee_monitor.sources.interface.Source`), reading its run
+(:class:`~hee_monitor.sources.interface.Runs`), its jobs and their logs
+(:class:`~hee_monitor.sources.interface.Jobs`, :class:`~hee_monitor.sources.interface.Logs`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from hee_monitor.analysis.logreader import LogSource, log_sources
 from hee_monitor.core.errors import LogReadError, SourceError
 from hee_monitor.core.models import FailedJob, FailedRun
 from hee_monitor.sources.interface import (
+    ForgeSettings,
     InMemoryProcessedRuns,
+    JobTiming,
     PollResult,
     ProcessedRuns,
+    RunStatus,
     Skipped,
 )
 
@@ -95,6 +103,17 @@ class LocalSource:
         self.branch = branch
         self.state: ProcessedRuns = state if state is not None else InMemoryProcessedRuns()
 
+    @classmethod
+    def from_settings(cls, settings: ForgeSettings) -> LocalSource:
+        """The source :func:`hee_monitor.sources.open_forge` builds: ``paths`` are the logs,
+        ``extra["junit"]`` the JUnit reports, the first of ``repos`` the repository name."""
+        return cls(
+            settings.paths,
+            junit=tuple(Path(p) for p in settings.extra.get("junit", ())),
+            repo=settings.repos[0] if settings.repos else "local",
+            state=settings.state,
+        )
+
     @property
     def log_names(self) -> list[str]:
         """The name of each log, in the order of the jobs: the path as given, or
@@ -102,11 +121,25 @@ class LocalSource:
         return [source.name for _, source in self._sources]
 
     def poll(self) -> Iterator[PollResult]:
+        run, skips = self._read()
+        if run is None or self.state.seen(run.key):
+            yield from skips if run is None else ()
+            return
+        yield from skips
+        try:
+            yield run
+        except GeneratorExit:
+            self.state.mark(run.key)
+            raise
+        self.state.mark(run.key)
+
+    def _run_id(self) -> int:
+        return _id_of(*(_file_digest(p) for p in (*self.logs, *self.junit)))
+
+    def _read(self) -> tuple[FailedRun | None, list[Skipped]]:
+        """The run the files make (None when no job failed), and what could not be read."""
         digests = {path: _file_digest(path) for path in (*self.logs, *self.junit)}
         run_id = _id_of(*(digests[p] for p in (*self.logs, *self.junit)))
-        key = f"{self.repo}#{run_id}.1"
-        if self.state.seen(key):
-            return
         jobs: list[FailedJob] = []
         mtimes: list[datetime] = []
         for path, source in self._sources:
@@ -131,9 +164,8 @@ class LocalSource:
                 continue
             if job is not None:
                 jobs.append(job)
-        yield from skips
         if not jobs:
-            return
+            return None, skips
         run = FailedRun(
             repo=self.repo,
             run_id=run_id,
@@ -146,12 +178,67 @@ class LocalSource:
             jobs=tuple(jobs),
             created_at=min(mtimes) if mtimes else None,
         )
+        return run, skips
+
+    # -- the ports files can answer ---------------------------------------------------
+
+    def _own_run(self, repo: str, run_id: int) -> FailedRun:
+        run, _skips = self._read()
+        if run is None or repo != self.repo or run_id != run.run_id:
+            raise SourceError(
+                f"{repo}: run {run_id} is not in the local files",
+                hint=f"the local files make one run of {self.repo!r}",
+            )
+        return run
+
+    def fetch_failed_run(self, repo: str, run_id: int, attempt: int = 1) -> FailedRun | Skipped:
         try:
-            yield run
-        except GeneratorExit:
-            self.state.mark(key)
-            raise
-        self.state.mark(key)
+            return self._own_run(repo, run_id)
+        except SourceError as exc:
+            return Skipped(repo, exc.message, run_id)
+
+    def get_run(self, repo: str, run_id: int, attempt: int | None = None) -> RunStatus:
+        run = self._own_run(repo, run_id)
+        return RunStatus(
+            repo=run.repo,
+            run_id=run.run_id,
+            attempt=run.run_attempt,
+            workflow=run.workflow,
+            status="completed",
+            conclusion=run.conclusion,
+            head_sha=run.head_sha,
+        )
+
+    def successful_runs(
+        self, repo: str, workflow: str | None = None, limit: int = 30
+    ) -> tuple[RunStatus, ...]:
+        """None: log files hold failed runs only."""
+        return ()
+
+    def list_jobs(
+        self, repo: str, run_id: int, attempt: int | None = None
+    ) -> tuple[JobTiming, ...]:
+        return tuple(
+            JobTiming(
+                job_id=job.job_id,
+                name=job.name,
+                status="completed",
+                conclusion=job.conclusion,
+                started_at=job.started_at,
+                completed_at=job.completed_at,
+            )
+            for job in self._own_run(repo, run_id).jobs
+        )
+
+    def stream_job_log(self, repo: str, job_id: int) -> Iterator[bytes]:
+        run, _skips = self._read()
+        for job in run.jobs if run is not None and repo == self.repo else ():
+            if job.job_id == job_id and job.open_log is not None:
+                return job.open_log()
+        raise SourceError(
+            f"{repo}: job {job_id} is not in the local files",
+            hint=f"the local files make one run of {self.repo!r}",
+        )
 
     def _junit_job(self, path: Path, digest: bytes) -> FailedJob | None:
         """A job for the failing test cases of a JUnit report; None when all passed."""

@@ -478,6 +478,7 @@ def test_repository_channels_must_be_declared(engine: Engine, clock: FakeClock) 
         AlertRouter.from_config(None, engine, clock, env={}, repo_channels={"octo/lib": ["pagr"]})
 
 
+@pytest.mark.slow
 def test_two_processes_flushing_one_outbox_send_each_alert_once(
     tmp_path: Any, clock: FakeClock, smtp: FakeSMTP, webhook: FakeWebhook
 ) -> None:

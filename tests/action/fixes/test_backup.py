@@ -8,6 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,7 @@ def _fresh_repo() -> Repo:
     return repo
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.lists(change, min_size=1, max_size=6))
 def test_restore_undoes_any_change(changes: list[tuple[str, str, bytes]]) -> None:

@@ -209,6 +209,7 @@ def coverage_data(draw: st.DrawFn) -> CoverageData:
     return CoverageData("r", "lcov", tuple(files), has_branches=True, has_functions=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(coverage_data(), PERCENT)
 def test_every_metric_and_the_total_stay_within_0_and_100(

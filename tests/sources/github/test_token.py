@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from hee_monitor.core.clock import FakeClock
-from hee_monitor.sources.github.source import GitHubSource
+from hee_monitor.sources.github.source import GitHubSource, TokenRejected
 from hee_monitor.sources.github.token import (
     Level,
     TokenSettings,
@@ -160,3 +160,29 @@ def test_the_watch_checks_on_start_and_daily_and_alerts(fake: GitHubFake, clock:
         second = watch(clock.now() + timedelta(days=1))
     assert [a.fingerprint for a in first + second] == ["token:expiry:warning"] * 2
     assert {a.kind for a in first} == {"token"}
+
+
+def test_an_installation_token_is_checked_through_what_it_reads_without_alerts(
+    fake: GitHubFake, clock: FakeClock
+) -> None:
+    installation = "ghs_actionsinstallation0123456789abcd"
+    fake.require_token(installation)
+    fake.installation_token = True  # GET /user answers 403, as for the Actions GITHUB_TOKEN
+    fake.token_scopes = None
+    with source(fake, clock, installation) as s:
+        report = check_token(s, TokenSettings(), NOW, token=installation, repos=["octo/app"])
+    assert report.ok and report.kind == "app"
+    assert report.alerts("octo/app") == []
+    assert not any(r.path == "/user" for r in fake.requests)
+    assert [c.topic for c in report.checks] == ["kind", "access"]
+
+
+def test_the_watch_stops_the_cycle_on_a_rejected_token(fake: GitHubFake, clock: FakeClock) -> None:
+    wrong = "ghp_wrongwrongwrongwrong0123456789"
+    fake.require_token(TOKEN)
+    with source(fake, clock, wrong) as s:
+        watch = TokenWatch(lambda now: check_token(s, TokenSettings(), now, token=wrong))
+        with pytest.raises(TokenRejected) as caught:
+            watch(clock.now())
+    assert "401" in caught.value.message and wrong not in caught.value.message
+    assert caught.value.exit_code == 3

@@ -9,7 +9,7 @@ their own in configuration (``fixes.strategies``), which become the same
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hee_monitor.action.fixes.strategies.interface import (
@@ -18,6 +18,7 @@ from hee_monitor.action.fixes.strategies.interface import (
     FixPlan,
     Requirements,
     Safety,
+    upgrade_edits,
     validation_for,
 )
 from hee_monitor.core.errors import ConfigError, FixError
@@ -36,22 +37,53 @@ class CommandStrategy:
     #: exit codes of the fixing command that still mean "it did its job" (ruff exits 1 when
     #: unfixable problems remain; validation decides whether that matters)
     ok_codes: tuple[int, ...] = (0,)
+    #: the tool takes file arguments: the "." of its commands becomes the files the log
+    #: names, when it names any
+    file_args: bool = False
+
+    def scope(self, ctx: FixContext) -> tuple[str, tuple[str, ...]]:
+        """Where the tool runs (the failing step's working directory) and on what: the
+        files the log names, relative to there, or "." (everything, as CI ran it)."""
+        wd = ctx.working_directory
+        named = ctx.named_files(self.files) if self.file_args else []
+        if not named:
+            return wd, (".",)
+        if wd and all(f.startswith(wd + "/") for f in named):
+            return wd, tuple(f[len(wd) + 1 :] for f in named)
+        return "", tuple(named)
+
+    def _argvs(
+        self, argvs: tuple[tuple[str, ...], ...], targets: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], ...]:
+        if targets == (".",):
+            return argvs
+        return tuple(
+            tuple(a for arg in argv for a in (targets if arg == "." else (arg,))) for argv in argvs
+        )
 
     def plan(self, ctx: FixContext) -> FixPlan:
+        wd, targets = self.scope(ctx)
+        own = replace(self.validate, argv=self._argvs((self.validate.argv,), targets)[0], cwd=wd)
+        where = f" in {wd}" if wd else ""
+        on = "" if targets == (".",) else f" on {len(targets)} file(s) the log names"
         return FixPlan(
             strategy=self.id,
-            description=self.description,
-            commands=self.commands,
-            files=self.files,
-            validation=validation_for(ctx, self.id, (self.validate,)),
+            description=self.description + on + where,
+            commands=self._argvs(self.commands, targets),
+            files=self.files if targets == (".",) else tuple(
+                f"{wd}/{t}" if wd else t for t in targets
+            ),
+            validation=validation_for(ctx, self.id, (own,)),
             risk=self.risk,
             safety=self.safety,
-        )
+            edits=upgrade_edits(ctx),
+        )  # fmt: skip
 
     def apply(self, ctx: FixContext) -> str:
         log: list[str] = []
-        for argv in self.commands:
-            result = ctx.run(argv)
+        wd, targets = self.scope(ctx)
+        for argv in self._argvs(self.commands, targets):
+            result = ctx.run(argv, wd)
             log.append(f"$ {' '.join(argv)} (exit {result.returncode})\n{result.output}")
             if result.returncode not in self.ok_codes:
                 raise FixError(
@@ -75,6 +107,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
     for s in (
         CommandStrategy(
             id="ruff-fix",
+            file_args=True,
             description="apply ruff's safe lint fixes",
             commands=(_cmd("ruff", "check", "--fix", "--no-cache", "--quiet", "."),),
             validate=_check("ruff check", "ruff", "check", "--no-cache", "--quiet", "."),
@@ -86,6 +119,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="ruff-format",
+            file_args=True,
             description="format Python code with ruff",
             commands=(_cmd("ruff", "format", "--no-cache", "."),),
             validate=_check("ruff format --check", "ruff", "format", "--check", "--no-cache", "."),
@@ -96,6 +130,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="black",
+            file_args=True,
             description="format Python code with black",
             commands=(_cmd("black", "--quiet", "."),),
             validate=_check("black --check", "black", "--check", "--quiet", "."),
@@ -106,6 +141,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="isort",
+            file_args=True,
             description="sort Python imports with isort",
             commands=(_cmd("isort", "--quiet", "."),),
             validate=_check("isort --check-only", "isort", "--check-only", "--quiet", "."),
@@ -116,6 +152,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="eslint-fix",
+            file_args=True,
             description="apply eslint's fixes",
             commands=(_cmd("eslint", "--fix", "."),),
             validate=_check("eslint", "eslint", "."),
@@ -127,6 +164,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="prettier-write",
+            file_args=True,
             description="format files with prettier",
             commands=(_cmd("prettier", "--write", "."),),
             validate=_check("prettier --check", "prettier", "--check", "."),
@@ -156,6 +194,7 @@ COMMAND_STRATEGIES: dict[str, CommandStrategy] = {
         ),
         CommandStrategy(
             id="gofmt",
+            file_args=True,
             description="format Go code with gofmt",
             commands=(_cmd("gofmt", "-w", "."),),
             validate=_check("gofmt -l", "gofmt", "-l", ".", fail_on_output=True),

@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hee_monitor.core.errors import FixError
 from hee_monitor.core.models import Finding
 from hee_monitor.decision.risk import Safety as Safety  # declared with the risk model
+from hee_monitor.sources.interface import Rerun
+
+if TYPE_CHECKING:
+    from hee_monitor.action.fixes.failing_command import FailingCommand
 
 #: output kept from a command or check: enough to show why it failed, never a whole build log
 MAX_OUTPUT = 8000
@@ -66,8 +70,17 @@ class Check:
     args: tuple[str, ...] = ()
     fail_on_output: bool = False
     shell: bool = False
+    #: run as a CI step is run (bash -eo pipefail, scrubbed environment, own process
+    #: group, timeout): the failing command of the diagnosis
+    sandboxed: bool = False
+    #: repository-relative working directory of a sandboxed check
+    cwd: str = ""
+    timeout: float = 900.0
 
     def describe(self) -> str:
+        if self.sandboxed:
+            where = f" (in {self.cwd})" if self.cwd else ""
+            return "the failing command: " + self.argv[-1].strip() + where
         if self.builtin is not None:
             return f"builtin:{self.builtin}" + ("" if not self.args else " " + " ".join(self.args))
         return " ".join(self.argv)
@@ -85,7 +98,16 @@ class Check:
                 ) from None
             passed, output = check(repo, self.args)
             return CheckResult(passed, output[-MAX_OUTPUT:], self.name)
-        result = run_command(self.argv, repo, env=env, shell=self.shell)
+        if self.sandboxed:
+            from hee_monitor.action.fixes.failing_command import run_sandboxed
+
+            where = repo / self.cwd if self.cwd else repo
+            if not where.is_dir():
+                return CheckResult(False, f"working directory {self.cwd} does not exist", self.name)
+            ran = run_sandboxed(self.argv[-1], where, env or os.environ, timeout=self.timeout)
+            return CheckResult(ran.returncode == 0, ran.output[-MAX_OUTPUT:], self.name)
+        where = repo / self.cwd if self.cwd else repo
+        result = run_command(self.argv, where, env=env, shell=self.shell, timeout=self.timeout)
         passed = result.returncode == 0 and not (self.fail_on_output and result.output.strip())
         return CheckResult(passed, result.output[-MAX_OUTPUT:], self.name)
 
@@ -142,6 +164,9 @@ class FixPlan:
     edits: tuple[str, ...] = ()
     #: the strategy changes nothing in the tree (e.g. re-running jobs through the API)
     remote_only: bool = False
+    #: what the reader should know about the plan (e.g. why the failing command is not
+    #: among its validations)
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,13 +179,8 @@ class FixPlan:
             "risk": self.risk,
             "safety": self.safety.value,
             "remote_only": self.remote_only,
+            "notes": list(self.notes),
         }
-
-
-class RerunPort(Protocol):
-    """What the ``rerun`` strategy needs from a source (the GitHub source implements it)."""
-
-    def rerun_failed_jobs(self, repo: str, run_id: int) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -173,11 +193,13 @@ class FixContext:
     #: ``owner/name`` and run id, for strategies that act through the API
     repository: str | None = None
     run_id: str | None = None
-    rerun: RerunPort | None = None
+    rerun: Rerun | None = None  # the forge, for strategies that re-run
     #: repository settings for strategies (e.g. the license header text, default timeout)
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: overrides of validation commands by strategy id, from repository configuration
     validation_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the step that failed, found in the workflow or the log (None: not named)
+    failing: FailingCommand | None = None
 
     @property
     def path_env(self) -> str | None:
@@ -189,8 +211,28 @@ class FixContext:
             return None
         return self.finding.details.get(key)
 
-    def run(self, argv: Sequence[str]) -> CommandResult:
-        return run_command(argv, self.repo, env=self.env)
+    def run(self, argv: Sequence[str], cwd: str = "") -> CommandResult:
+        return run_command(argv, self.repo / cwd if cwd else self.repo, env=self.env)
+
+    @property
+    def working_directory(self) -> str:
+        """Where the failing step ran (repository-relative; "" = the root)."""
+        wd = self.failing.working_directory if self.failing is not None else ""
+        return wd if wd and (self.repo / wd).is_dir() else ""
+
+    def named_files(self, patterns: Sequence[str] = ("**",)) -> list[str]:
+        """The repository files the failing step's log names (matching ``patterns``):
+        what a formatter, linter or header fix limits itself to."""
+        from hee_monitor.action.fixes.files import matches
+        from hee_monitor.action.fixes.log_facts import log_file_tokens, resolve_files
+
+        tokens = self.detail("log_files")
+        if not isinstance(tokens, list):
+            lines = [ln for e in (self.finding.evidence if self.finding else ()) for ln in
+                     e.text.splitlines()]  # fmt: skip
+            tokens = log_file_tokens(lines)
+        named = resolve_files(self.repo, [str(t) for t in tokens], self.working_directory)
+        return [f for f in named if matches(f, tuple(patterns))]
 
 
 @runtime_checkable
@@ -231,4 +273,18 @@ def validation_for(
     return default
 
 
-StrategyFactory = Callable[[], FixStrategy]
+def upgrade_edits(ctx: FixContext) -> tuple[str, ...]:
+    """The upgrades a security finding asks for, one line each with its advisory ids."""
+    ups = ctx.detail("upgrades")
+    if not isinstance(ups, list):
+        return ()
+    lines = []
+    for up in ups:
+        if not isinstance(up, dict) or not up.get("package"):
+            continue
+        ids = ", ".join(str(a) for a in up.get("advisories") or []) or "no advisory id given"
+        lines.append(
+            f"upgrade {up['package']} {up.get('installed') or '(installed version unknown)'}"
+            f" -> {up.get('fixed') or '(no fixed version published)'} ({ids})"
+        )
+    return tuple(lines)

@@ -8,6 +8,7 @@ the edited file still parses to what was intended.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,89 +65,222 @@ def _newline(text: str) -> str:
 
 # ---- permissions ---------------------------------------------------------------------------
 
+#: scopes of ``permissions:`` (GitHub's list); a log naming anything else is not acted on
+PERMISSION_SCOPES = (
+    "actions", "attestations", "checks", "contents", "deployments", "discussions",
+    "id-token", "issues", "models", "packages", "pages", "pull-requests",
+    "repository-projects", "security-events", "statuses",
+)  # fmt: skip
+_LEVEL = {"none": 0, "read": 1, "write": 2}
 
-def needs_permissions(data: dict[str, Any]) -> bool:
-    if "permissions" in data:
+
+def effective_permissions(data: dict[str, Any], job: str) -> dict[str, str] | str | None:
+    """The job's token permissions: its own block, else the workflow's; a string for
+    ``read-all``/``write-all``; None when neither sets any (the repository default)."""
+    spec = _jobs(data).get(job)
+    if spec is None:
+        raise FixError(f"the workflow has no job {job!r}")
+    for block in (spec.get("permissions"), data.get("permissions")):
+        if isinstance(block, dict):
+            return {str(k): str(v) for k, v in block.items()}
+        if isinstance(block, str):
+            return block
+        if block is not None:
+            return {}
+    return None
+
+
+def grants(perms: dict[str, str] | str | None, scope: str, level: str = "write") -> bool:
+    if perms == "write-all":
+        return True
+    if perms == "read-all":
+        return level == "read"
+    if not isinstance(perms, dict):
         return False
-    jobs = _jobs(data)
-    return not jobs or not all("permissions" in job for job in jobs.values())
+    return _LEVEL.get(perms.get(scope, "none"), 0) >= _LEVEL[level]
 
 
-def add_permissions(text: str, permissions: dict[str, str]) -> str:
-    nl = _newline(text)
-    lines = text.splitlines(keepends=True)
-    unit = " " * _indent_unit(lines)
-    block = ["permissions:" + nl] + [f"{unit}{k}: {v}{nl}" for k, v in permissions.items()]
-    for i, line in enumerate(lines):
-        if re.match(r"^jobs\s*:", line):
-            lines[i:i] = [*block, nl]
-            return "".join(lines)
-    if lines and not lines[-1].endswith(("\n", "\r")):
-        lines[-1] += nl
-    return "".join(lines + block)
+def _layout(text: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) of a YAML file as written."""
+    lines = text.splitlines()
+    mapping = _indent_unit(lines)
+    for i, line in enumerate(lines[:-1]):
+        key = re.match(r"^(\s*)[^\s#-][^:#]*:\s*(#.*)?$", line)
+        if not key:
+            continue
+        nxt = next((ln for ln in lines[i + 1 :] if not _COMMENT_OR_BLANK.match(ln)), "")
+        dash = re.match(r"^(\s*)- ", nxt)
+        if dash:
+            offset = len(dash.group(1)) - len(key.group(1))
+            return mapping, offset + 2, offset
+    return mapping, mapping + 2, mapping
+
+
+def grant_permission(text: str, job: str, scope: str, level: str = "write") -> str:
+    """The workflow with ``scope: level`` granted to ``job`` at job level, merged with
+    what the job had (its own block, or the workflow's it inherited, or ``contents: read``
+    that checkout needs when nothing was set), comments and layout kept (ruamel.yaml
+    round-trip)."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    mapping, sequence, offset = _layout(text)
+    y.indent(mapping=mapping, sequence=sequence, offset=offset)
+    try:
+        data = y.load(text)
+    except YAMLError as exc:
+        raise FixError(f"the workflow is not valid YAML: {exc}") from None
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    if not isinstance(jobs, dict) or not isinstance(jobs.get(job), dict):
+        raise FixError(f"the workflow has no job {job!r}")
+    spec = jobs[job]
+    current = spec.get("permissions")
+    if current is None:
+        inherited = data.get("permissions")
+        if isinstance(inherited, str):
+            raise FixError(
+                f"the workflow grants {inherited}; a job-level block would have to list "
+                "every scope",
+                hint=f"add '{scope}: {level}' to job {job} by hand",
+            )
+        block = CommentedMap()
+        if isinstance(inherited, dict):
+            for k, v in inherited.items():
+                block[k] = v
+        else:
+            block["contents"] = "read"
+        block[scope] = level
+        keys = list(spec.keys())
+        anchor = next((k for k in ("runs-on", "needs", "if", "name") if k in keys), None)
+        position = keys.index(anchor) + 1 if anchor is not None else 0
+        spec.insert(position, "permissions", block)
+    elif isinstance(current, dict):
+        if _LEVEL.get(str(current.get(scope, "none")), 0) >= _LEVEL[level]:
+            raise FixError(
+                f"job {job} already grants {scope}: {current.get(scope)}; the failure is not "
+                "this permission"
+            )
+        current[scope] = level
+    else:
+        if str(current) == "write-all":
+            raise FixError(f"job {job} already grants write-all; the failure is not a permission")
+        raise FixError(
+            f"job {job} sets permissions: {current}; a block would have to list every scope",
+            hint=f"add '{scope}: {level}' to job {job} by hand",
+        )
+    out = StringIO()
+    y.dump(data, out)
+    result = out.getvalue()
+    if "\r\n" in text:
+        result = result.replace("\r\n", "\n").replace("\n", "\r\n")
+    return result
+
+
+@dataclass(frozen=True)
+class PermissionGrant:
+    workflow: str
+    job: str
+    scope: str
+    level: str = "write"
 
 
 class WorkflowPermissionsStrategy:
+    """Grant the job that failed exactly the token permission its log says it was denied."""
+
     id = "workflow-permissions"
     risk = 3
     safety = Safety.MEDIUM
     requirements = Requirements(files=WORKFLOW_GLOBS)
+    #: the token's permissions exist only on the runner: the proof is the workflow itself
+    reruns_failing_command = False
 
-    def _targets(self, ctx: FixContext) -> list[str]:
-        only = ctx.detail("workflow")
-        return [
-            name
-            for name in repo_files(ctx.repo, WORKFLOW_GLOBS)
-            if (only is None or name.endswith(str(only)))
-            and needs_permissions(load_workflow(ctx.repo, name))
-        ]
+    def _grant(self, ctx: FixContext) -> PermissionGrant:
+        from hee_monitor.action.fixes.failing_command import find_in_workflows
 
-    def _permissions(self, ctx: FixContext) -> dict[str, str]:
-        configured = ctx.settings.get("workflow_permissions")
-        if isinstance(configured, dict) and configured:
-            return {str(k): str(v) for k, v in configured.items()}
-        return {"contents": "read"}
+        scope = ctx.detail("permission")
+        if not isinstance(scope, str) or scope not in PERMISSION_SCOPES:
+            raise FixError(
+                "the log does not name a GITHUB_TOKEN permission the job was denied",
+                hint="a registry or cloud credential (Docker Hub, ECR) is fixed in its "
+                "secrets or policy, not in the workflow; a person has to look",
+            )
+        step = ctx.detail("step")
+        if not isinstance(step, str) or not step.strip():
+            raise FixError("the diagnosis does not name the failing step, so not its job")
+        job = ctx.detail("job") if isinstance(ctx.detail("job"), str) else None
+        found = find_in_workflows(ctx.repo, step, job=job)
+        places = sorted({(f.workflow or "", f.job or "") for f in found})
+        if len(places) != 1:
+            where = ", ".join(f"{w}:{j}" for w, j in places) or "no workflow"
+            raise FixError(
+                f"the failing step {step!r} is in {where}; cannot tell which job to grant "
+                f"{scope}: write",
+                hint="fix apply --diagnosis with details.job naming the job",
+            )
+        workflow, job_id = places[0]
+        return PermissionGrant(workflow, job_id, scope)
 
     def plan(self, ctx: FixContext) -> FixPlan:
-        targets = self._targets(ctx)
-        perms = ", ".join(f"{k}: {v}" for k, v in self._permissions(ctx).items())
+        grant = self._grant(ctx)
+        data = load_workflow(ctx.repo, grant.workflow)
+        before = effective_permissions(data, grant.job)
+        kept = json.dumps(before if isinstance(before, dict) else {}, sort_keys=True)
         return FixPlan(
             strategy=self.id,
-            description=f"add a least-privilege permissions block ({perms}) to "
-            f"{len(targets)} workflow(s)",
+            description=f"grant job {grant.job} of {grant.workflow} '{grant.scope}: "
+            f"{grant.level}' (the permission its log says was denied)",
             commands=(),
-            files=tuple(targets),
-            edits=tuple(f"{t}: insert 'permissions: {{{perms}}}' before jobs:" for t in targets),
+            files=(grant.workflow,),
+            edits=(
+                f"{grant.workflow}: jobs.{grant.job}.permissions += {grant.scope}: {grant.level}",
+            ),
             validation=validation_for(
-                ctx, self.id, (Check("workflow permissions check", builtin=self.id),)
+                ctx,
+                self.id,
+                (
+                    Check(
+                        f"job {grant.job} is granted {grant.scope}: {grant.level}",
+                        builtin=self.id,
+                        args=(grant.workflow, grant.job, grant.scope, grant.level, kept),
+                    ),
+                ),
             ),
             risk=self.risk,
             safety=self.safety,
         )
 
     def apply(self, ctx: FixContext) -> str:
-        done = []
-        perms = self._permissions(ctx)
-        for name in self._targets(ctx):
-            path = ctx.repo / name
-            write_preserving_mode(path, add_permissions(read_text(path), perms))
-            done.append(name)
-        return "added permissions to: " + ", ".join(done)
+        grant = self._grant(ctx)
+        path = ctx.repo / grant.workflow
+        write_preserving_mode(
+            path, grant_permission(read_text(path), grant.job, grant.scope, grant.level)
+        )
+        return f"{grant.workflow}: job {grant.job} granted {grant.scope}: {grant.level}"
 
 
 def check_permissions(repo: Path, args: tuple[str, ...]) -> tuple[bool, str]:
-    bad = []
-    for name in repo_files(repo, WORKFLOW_GLOBS):
-        try:
-            data = load_workflow(repo, name)
-        except FixError as exc:
-            bad.append(exc.message)
-            continue
-        if needs_permissions(data):
-            bad.append(f"{name}: no permissions block")
-    if bad:
-        return False, "\n".join(bad)
-    return True, "every workflow declares its permissions"
+    """The job that failed is granted the denied permission, and keeps every other
+    permission it had."""
+    if len(args) < 4:
+        return False, "the permission check needs the workflow, job, scope and level"
+    workflow, job, scope, level = args[:4]
+    had = json.loads(args[4]) if len(args) > 4 else {}
+    try:
+        perms = effective_permissions(load_workflow(repo, workflow), job)
+    except FixError as exc:
+        return False, exc.message
+    if not grants(perms, scope, level):
+        return False, f"{workflow}: job {job} is not granted {scope}: {level} (has {perms})"
+    lost = [f"{k}: {v}" for k, v in had.items() if v in _LEVEL and not grants(perms, k, v)]
+    if lost:
+        return False, f"{workflow}: job {job} lost " + ", ".join(lost)
+    return True, f"{workflow}: job {job} is granted {scope}: {level}"
 
 
 # ---- timeout-minutes -----------------------------------------------------------------------
@@ -217,6 +351,8 @@ def set_timeouts(text: str, wanted: dict[str, int]) -> str:
 
 class WorkflowTimeoutStrategy:
     id = "workflow-timeout"
+    #: the job ran out of time on the runner; a local re-run proves nothing about that
+    reruns_failing_command = False
     risk = 2
     safety = Safety.HIGH
     requirements = Requirements(files=WORKFLOW_GLOBS)

@@ -92,6 +92,7 @@ def test_clippy_fix_applies_a_machine_applicable_suggestion(repo: Repo) -> None:
     assert "items.is_empty()" in (repo.path / "src/main.rs").read_text()
 
 
+@pytest.mark.slow
 def test_prettier_write_formats_javascript(repo: Repo, node_bin: Path) -> None:
     repo.env["PATH"] = str(node_bin) + os.pathsep + repo.env["PATH"]
     repo.write("src/app.js", "const a = {b:1,\n  c:[1,2 ,3]}\nfunction f( x ){return x}\n")
@@ -99,6 +100,7 @@ def test_prettier_write_formats_javascript(repo: Repo, node_bin: Path) -> None:
     assert (repo.path / "src/app.js").read_text().startswith("const a = { b: 1, c: [1, 2, 3] };\n")
 
 
+@pytest.mark.slow
 def test_eslint_fix_applies_fixable_rules(repo: Repo, node_bin: Path) -> None:
     repo.env["PATH"] = str(node_bin) + os.pathsep + repo.env["PATH"]
     repo.write(

@@ -6,9 +6,8 @@ from hypothesis import strategies as st
 
 from hee_monitor.action.fixes.strategies.interface import FixContext
 from hee_monitor.action.fixes.strategies.workflows import (
-    WorkflowPermissionsStrategy,
     WorkflowTimeoutStrategy,
-    add_permissions,
+    grant_permission,
     set_timeouts,
 )
 from tests.action.fixes.conftest import Repo, make_finding
@@ -35,23 +34,6 @@ jobs:
   call:
     uses: ./.github/workflows/reusable.yml
 """
-
-
-def test_permissions_block_is_added_and_comments_survive(repo: Repo) -> None:
-    repo.write(".github/workflows/ci.yml", WORKFLOW)
-    ctx = FixContext(repo=repo.path)
-    strategy = WorkflowPermissionsStrategy()
-    plan = strategy.plan(ctx)
-    assert plan.files == (".github/workflows/ci.yml",)
-    (check,) = plan.validation
-    assert not check.run(repo.path).passed
-    strategy.apply(ctx)
-    assert check.run(repo.path).passed
-    text = (repo.path / ".github/workflows/ci.yml").read_text()
-    assert "permissions:\n  contents: read\n\njobs:\n  # the test job\n" in text
-    assert "# CI for the app" in text and "# only main" in text and "# short" in text
-    assert yaml.safe_load(text)["permissions"] == {"contents": "read"}
-    assert strategy.plan(ctx).files == ()
 
 
 def test_timeouts_are_added_where_missing_and_raised_for_a_timed_out_job(repo: Repo) -> None:
@@ -102,6 +84,8 @@ def test_timeout_edits_set_exactly_the_wanted_values(
     data = yaml.safe_load(edited)
     assert {j: v["timeout-minutes"] for j, v in data["jobs"].items()} == wanted
     assert edited.count("# c") == len(jobs)
-    with_perms = yaml.safe_load(add_permissions(edited, {"contents": "read"}))
-    assert with_perms["permissions"] == {"contents": "read"}
+    first = next(iter(jobs))
+    with_perms = yaml.safe_load(grant_permission(edited, first, "packages"))
+    assert with_perms["jobs"][first]["permissions"] == {"contents": "read", "packages": "write"}
+    del with_perms["jobs"][first]["permissions"]
     assert with_perms["jobs"] == data["jobs"]
