@@ -25,8 +25,7 @@ from hee_monitor.action.fixes.inputs import diagnosis_next_to
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.config import load_config
 from hee_monitor.core.errors import ConfigError, HeeError, SourceError, UsageError
-from hee_monitor.core.models import Diagnosis, Finding, Severity
-from hee_monitor.record.audit import JobRecord
+from hee_monitor.core.models import Diagnosis, Finding, JobRecord, Severity
 from hee_monitor.record.state import read_state
 from hee_monitor.service import wiring
 from hee_monitor.service.cycle import CycleReport, MonitorCycle

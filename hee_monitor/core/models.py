@@ -218,6 +218,15 @@ class FailedRun:
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """One failed job as analysed: its diagnosis, or why it could not be analysed."""
+
+    job: FailedJob
+    diagnosis: Diagnosis | None
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class Alert:
     """Something a person should be told about."""
 

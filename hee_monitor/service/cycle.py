@@ -37,6 +37,7 @@ from hee_monitor.core.models import (
     FailedRun,
     Finding,
     HealthState,
+    JobRecord,
     Severity,
 )
 from hee_monitor.decision.facts import History, ObservedRun, gather_facts, incidents
@@ -44,10 +45,10 @@ from hee_monitor.decision.health import Transition, machine_for
 from hee_monitor.decision.interface import Action, Decision, Event, Facts, Policy, PolicySettings
 from hee_monitor.decision.skip import SkipDecision
 from hee_monitor.decision.transient import transient_cause
-from hee_monitor.record.audit import AuditStore, JobRecord
-from hee_monitor.record.audit import alerts as alerts_table
-from hee_monitor.record.audit import reruns as reruns_table
+from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.schema import alerts as alerts_table
+from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, read_state
 from hee_monitor.service.effects import (
     AlertPerformer,
