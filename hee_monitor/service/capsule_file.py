@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError
+from hee_monitor.record.capsule.envelope import parse_time
+from hee_monitor.record.capsule.errors import ExpiredCapsuleError
 from hee_monitor.record.capsule.files import (
     load_capsule_file,
     save_capsule_file,
@@ -71,9 +74,20 @@ class PlainCapsuleFile:
         return payload
 
 
+log = logging.getLogger(__name__)
+
+#: a signed capsule that expires within this is renewed (a heartbeat version)
+RENEW_WITHIN = timedelta(days=7)
+
+
 class SignedCapsuleFile:
     """A signed capsule file (``--state-capsule current.json``): every read is verified
-    against ``trusted_keys``; every update is the next version, signed and chained."""
+    against ``trusted_keys``; every update is the next version, signed and chained.
+
+    The monitor holds the signing key, so a capsule nothing changes (a repository that
+    stays green) is renewed before it expires: :meth:`renew_if_due` writes a heartbeat
+    version (same content, new expiry) once the expiry is within :data:`RENEW_WITHIN`, and
+    a capsule found expired is renewed, not fatal."""
 
     def __init__(
         self,
@@ -95,10 +109,40 @@ class SignedCapsuleFile:
     def load(self) -> dict[str, Any]:
         if not self.path.exists():
             return new_payload(self.repository, self.clock.now())
-        capsule = load_capsule_file(
-            self.path, self.trusted_keys, now=self.clock.now(), record=False
-        )
+        try:
+            capsule = load_capsule_file(
+                self.path, self.trusted_keys, now=self.clock.now(), record=False
+            )
+        except ExpiredCapsuleError as exc:
+            log.warning("%s; renewing it with the signing key", exc.message)
+            self.renew(self.clock.now())
+            capsule = load_capsule_file(
+                self.path, self.trusted_keys, now=self.clock.now(), record=False
+            )
         return copy.deepcopy(capsule.payload)
+
+    def renew(self, now: datetime) -> object:
+        """A heartbeat version: the same content, signed again with a new expiry (every
+        signature and the chain are verified first, as for any update)."""
+        return update_capsule_file(
+            self.path,
+            self.path,
+            lambda _payload: None,
+            [self.signer],
+            self.trusted_keys,
+            now=now,
+            encryption_key=self.encryption_key,
+        )
+
+    def renew_if_due(self, now: datetime, within: timedelta = RENEW_WITHIN) -> bool:
+        """Renew when the capsule expires within ``within``; True when it did."""
+        if not self.path.exists():
+            return False
+        expires = parse_time(str(self.load()["expires"]))
+        if expires - now > within:
+            return False
+        self.renew(now)
+        return True
 
     def update(self, mutator: Callable[[dict[str, Any]], None], *, now: datetime) -> object:
         if not self.path.exists():

@@ -281,6 +281,9 @@ class MonitorCycle:
         started = self.clock.now()
         began = time.monotonic()
         stop_at = None if self.deadline is None else began + self.deadline
+        renew = getattr(self.capsule, "renew_if_due", None)
+        if renew is not None and renew(started):
+            log.info("state capsule renewed before it expires (heartbeat version)")
         self._reconcile_capsule()
         state = read_state(self.capsule.load()).state
         before = state
