@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -316,7 +317,7 @@ def _cycle(
     w: wiring.Wiring, level: Severity, on_run: Callable[[str], None] | None = None
 ) -> MonitorCycle:
     gh = _gh(w)
-    return wiring.cycle(
+    cycle = wiring.cycle(
         w,
         sources=[gh],
         alert_level=level,
@@ -324,6 +325,14 @@ def _cycle(
         run_control=gh,
         on_run=on_run,
     )
+    # bounded waiting and the wait for unreadable logs ([monitor], see docs/monitor.md)
+    settings = w.config.data["monitor"]
+    cycle.deadline = float(settings.get("cycle_deadline", 600))
+    cycle.poll_concurrency = int(settings.get("poll_concurrency", 4))
+    cycle.log_retry_base = timedelta(seconds=float(settings.get("log_retry_base", 30)))
+    cycle.log_retry_max = timedelta(seconds=float(settings.get("log_retry_max", 300)))
+    cycle.log_wait = timedelta(seconds=float(settings.get("log_wait", 21600)))
+    return cycle
 
 
 def _gh(w: wiring.Wiring) -> Forge:

@@ -276,6 +276,7 @@ class MonitorCycle:
 
     def run_once(self) -> CycleReport:
         assert self.worker is not None
+        self.pending.base, self.pending.cap = self.log_retry_base, self.log_retry_max
         # built each cycle: the notifier, the alert level or run control may have changed
         self.worker.performers = {**self._performers(), **self._given_performers}
         started = self.clock.now()
