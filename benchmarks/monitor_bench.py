@@ -206,7 +206,8 @@ def main() -> int:
         )
         from_metadata = count(
             db,
-            "SELECT count(DISTINCT run_key) FROM audit_findings WHERE pattern_id = 'log-unreadable'",
+            "SELECT count(DISTINCT run_key) FROM audit_findings "
+            "WHERE pattern_id = 'log-unreadable'",
         )
         alerts = count(
             db, "SELECT count(*) FROM effect_intents WHERE kind = 'alert' AND status = 'done'"
@@ -242,7 +243,8 @@ def main() -> int:
     print(f"run attempts to decide               {len(expected)} (re-runs add attempts)")
     print(f"kill -9 while the log host was down  {kills} (continuous mode)")
     print(
-        f"decided before the fault cleared     {decided_before_clear}; waiting for log {waiting_at_clear}"
+        f"decided before the fault cleared     {decided_before_clear}; "
+        f"waiting for log {waiting_at_clear}"
     )
     print(f"kill -9 of one-shot cycles after     {killed_cycles}")
     print(f"runs diagnosed (attempts decided)    {len(got & expected)}")
@@ -262,7 +264,8 @@ def main() -> int:
             f"{recovered_after[1]:.1f} s (target: 2 cycles)"
         )
     print(
-        f"longest one-shot cycle               {longest:.1f} s (deadline {DEADLINE:.0f} s, incl. start-up)"
+        f"longest one-shot cycle               {longest:.1f} s "
+        f"(deadline {DEADLINE:.0f} s, process start-up included)"
     )
     print(f"completed cycles after the fault     {cycles}; total {elapsed:.1f} s")
     print(
