@@ -41,7 +41,7 @@ TOKEN = "bench-token"
 REPO = "octo/app"
 SCRIPT = ROOT / "scripts" / "ci_monitor.py"
 MAX_RERUNS = 3
-DEADLINE = 60.0
+DEADLINE = 120.0
 LOG = (
     "src/module_{n}.c:{n}:1: error: expected ';' before '}}' token\n"
     "make: *** [Makefile:{n}: module_{n}.o] Error 1\n"

@@ -267,6 +267,8 @@ def _none_checked(watched: list[str], reports: list[CycleReport]) -> int:
     pass for one that found nothing. Some repositories skipped: their skips are in the
     report and the cycle still counts."""
     skipped = {s.repo for r in reports for s in r.skipped if s.run_id is None}
+    # a repository whose runs were handled was read, even if the deadline cut it short
+    skipped -= {o.repo for r in reports for o in (*r.runs, *r.waiting)}
     if not watched or not set(watched) <= skipped:
         return 0
     reasons = sorted({s.reason for r in reports for s in r.skipped if s.run_id is None})

@@ -42,6 +42,7 @@ from hee_monitor.core.errors import StoreError
 from hee_monitor.core.models import Alert, Diagnosis, FailedJob, FailedRun
 from hee_monitor.decision.health import Transition
 from hee_monitor.decision.interface import Decision
+from hee_monitor.record import durable as _durable  # noqa: F401  (its tables: created with ours)
 from hee_monitor.record.db import metadata, open_engine
 
 #: outcomes of the fix engine's attempts that count as a failed try of a strategy
