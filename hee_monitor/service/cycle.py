@@ -70,9 +70,9 @@ from hee_monitor.service.effects import (
 )
 from hee_monitor.service.pending import PendingRuns
 from hee_monitor.service.ports import (
-    Analyzer,
-    Capsule,
+    CapsuleStore,
     Escalator,
+    LogAnalyzer,
     Notifier,
     RunControl,
     Skipped,
@@ -200,10 +200,10 @@ class CycleReport:
 @dataclass
 class MonitorCycle:
     sources: Sequence[Source]
-    analyzer: Analyzer
+    analyzer: LogAnalyzer
     policy: Policy
     audit: AuditStore
-    capsule: Capsule
+    capsule: CapsuleStore
     clock: Clock
     notifier: Notifier | None = None
     run_control: RunControl | None = None

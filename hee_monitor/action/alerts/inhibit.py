@@ -58,7 +58,7 @@ _KEYS = ("source_patterns", "source_severity", "target_patterns", "target_severi
 
 
 @dataclass(frozen=True)
-class Source:
+class InhibitingAlert:
     """An open alert that may inhibit others of its repository."""
 
     repo: str
@@ -105,7 +105,7 @@ def is_source(alert: Alert, rules: Iterable[InhibitRule]) -> bool:
 
 
 def inhibited(
-    alert: Alert, rules: Iterable[InhibitRule], sources: Iterable[Source], now: datetime
+    alert: Alert, rules: Iterable[InhibitRule], sources: Iterable[InhibitingAlert], now: datetime
 ) -> AlertMuted | None:
     """Why ``alert`` is muted by an open source alert of its repository, or None. Pure."""
     candidates = [s for s in sources if s.repo == alert.repo and s.fingerprint != alert.fingerprint]
@@ -214,7 +214,7 @@ class InhibitSources:
                 )
             )
 
-    def open(self, repo: str) -> list[Source]:
+    def open(self, repo: str) -> list[InhibitingAlert]:
         query = select(inhibit_sources_table).where(inhibit_sources_table.c.repo == repo)
         try:
             with self._engine.connect() as conn:
@@ -222,7 +222,7 @@ class InhibitSources:
         except SQLAlchemyError as exc:
             raise store_error("read the inhibiting alerts", exc) from None
         return [
-            Source(
+            InhibitingAlert(
                 r["repo"], r["fingerprint"], r["pattern_id"], Severity(r["severity"]), r["seen_at"]
             )
             for r in rows

@@ -64,7 +64,9 @@ _SOURCE_EXT = (
     "py|pyi|ipynb|rs|go|js|jsx|mjs|cjs|ts|tsx|mts|cts|vue|svelte|css|scss|less|json|jsonc|"
     "md|mdx|yml|yaml|toml|html|sh|bash|rb|java|kt|c|h|cc|cpp|hpp|cs|php|swift"
 )
-_PATH = re.compile(r"(?<![\w./@:-])((?:[\w.@+-]+/)*[\w.@+-]+\.(?:" + _SOURCE_EXT + r"))(?![\w/-])")
+_PATH = re.compile(
+    r"(?<![\w./@:-])(/?(?:[\w.@+-]+/)*[\w.@+-]+\.(?:" + _SOURCE_EXT + r"))(?![\w/-])"
+)
 
 
 def log_file_tokens(lines: Iterable[str]) -> list[str]:
@@ -76,11 +78,7 @@ def log_file_tokens(lines: Iterable[str]) -> list[str]:
         for m in _PATH.finditer(line[:4000]):
             token = m.group(1)
             start = m.start(1)
-            # keep an absolute path whole (/home/runner/work/x/x/src/a.rs)
-            if start > 0 and line[start - 1] == "/":
-                head = re.search(r"(/[\w.@+/-]*)$", line[:start])
-                token = (head.group(1) if head else "/") + token
-            if token.startswith("http") or "://" in line[max(0, start - 8) : start]:
+            if "://" in line[max(0, start - 8) : start]:
                 continue
             seen.setdefault(token, None)
     return list(seen)
@@ -260,7 +258,7 @@ def _tables(lines: list[str], found: dict[str, Upgrade]) -> None:
     for line in lines:
         cells = _cells(line)
         if cells is None:
-            if not re.match(r"^\s*[├┼─╞═+\-|│┌└╭╰┬┴]+\s*$", line):
+            if not re.match(r"^[\u2500-\u257f+\-|=\s]+$", line):
                 header, last = (None, None) if not line.strip() else (header, last)
             continue
         pkg_col = _column(cells, _HEAD_PACKAGE)

@@ -215,7 +215,7 @@ class ChainReport:
     archived: int
 
 
-class CapsuleStore:
+class CapsuleDirectory:
     """The capsule of one repository in ``directory``; every read is verified.
 
     ``signer`` (one key, or several to meet a threshold) is needed only to write.

@@ -243,26 +243,53 @@ def _pin(dep: Dep, version: str) -> str:
     return version if dep.ecosystem == "npm" else f"=={version}"
 
 
+@dataclass(frozen=True)
+class Bump:
+    package: str
+    version: str | None
+    installed: str | None = None
+    advisories: tuple[str, ...] = ()
+
+
 class BumpDependencyStrategy:
-    """Raise one dependency to at least the version the finding names (e.g. a patched one)."""
+    """Raise dependencies to at least the versions the finding names (the versions that fix
+    a vulnerability, with its advisory ids, as a security scanner's log gives them)."""
 
     id = "bump-dependency"
     risk = 5
     safety = Safety.MEDIUM
     requirements = Requirements(files=MANIFEST_GLOBS)
 
-    def _target(self, ctx: FixContext) -> tuple[str, str]:
+    def _bumps(self, ctx: FixContext) -> list[Bump]:
+        bumps: list[Bump] = []
+        ups = ctx.detail("upgrades")
+        if isinstance(ups, list):
+            for up in ups:
+                if isinstance(up, dict) and up.get("package"):
+                    bumps.append(
+                        Bump(
+                            str(up["package"]),
+                            str(up["fixed"]) if up.get("fixed") else None,
+                            str(up["installed"]) if up.get("installed") else None,
+                            tuple(str(a) for a in up.get("advisories") or ()),
+                        )
+                    )
         package, version = ctx.detail("package"), ctx.detail("version")
-        if not package or not version:
+        if not bumps and package:
+            bumps.append(Bump(str(package), str(version) if version else None))
+        if not bumps:
             raise FixError(
                 "bump-dependency needs the package and the version to reach",
-                hint="the finding's details must carry 'package' and 'version'",
+                hint="the log names no vulnerable package; the finding's details must carry "
+                "'package' and 'version'",
             )
-        try:
-            Version(str(version))
-        except InvalidVersion:
-            raise FixError(f"{version!r} is not a valid version") from None
-        return str(package), str(version)
+        for b in bumps:
+            if b.version is not None:
+                try:
+                    Version(b.version)
+                except InvalidVersion:
+                    raise FixError(f"{b.version!r} is not a valid version") from None
+        return bumps
 
     def _deps(self, ctx: FixContext, package: str) -> list[Dep]:
         return [
@@ -280,47 +307,60 @@ class BumpDependencyStrategy:
         return f"=={version}" if is_pinned(dep) else f">={version}"
 
     def plan(self, ctx: FixContext) -> FixPlan:
-        package, version = self._target(ctx)
-        deps = self._deps(ctx, package)
-        edits = []
-        for d in deps:
-            spec = self._new_spec(d, version)
-            if spec is not None:
-                edits.append(f"{d.file}:{d.line + 1}: {d.raw} -> {_with_spec(d, spec)}")
+        bumps = self._bumps(ctx)
+        edits: list[str] = []
+        files: set[str] = set()
+        checks: list[Check] = []
+        for b in bumps:
+            ids = ", ".join(b.advisories) or "no advisory id given"
+            deps = self._deps(ctx, b.package)
+            if b.version is None:
+                edits.append(f"{b.package} {b.installed or ''}: no fixed version published "
+                             f"({ids}); a person has to decide")  # fmt: skip
+                continue
+            if not deps:
+                edits.append(
+                    f"{b.package} {b.installed or ''} -> {b.version} ({ids}): not declared in "
+                    "a manifest (a transitive dependency); update the lock file"
+                )
+            for d in deps:
+                spec = self._new_spec(d, b.version)
+                files.add(d.file)
+                if spec is not None:
+                    edits.append(f"{d.file}:{d.line + 1}: {d.raw} -> {_with_spec(d, spec)} ({ids})")
+            checks.append(
+                Check(f"{b.package} >= {b.version}", builtin="dependency-at-least",
+                      args=(b.package, b.version))
+            )  # fmt: skip
+        names = ", ".join(f"{b.package} to {b.version}" for b in bumps if b.version)
+        advisories = sorted({a for b in bumps for a in b.advisories})
         return FixPlan(
             strategy=self.id,
-            description=f"raise {package} to at least {version}",
+            description=f"raise {names or 'nothing (no fixed version known)'}"
+            + (f" for {', '.join(advisories)}" if advisories else ""),
             commands=(),
-            files=tuple(sorted({d.file for d in deps})),
+            files=tuple(sorted(files)),
             edits=tuple(edits),
-            validation=validation_for(
-                ctx,
-                self.id,
-                (
-                    Check(
-                        f"{package} >= {version}",
-                        builtin="dependency-at-least",
-                        args=(package, version),
-                    ),
-                ),
-            ),
+            validation=validation_for(ctx, self.id, tuple(checks)),
             risk=self.risk,
             safety=self.safety,
         )
 
     def apply(self, ctx: FixContext) -> str:
-        package, version = self._target(ctx)
-        deps = self._deps(ctx, package)
-        if not deps:
-            raise FixError(f"{package} is not declared in any manifest of the repository")
         done = []
-        for dep in deps:
-            spec = self._new_spec(dep, version)
-            if spec is not None:
-                new = _with_spec(dep, spec)
-                _rewrite(ctx.repo, dep, new)
-                done.append(f"{dep.file}: {dep.raw} -> {new}")
-        return "\n".join(done) or f"{package} already allows {version}"
+        for b in self._bumps(ctx):
+            if b.version is None:
+                raise FixError(f"no fixed version of {b.package} is known")
+            deps = self._deps(ctx, b.package)
+            if not deps:
+                raise FixError(f"{b.package} is not declared in any manifest of the repository")
+            for dep in deps:
+                spec = self._new_spec(dep, b.version)
+                if spec is not None:
+                    new = _with_spec(dep, spec)
+                    _rewrite(ctx.repo, dep, new)
+                    done.append(f"{dep.file}: {dep.raw} -> {new}")
+        return "\n".join(done) or "every package already allows its fixed version"
 
 
 def satisfies_minimum(dep: Dep, version: str) -> bool:

@@ -12,7 +12,7 @@ import enum
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -281,9 +281,6 @@ def validation_for(
     if override:
         return (Check(f"{strategy_id} (configured)", argv=tuple(override)),)
     return default
-
-
-StrategyFactory = Callable[[], FixStrategy]
 
 
 def upgrade_edits(ctx: FixContext) -> tuple[str, ...]:
