@@ -37,6 +37,7 @@ from hee_monitor.core.models import (
     FailedRun,
     Finding,
     HealthState,
+    JobRecord,
     Severity,
 )
 from hee_monitor.decision.health import Transition
@@ -50,10 +51,10 @@ from hee_monitor.decision.interface import (
 )
 from hee_monitor.decision.skip import SkipDecision, apply_skip
 from hee_monitor.decision.transient import transient_cause
-from hee_monitor.record.audit import AuditStore, JobRecord
-from hee_monitor.record.audit import alerts as alerts_table
-from hee_monitor.record.audit import reruns as reruns_table
+from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.schema import alerts as alerts_table
+from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, fire_all, read_state
 from hee_monitor.service.effects import (
     AlertPerformer,

@@ -14,8 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# imported for its tables too: they are declared on the shared metadata before the audit
-# store is opened (and created), so the router finds them
 from hee_monitor.action.alerts import AlertRouter
 from hee_monitor.analysis.detection.hooks import cycle_hooks
 from hee_monitor.core.clock import Clock

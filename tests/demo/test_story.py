@@ -11,13 +11,13 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from hee_monitor.action.alerts.outbox import outbox_table
 from hee_monitor.core.errors import UsageError
 from hee_monitor.demo.story import FLAKY_LOG, DemoResult, play
-from hee_monitor.record.audit import alerts, decisions
 from hee_monitor.record.capsule.keys import TrustedKeys, load_public_key
 from hee_monitor.record.capsule.store import CapsuleDirectory
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import alert_outbox as outbox_table
+from hee_monitor.record.schema import alerts, decisions
 
 
 @pytest.fixture(scope="module")

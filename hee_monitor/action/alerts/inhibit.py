@@ -30,26 +30,16 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import Column, String, Table, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.alerts._sql import UTCDateTime, store_error, transaction
+from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.action.alerts.matrix import parse_duration
 from hee_monitor.action.alerts.silences import AlertMuted
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Alert, Severity
-from hee_monitor.record.db import metadata
-
-inhibit_sources_table = Table(
-    "alert_inhibit_sources",
-    metadata,
-    Column("repo", String(300), primary_key=True),
-    Column("fingerprint", String(300), primary_key=True),
-    Column("pattern_id", String(200), nullable=True),
-    Column("severity", String(20), nullable=False),
-    Column("seen_at", UTCDateTime, nullable=False),
-)
+from hee_monitor.record.schema import alert_inhibit_sources as inhibit_sources_table
 
 DEFAULT_WINDOW = timedelta(hours=1)
 #: the alerts about a failure (an escalation is a failure that persists)

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hee_monitor.action.alerts.interface import Notifier
-from hee_monitor.action.fixes.records import audit, fix_approvals
+from hee_monitor.action.fixes.records import audit
 from hee_monitor.core.errors import FixError, StoreError, UsageError
 from hee_monitor.core.models import Alert, Severity
+from hee_monitor.record.schema import fix_approvals
 
 PENDING, APPROVED, REJECTED, EXECUTED = "pending", "approved", "rejected", "executed"
 STATUSES = (PENDING, APPROVED, REJECTED, EXECUTED)

@@ -161,7 +161,7 @@ def database(tmp_path: Path) -> str:
     audit = AuditStore.open(url)
     from sqlalchemy import insert
 
-    from hee_monitor.record.audit import findings, transitions
+    from hee_monitor.record.schema import findings, transitions
 
     start = NOW - timedelta(days=3)
     with audit.engine.begin() as conn:
