@@ -468,10 +468,11 @@ def write_fix_diagnoses(report: CycleReport, path: Path, w: wiring.Wiring | None
         return len(written)
     lines = []
     for run in report.runs:
-        if not run.fix_required:
+        fix = run.decision.fix if run.decision is not None else None
+        if not run.fix_required or fix is None:
             continue
         for diagnosis in run.diagnoses:
-            if any(f.fix_strategy for f in diagnosis.failures):
+            if diagnosis.failures and diagnosis.failures[0].fingerprint == fix.fingerprint:
                 data = {**diagnosis.to_json(), "repo": run.repo, "run": run.key, "url": run.url}
                 lines.append(json.dumps(data, ensure_ascii=False))
     write(lines)

@@ -854,9 +854,11 @@ class MonitorCycle:
                     },
                 }
             )
-        if not maintenance and FIX_ACTIONS & set(decision.actions):
+        fix = decision.fix
+        if not maintenance and fix is not None and FIX_ACTIONS & set(decision.actions):
             for n, diagnosis in enumerate(diagnoses):
-                if any(f.fix_strategy for f in diagnosis.failures):
+                # only the job whose root cause the decision fixes: never a transient one
+                if diagnosis.failures and diagnosis.failures[0].fingerprint == fix.fingerprint:
                     intents.append(
                         {
                             "key": f"fix:{run.key}:{n}",
