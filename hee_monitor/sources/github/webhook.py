@@ -247,8 +247,9 @@ class WebhookIntake:
         return generate_latest(self.registry)
 
 
-#: connections served at once; more wait in the listen backlog (slow clients cannot pile up)
-CONNECTION_LIMIT: Final = 64
+#: open connections at once (each costs a socket, not a thread: waitress reads them in one
+#: event loop and hands complete requests to its worker threads); more wait in the backlog
+CONNECTION_LIMIT: Final = 1000
 #: seconds a connection may stay idle (between bytes, or between keep-alive requests)
 IDLE_TIMEOUT: Final = 5.0
 #: the Server header: the product, never the Python or library version
@@ -297,6 +298,7 @@ class WebhookServer:
             connection_limit=CONNECTION_LIMIT,
             channel_timeout=IDLE_TIMEOUT,
             cleanup_interval=1,
+            asyncore_use_poll=True,  # select() stops at 1,024 descriptors
             # the intake answers 413 itself (and counts it) up to twice its limit
             max_request_body_size=2 * intake.max_body,
             max_request_header_size=64 * 1024,
