@@ -211,7 +211,8 @@ def webhook_slow_clients(count: int = 300, hold_seconds: float = 30.0) -> None:
     p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000
     print(
         f"webhook: {len(slow)} slow clients (a byte every 8 s): {held} still held after "
-        f"{hold_seconds:.0f} s (target 0; the standard library server it replaced was reported to hold every one); "
+        f"{hold_seconds:.0f} s (target 0; the standard library server it replaced was "
+        "reported to hold every one); "
         f"valid deliveries meanwhile: {len(latencies)}, p95 {p95:.1f} ms (target <= 100 ms)"
     )
 
