@@ -31,7 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hee_monitor.record.capsule import CapsuleStore, Signer, TrustedKeys, format_time, new_payload
+from hee_monitor.record.capsule import (
+    CapsuleDirectory,
+    Signer,
+    TrustedKeys,
+    format_time,
+    new_payload,
+)
 from hee_monitor.record.capsule.canonical import (
     canonical_bytes,
     canonicalise,
@@ -143,7 +149,7 @@ def measure(entries: int, runs: int) -> None:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = CapsuleStore(Path(tmp), signer, keys, fix_history_limit=entries + 100)
+        store = CapsuleDirectory(Path(tmp), signer, keys, fix_history_limit=entries + 100)
         store.initialise("octo/app", now=NOW)
         store.update(
             lambda p: p.__setitem__("auto_fix_history", payload["auto_fix_history"]), now=NOW

@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from hee_monitor.record.audit import AuditStore, findings  # noqa: E402
+from hee_monitor.record.audit import AuditStore  # noqa: E402
 from hee_monitor.record.reports import RENDERERS, load_report  # noqa: E402
+from hee_monitor.record.schema import findings  # noqa: E402
 
 TARGET_SECONDS = 30.0
 

@@ -1,12 +1,16 @@
 """Suite-wide isolation: nothing a test runs writes to the real home directory, and no two
-tests (nor two xdist workers) share a default state directory."""
+tests (nor two xdist workers) share a default state directory. And the store on each
+supported database: a throwaway PostgreSQL cluster per session (per xdist worker)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import postgres
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,3 +33,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     (the real pre-commit install, the wheel demo) while the others run everything else,
     instead of a long test starting last and the whole run waiting for it."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[postgres.Cluster]:
+    """One throwaway PostgreSQL cluster per test session (per xdist worker); skips where
+    PostgreSQL or psycopg is not installed."""
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with postgres.cluster() as running:
+        yield running
+
+
+@pytest.fixture
+def pg_url(pg_cluster: postgres.Cluster) -> str:
+    """A fresh, empty PostgreSQL database."""
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store URL on each supported database (the PostgreSQL case skips cleanly
+    where PostgreSQL is not installed)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url

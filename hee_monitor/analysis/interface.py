@@ -1,4 +1,5 @@
-"""The port between the analyzer and a fallback classifier (the local LLM).
+"""The analysis ports: what the cycle asks of an analyzer (:class:`LogAnalyzer`), and
+what the analyzer asks of a fallback classifier (the local LLM).
 
 The analyzer calls a :class:`FallbackClassifier` only for a log that no pattern explains
 (or explains with low confidence). It hands over a bounded :class:`LogExcerpt` that it
@@ -8,10 +9,18 @@ findings whose evidence points at lines that exist verbatim in the excerpt.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from hee_monitor.core.models import Finding
+from hee_monitor.core.models import Diagnosis, Finding
+
+
+class LogAnalyzer(Protocol):
+    """Turns a job's log, streamed in chunks, into a diagnosis (the pattern
+    :class:`~hee_monitor.analysis.analyzer.Analyzer` implements it)."""
+
+    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis: ...
 
 
 @dataclass(frozen=True)

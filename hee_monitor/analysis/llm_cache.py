@@ -22,24 +22,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, String, Table, Text, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.record.db import metadata
+from hee_monitor.record.schema import llm_answers
 
 log = logging.getLogger(__name__)
-
-llm_answers = Table(
-    "llm_answers",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("log_fingerprint", String(128), nullable=False, index=True),
-    Column("model", String(200), nullable=False),
-    Column("log", Text, nullable=False),
-    Column("record", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
 
 
 def cache_key(model: str, prompt_version: str, log_fingerprint: str) -> str:

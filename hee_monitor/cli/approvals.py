@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
 
 import click
 
-from hee_monitor.action.fixes.approvals import STATUSES, ApprovalStore, Notifier
+from hee_monitor.action.alerts.interface import Notifier
+from hee_monitor.action.fixes.approvals import STATUSES, ApprovalStore
 from hee_monitor.action.fixes.config import DEFAULT_APPROVAL_TIMEOUT_HOURS
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.models import Alert, HealthState
@@ -127,24 +127,38 @@ def reject_cmd(database: str, request_id: str, by: str, reason: str) -> int:
     return _decide("reject", database, request_id, by, reason)
 
 
-class RouterNotifier:
-    """Hands escalations to the alert router (matrix, grouping, dedupe, retry)."""
-
-    def __init__(self, router: Any, now: datetime) -> None:
-        self.router = router
-        self.now = now
-        #: what the router did with each alert (grouped, queued, deduped, muted)
-        self.outcomes: list[str] = []
-
-    def notify(self, alert: Alert) -> None:
-        result = self.router.submit(alert, state=HealthState.OPERATIONAL, now=self.now)
-        self.outcomes.append(type(result.outcome).__name__.removeprefix("Alert").lower())
-
-
 class _Printer:
-    def notify(self, alert: Alert) -> None:
+    """Hands escalations to stdout as JSON lines."""
+
+    def notify(self, alert: Alert, now: datetime) -> str:
         data = {"kind": alert.kind, "severity": alert.severity.value, "repo": alert.repo}
         click.echo(json.dumps(data | {"title": alert.title, "body": alert.body}))
+        return "printed"
+
+    def flush(self, now: datetime) -> None:
+        pass
+
+    def recovered(self, repo: str, now: datetime) -> None:
+        pass
+
+
+class _Recorded:
+    """A notifier that remembers what its inner notifier did with each alert."""
+
+    def __init__(self, inner: Notifier) -> None:
+        self.inner = inner
+        self.outcomes: list[str] = []
+
+    def notify(self, alert: Alert, now: datetime) -> str:
+        outcome = self.inner.notify(alert, now)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def flush(self, now: datetime) -> None:
+        self.inner.flush(now)
+
+    def recovered(self, repo: str, now: datetime) -> None:
+        self.inner.recovered(repo, now)
 
 
 @approvals.command("escalate")
@@ -175,13 +189,15 @@ def escalate_cmd(database: str, timeout_hours: float, print_only: bool) -> int:
     clock = SystemClock()
     now = clock.now()
     notifier: Notifier = _Printer()
-    routed: RouterNotifier | None = None
+    routed: _Recorded | None = None
     if not print_only:
+        from hee_monitor.service.notify import RouterNotifier
+
         router = AlertRouter.from_config(load_config().section("alerts"), engine, clock)
-        notifier = routed = RouterNotifier(router, now)
+        notifier = routed = _Recorded(RouterNotifier(router, lambda: HealthState.OPERATIONAL))
     sent = store.escalate_due(now, timedelta(hours=timeout_hours), notifier)
     if routed is not None:
-        routed.router.flush(now)
+        routed.flush(now)
         for alert, outcome in zip(sent, routed.outcomes, strict=True):
             click.echo(f"escalated ({outcome}): {alert.title}")
     if not sent:

@@ -53,7 +53,11 @@ from hee_monitor.record.capsule.sealing import (
     masked,
     revealed,
 )
-from hee_monitor.record.capsule.store import DEFAULT_FIX_HISTORY_LIMIT, CapsuleStore, new_payload
+from hee_monitor.record.capsule.store import (
+    DEFAULT_FIX_HISTORY_LIMIT,
+    CapsuleDirectory,
+    new_payload,
+)
 from hee_monitor.record.capsule.trust import TRUSTED_FILE, TrustRecord
 
 STATUSES = ("operational", "degraded", "failed", "maintenance")
@@ -97,8 +101,8 @@ class Options:
     def encryption(self) -> EncryptionKey | None:
         return load_encryption_key(self.encryption_key)
 
-    def store(self, *, writing: bool = False) -> CapsuleStore:
-        return CapsuleStore(
+    def store(self, *, writing: bool = False) -> CapsuleDirectory:
+        return CapsuleDirectory(
             self.directory,
             self.signers() if writing else None,
             self.keys(need_signer=writing),

@@ -12,7 +12,6 @@ from typing import Any
 import click
 from sqlalchemy.engine import Engine
 
-from hee_monitor.action.fixes.capsule_access import CapsuleAccess, JsonCapsuleFile, SignedCapsule
 from hee_monitor.action.fixes.config import load_config
 from hee_monitor.action.fixes.engine import EngineOptions, FixEngine, Mode
 from hee_monitor.action.fixes.inputs import (
@@ -30,6 +29,7 @@ from hee_monitor.action.fixes.outcomes import (
     FixSkipped,
 )
 from hee_monitor.action.fixes.strategies.interface import Safety
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Finding, Severity
@@ -71,21 +71,21 @@ def _findings(
     )
 
 
-def _capsule(path: Path | None) -> CapsuleAccess | None:
+def _capsule(path: Path | None) -> CapsuleStore | None:
     """A signed capsule (the store's current.json, with HEE_SIGNING_KEY set) is updated
-    through the capsule store, which re-signs it; a plain payload file directly."""
+    through the capsule directory, which re-signs it; a plain payload file directly."""
     if path is None:
         return None
-    if path.name == "current.json" and os.environ.get("HEE_SIGNING_KEY"):
-        from hee_monitor.record.capsule.keys import load_signer, load_trusted_keys
-        from hee_monitor.record.capsule.sealing import load_encryption_key
-        from hee_monitor.record.capsule.store import CapsuleStore
+    from hee_monitor.core.errors import CapsuleError
+    from hee_monitor.record.capsule.access import PlainCapsuleFile, signed_capsule_from_env
 
-        signer = load_signer()
-        trusted = load_trusted_keys((), fallback=signer)
-        store = CapsuleStore(path.parent, signer, trusted, load_encryption_key())
-        return SignedCapsule(store)
-    return JsonCapsuleFile(path)
+    if not path.exists():
+        raise CapsuleError(f"state capsule {path} does not exist")
+    if path.name == "current.json":
+        signed = signed_capsule_from_env(path)
+        if signed is not None:
+            return signed
+    return PlainCapsuleFile(path)
 
 
 def service_settings(repository: str | None) -> dict[str, Any]:
@@ -276,7 +276,7 @@ def build_engine(
     the_mode = Mode(mode)
     capsule = _capsule(state_capsule)
     if capsule is not None:
-        capsule.payload()  # a bad capsule is an input error before anything runs
+        capsule.load()  # a bad capsule is an input error before anything runs
     config = load_config(repo_path, config_file, base=service_settings(repository))
     github = None if dry_run else _github(repository, api_url)
     options = EngineOptions(

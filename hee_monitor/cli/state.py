@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hee_monitor.core.capsule import CapsulePayload
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.config import load_config
 from hee_monitor.core.errors import StateError
@@ -67,7 +68,8 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
     payload = file.load()
     snap = read_state(payload)
     allowed = list(allowed_triggers(snap.state))
-    incidents = payload.get("open_incidents", [])
+    typed = CapsulePayload.from_dict(payload)
+    incidents = typed.incidents
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -76,7 +78,7 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
                     "since": snap.since,
                     "allowed_triggers": allowed,
                     "open_incidents": len(incidents),
-                    "capsule_version": payload.get("version"),
+                    "capsule_version": typed.version,
                 },
                 indent=2,
             )

@@ -74,14 +74,6 @@ class FixError(HeeError):
     """A fix could not be applied or rolled back."""
 
 
-class AlertError(HeeError):
-    """An alert could not be routed or delivered."""
-
-
-class ClassifierError(HeeError):
-    """The local LLM classifier failed."""
-
-
 class CoverageError(HeeError):
     """A coverage report or coverage targets file is unreadable or malformed."""
 

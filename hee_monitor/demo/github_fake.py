@@ -313,7 +313,7 @@ class GitHubFake:
     def start(self) -> GitHubFake:
         fake = self
 
-        class Handler(_Handler):
+        class Handler(_FakeHandler):
             owner = fake
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -1577,7 +1577,7 @@ def _created_matches(moment: datetime, spec: str) -> bool:
     return moment.date() == parse(spec).date()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _FakeHandler(BaseHTTPRequestHandler):
     owner: GitHubFake
     protocol_version = "HTTP/1.1"
     server_version = "GitHub.com"

@@ -28,6 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from hee_monitor.core.capsule import Constraints
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.config import DEFAULTS, Config
 from hee_monitor.core.errors import HeeError
@@ -36,7 +37,7 @@ from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.access import SignedCapsule
 from hee_monitor.record.capsule.keys import Signer, TrustedKeys
-from hee_monitor.record.capsule.store import CapsuleStore
+from hee_monitor.record.capsule.store import CapsuleDirectory
 from hee_monitor.record.state import read_state
 from hee_monitor.service.cycle import CycleReport, MonitorCycle, RunOutcome
 
@@ -128,7 +129,7 @@ if pinned:
 
 
 @dataclass(frozen=True)
-class Step:
+class DemoStep:
     title: str
     workflow: str
     job: str
@@ -137,10 +138,10 @@ class Step:
 
 
 SCENARIO = (
-    Step("a lint failure (missing license header)", "Lint", "reuse", LINT_LOG),
-    Step("a flaky test (connection reset)", "CI", "tests (3.12)", FLAKY_LOG),
-    Step("a dependency conflict", "CI", "install", DEPENDENCY_LOG),
-    Step("a critical compile error", "Build", "cargo build", COMPILE_LOG),
+    DemoStep("a lint failure (missing license header)", "Lint", "reuse", LINT_LOG),
+    DemoStep("a flaky test (connection reset)", "CI", "tests (3.12)", FLAKY_LOG),
+    DemoStep("a dependency conflict", "CI", "install", DEPENDENCY_LOG),
+    DemoStep("a critical compile error", "Build", "cargo build", COMPILE_LOG),
 )
 
 
@@ -321,7 +322,7 @@ class Demo:
         self.say(f"  scratch repository {repo} (origin {origin}), signing key generated")
 
         trusted = TrustedKeys.of([signer.public_key])
-        store = CapsuleStore(result.capsule_dir, signer, trusted, clock=self.clock)
+        store = CapsuleDirectory(result.capsule_dir, signer, trusted, clock=self.clock)
         store.initialise(REPOSITORY, now=self.clock.now())
         capsule = SignedCapsule(
             store.current_path, signer, trusted, repository=REPOSITORY, clock=self.clock
@@ -329,7 +330,9 @@ class Demo:
 
         def allow_high(payload: dict[str, Any]) -> None:
             # the demo repository lets the engine fix failures up to high severity
-            payload["constraints"]["max_fix_severity"] = "high"
+            limits = Constraints.from_dict(payload.get("constraints") or {})
+            limits.max_fix_severity = "high"
+            payload["constraints"] = limits.to_dict()
 
         capsule.update(allow_high, now=self.clock.now())
         _declare_tables()
@@ -534,10 +537,10 @@ class Demo:
         if router is not None:
             router.flush(self.clock.now() + timedelta(hours=2))
 
-    def _verify_and_report(self, store: CapsuleStore, result: DemoResult) -> None:
+    def _verify_and_report(self, store: CapsuleDirectory, result: DemoResult) -> None:
         from hee_monitor.record.reports import load_report, render_html, render_markdown
 
-        checker = CapsuleStore(store.directory, None, store.trusted_keys)
+        checker = CapsuleDirectory(store.directory, None, store.trusted_keys)
         chain = checker.verify_chain(now=self.clock.now())
         live = checker.load(now=self.clock.now())
         self.say(

@@ -1,6 +1,6 @@
 """The audit store: what the monitor saw, decided and did, and the metrics drawn from it.
 
-SQLAlchemy Core tables on the shared :data:`hee_monitor.record.db.metadata`. The processed
+SQLAlchemy Core on the tables of :mod:`hee_monitor.record.schema`. The processed
 runs table is the register that makes processing exactly-once across restarts: a run's
 findings, decision, state transitions and its processed mark are written in one
 transaction, so a crash leaves either all of them or none.
@@ -18,15 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Integer,
     Select,
-    String,
     Table,
-    Text,
     and_,
     delete,
     func,
@@ -37,178 +30,29 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from hee_monitor.action.fixes.records import fix_attempts
 from hee_monitor.core.errors import StoreError
-from hee_monitor.core.models import Alert, Diagnosis, FailedJob, FailedRun
+from hee_monitor.core.models import Alert, FailedRun, JobRecord
 from hee_monitor.decision.health import Transition
 from hee_monitor.decision.interface import Decision
-from hee_monitor.record.db import metadata, open_engine
+from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import (
+    alerts,
+    decisions,
+    diagnoses,
+    findings,
+    fix_attempts,
+    fixes,
+    fixes_seen,
+    flaky,
+    poll_cursors,
+    processed_runs,
+    reruns,
+    skips,
+    transitions,
+)
 
 #: outcomes of the fix engine's attempts that count as a failed try of a strategy
 FAILED_FIX_OUTCOMES = ("rolled-back", "crashed")
-
-processed_runs = Table(
-    "audit_processed_runs",
-    metadata,
-    Column("key", String(300), primary_key=True),
-    Column("repo", String(200), nullable=False, index=True),
-    Column("run_id", Integer, nullable=True),
-    Column("run_attempt", Integer, nullable=True),
-    Column("status", String(20), nullable=False),  # processed | skipped
-    Column("reason", Text, nullable=True),
-    Column("head_sha", String(64), nullable=True),
-    Column("run_completed_at", DateTime, nullable=True),
-    Column("processed_at", DateTime, nullable=False),
-)
-
-diagnoses = Table(
-    "audit_diagnoses",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_key", String(300), nullable=False, index=True),
-    Column("repo", String(200), nullable=False),
-    Column("job_id", Integer, nullable=False),
-    Column("job_name", String(300), nullable=False),
-    Column("unexplained", Boolean, nullable=False),
-    Column("findings", Integer, nullable=False),
-    Column("analysis_seconds", Float, nullable=False),
-    #: run completed → diagnosed
-    Column("latency_seconds", Float, nullable=True),
-    Column("diagnosed_at", DateTime, nullable=False, index=True),
-)
-
-findings = Table(
-    "audit_findings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_key", String(300), nullable=False, index=True),
-    Column("repo", String(200), nullable=False),
-    Column("job_id", Integer, nullable=False),
-    Column("pattern_id", String(200), nullable=False),
-    Column("category", String(50), nullable=False),
-    Column("severity", String(20), nullable=False),
-    Column("risk", Integer, nullable=False),
-    Column("fingerprint", String(200), nullable=False, index=True),
-    Column("transient", Boolean, nullable=False),
-    Column("confidence", Float, nullable=False),
-    Column("source", String(100), nullable=False),
-    Column("fix_strategy", String(200), nullable=True),
-    Column("recorded_at", DateTime, nullable=False, index=True),
-)
-
-decisions = Table(
-    "audit_decisions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_key", String(300), nullable=True, index=True),
-    Column("repo", String(200), nullable=False, index=True),
-    Column("event", String(30), nullable=False),
-    Column("decided_at", DateTime, nullable=False, index=True),
-    Column("actions", Text, nullable=False),  # JSON list
-    Column("triggers", Text, nullable=False),  # JSON list
-    Column("from_state", String(20), nullable=False),
-    Column("to_state", String(20), nullable=False),
-    Column("reasons", Text, nullable=False),  # JSON list
-    Column("rules", Text, nullable=False),  # JSON list
-    Column("severity", String(20), nullable=True),
-    Column("fingerprint", String(200), nullable=True),
-    Column("pattern_id", String(200), nullable=True),
-)
-
-transitions = Table(
-    "audit_transitions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("at", DateTime, nullable=False, index=True),
-    Column("trigger", String(50), nullable=False),
-    Column("from_state", String(20), nullable=False),
-    Column("to_state", String(20), nullable=False),
-    Column("reason", Text, nullable=False),
-)
-
-fixes = Table(
-    "audit_fixes",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("run_key", String(300), nullable=True),
-    Column("fingerprint", String(200), nullable=False, index=True),
-    Column("strategy", String(200), nullable=False),
-    Column("success", Boolean, nullable=False),
-    Column("rollback", Boolean, nullable=False),
-    Column("started_at", DateTime, nullable=False),
-    Column("finished_at", DateTime, nullable=False),
-    Column("detail", Text, nullable=True),
-)
-
-alerts = Table(
-    "audit_alerts",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("at", DateTime, nullable=False, index=True),
-    Column("severity", String(20), nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("fingerprint", String(200), nullable=False),
-    Column("outcome", String(20), nullable=False),  # sent | muted | failed
-    Column("reason", Text, nullable=True),
-)
-
-reruns = Table(
-    "audit_reruns",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("run_id", Integer, nullable=False, index=True),
-    Column("head_sha", String(64), nullable=True),
-    Column("fingerprints", Text, nullable=False),  # JSON list
-    Column("requested_at", DateTime, nullable=False),
-    Column("outcome", String(20), nullable=False),  # pending | passed | failed
-    Column("resolved_at", DateTime, nullable=True),
-)
-
-skips = Table(
-    "audit_skips",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("key", String(300), nullable=True),
-    Column("reason", Text, nullable=False),
-    Column("at", DateTime, nullable=False, index=True),
-)
-
-fixes_seen = Table(
-    "audit_fix_attempts_seen",
-    metadata,
-    Column("attempt_id", Integer, primary_key=True),
-    Column("seen_at", DateTime, nullable=False),
-)
-
-flaky = Table(
-    "audit_flaky_fingerprints",
-    metadata,
-    Column("fingerprint", String(200), primary_key=True),
-    Column("repo", String(200), nullable=False),
-    Column("labelled_at", DateTime, nullable=False),
-)
-
-#: the ETag of each run listing the source last finished with (see sources.interface
-#: PollCursors): a restarted monitor's first poll is still a free 304
-poll_cursors = Table(
-    "source_poll_cursors",
-    metadata,
-    Column("key", String(500), primary_key=True),
-    Column("etag", String(300), nullable=False),
-)
-
-
-def _naive(at: datetime) -> datetime:
-    """Stored as naive UTC: SQLite keeps no zone, and every instant here is UTC."""
-    if at.tzinfo is None:
-        return at
-    return at.astimezone(UTC).replace(tzinfo=None)
 
 
 def _in_window(
@@ -224,27 +68,14 @@ def _in_window(
     if repo:
         q = q.where(table.c.repo == repo)
     if since:
-        q = q.where(table.c[column] >= _naive(since))
+        q = q.where(table.c[column] >= (since))
     if until:
-        q = q.where(table.c[column] < _naive(until))
+        q = q.where(table.c[column] < (until))
     return q
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    return None if at is None else at.replace(tzinfo=UTC)
-
-
 def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One failed job as analysed: its diagnosis, or why it could not be analysed."""
-
-    job: FailedJob
-    diagnosis: Diagnosis | None
-    skipped: str | None = None
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -388,7 +219,7 @@ class AuditStore:
                         repo=key.split("#", 1)[0],
                         status="skipped",
                         reason=reason,
-                        processed_at=_naive(at),
+                        processed_at=(at),
                     )
                 )
         except IntegrityError:
@@ -408,13 +239,13 @@ class AuditStore:
                             skips.c.repo == repo,
                             skips.c.key.is_(None),
                             skips.c.reason == reason,
-                            skips.c.at >= _naive(now - timedelta(hours=1)),
+                            skips.c.at >= (now - timedelta(hours=1)),
                         )
                     )
                 ).first()
                 if recent is not None:
                     return
-            conn.execute(insert(skips).values(repo=repo, key=key, reason=reason, at=_naive(now)))
+            conn.execute(insert(skips).values(repo=repo, key=key, reason=reason, at=(now)))
         if mark and key:
             try:
                 with self._tx() as conn:
@@ -424,7 +255,7 @@ class AuditStore:
                             repo=repo,
                             status="skipped",
                             reason=reason,
-                            processed_at=_naive(now),
+                            processed_at=(now),
                         )
                     )
             except IntegrityError:
@@ -464,8 +295,8 @@ class AuditStore:
                         run_attempt=run.run_attempt,
                         status="processed",
                         head_sha=run.head_sha,
-                        run_completed_at=_naive(completed) if completed else None,
-                        processed_at=_naive(now),
+                        run_completed_at=(completed) if completed else None,
+                        processed_at=(now),
                     )
                 )
                 for record in jobs:
@@ -494,7 +325,7 @@ class AuditStore:
                 findings=len(rec.diagnosis.failures),
                 analysis_seconds=rec.diagnosis.analysis_seconds,
                 latency_seconds=latency,
-                diagnosed_at=_naive(now),
+                diagnosed_at=(now),
             )
         )
         rows = [
@@ -511,7 +342,7 @@ class AuditStore:
                 "confidence": f.confidence,
                 "source": f.source,
                 "fix_strategy": f.fix_strategy,
-                "recorded_at": _naive(now),
+                "recorded_at": (now),
             }
             for f in rec.diagnosis.failures
         ]
@@ -533,7 +364,7 @@ class AuditStore:
                 run_key=run_key,
                 repo=repo,
                 event=event,
-                decided_at=_naive(now),
+                decided_at=(now),
                 actions=json.dumps([a.value for a in decision.actions]),
                 triggers=json.dumps(list(decision.triggers)),
                 from_state=decision.from_state.value,
@@ -550,7 +381,7 @@ class AuditStore:
         conn.execute(
             insert(transitions).values(
                 repo=repo,
-                at=_naive(move.at),
+                at=(move.at),
                 trigger=move.trigger,
                 from_state=move.from_state.value,
                 to_state=move.to_state.value,
@@ -585,7 +416,7 @@ class AuditStore:
             conn.execute(
                 insert(alerts).values(
                     repo=alert.repo,
-                    at=_naive(now),
+                    at=(now),
                     severity=alert.severity.value,
                     kind=alert.kind,
                     title=alert.title,
@@ -617,8 +448,8 @@ class AuditStore:
                     strategy=strategy,
                     success=success,
                     rollback=rollback,
-                    started_at=_naive(started_at),
-                    finished_at=_naive(finished_at),
+                    started_at=(started_at),
+                    finished_at=(finished_at),
                     detail=detail,
                 )
             )
@@ -633,7 +464,7 @@ class AuditStore:
                     run_id=run_id,
                     head_sha=head_sha,
                     fingerprints=json.dumps(sorted(set(fingerprints))),
-                    requested_at=_naive(now),
+                    requested_at=(now),
                     outcome="pending",
                 )
             )
@@ -643,7 +474,7 @@ class AuditStore:
             conn.execute(
                 update(reruns)
                 .where(reruns.c.id == rerun_id)
-                .values(outcome=outcome, resolved_at=_naive(now))
+                .values(outcome=outcome, resolved_at=(now))
             )
 
     def label_flaky(self, repo: str, fingerprints: Sequence[str], *, now: datetime) -> None:
@@ -655,9 +486,7 @@ class AuditStore:
                 )
             }
             for fp in sorted(set(fingerprints) - known):
-                conn.execute(
-                    insert(flaky).values(fingerprint=fp, repo=repo, labelled_at=_naive(now))
-                )
+                conn.execute(insert(flaky).values(fingerprint=fp, repo=repo, labelled_at=(now)))
 
     # -- history the policy reads ----------------------------------------------------------
 
@@ -687,7 +516,7 @@ class AuditStore:
                 select(func.count(func.distinct(findings.c.run_key))).where(
                     and_(
                         findings.c.fingerprint == fingerprint,
-                        findings.c.recorded_at >= _naive(since),
+                        findings.c.recorded_at >= (since),
                     )
                 )
             ).scalar_one()
@@ -736,7 +565,7 @@ class AuditStore:
             query = query.where(diagnoses.c.repo == repo)
         with self._tx() as conn:
             value = conn.execute(query).scalar_one()
-        return _aware(value)
+        return value  # type: ignore[no-any-return]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -818,7 +647,7 @@ class AuditStore:
         with self._tx() as conn:
             conn.execute(
                 insert(fixes_seen),
-                [{"attempt_id": i, "seen_at": _naive(now)} for i in attempt_ids],
+                [{"attempt_id": i, "seen_at": (now)} for i in attempt_ids],
             )
 
     def latest_transition(self) -> tuple[str, datetime] | None:
@@ -831,8 +660,7 @@ class AuditStore:
             ).first()
         if row is None:
             return None
-        at = _aware(row.at)
-        assert at is not None
+        at: datetime = row.at
         return str(row.to_state), at
 
     def count(self, table: Table) -> int:
@@ -843,7 +671,7 @@ class AuditStore:
         def where(table: Table, column: str) -> list[Any]:
             conds: list[Any] = []
             if since is not None:
-                conds.append(table.c[column] >= _naive(since))
+                conds.append(table.c[column] >= (since))
             if repo is not None:
                 conds.append(table.c.repo == repo)
             return conds
@@ -890,7 +718,7 @@ class AuditStore:
             ).all()
             remediation = [(f.finished_at - f.started_at).total_seconds() for f in fix_rows]
             for fp, started in applied:
-                at = _naive(started)
+                at = started
                 seen = conn.execute(
                     select(func.max(findings.c.recorded_at)).where(
                         and_(findings.c.fingerprint == fp, findings.c.recorded_at <= at)

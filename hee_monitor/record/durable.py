@@ -9,53 +9,12 @@
   be read or broke off, a truncated answer): they are retried with backoff on later cycles
   and diagnosed from metadata, saying the log was unreadable, once their wait is over.
 
-Both are declared on the shared :data:`~hee_monitor.record.db.metadata` and use nothing but
-their own columns, so they move into a schema module as they are.
+Both are declared in :mod:`hee_monitor.record.schema` with every other table (a change of
+their shape goes with a migration in :mod:`hee_monitor.record.migrations`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text
-
-from hee_monitor.action.alerts._sql import UTCDateTime
-from hee_monitor.record.db import metadata
+from hee_monitor.record.schema import effect_intents, pending_runs
 
 __all__ = ["effect_intents", "pending_runs"]
-
-effect_intents = Table(
-    "effect_intents",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    #: idempotency key, e.g. ``rerun:octo/app#123.1``
-    Column("key", String(500), nullable=False, unique=True),
-    #: rerun | alert | escalate | fix_handover
-    Column("kind", String(30), nullable=False),
-    Column("repo", String(300), nullable=False),
-    Column("run_key", String(300), nullable=True, index=True),
-    Column("payload", Text, nullable=False),  # JSON
-    #: pending | done | dead
-    Column("status", String(20), nullable=False),
-    #: tries started (a try may have reached the remote side before a crash)
-    Column("tries", Integer, nullable=False, default=0),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("done_at", UTCDateTime, nullable=True),
-    #: what the remote side answered or how the worker knew it was done
-    Column("result", Text, nullable=True),
-    Index("ix_effect_intents_due", "status", "next_attempt_at"),
-)
-
-pending_runs = Table(
-    "pending_runs",
-    metadata,
-    Column("key", String(300), primary_key=True),
-    Column("repo", String(300), nullable=False, index=True),
-    Column("run_id", Integer, nullable=False),
-    Column("run_attempt", Integer, nullable=False),
-    #: why the run is not understood yet (no secret in it)
-    Column("reason", Text, nullable=False),
-    Column("first_seen", UTCDateTime, nullable=False),
-    Column("tries", Integer, nullable=False, default=1),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-)

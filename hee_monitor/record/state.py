@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hee_monitor.core.capsule import CapsuleStore, MonitoringState
 from hee_monitor.core.errors import CapsuleError
 from hee_monitor.core.models import HealthState
 from hee_monitor.decision.health import HealthMachine, Transition
 from hee_monitor.record.capsule.envelope import format_time
-from hee_monitor.service.ports import Capsule
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,10 @@ class StateSnapshot:
 
 def read_state(payload: dict[str, Any]) -> StateSnapshot:
     """The health state recorded in a capsule payload (operational when absent)."""
-    monitoring = payload.get("monitoring_state") or {}
-    raw = monitoring.get("current_status", HealthState.OPERATIONAL.value)
+    monitoring = MonitoringState.from_dict(
+        payload.get("monitoring_state") or {}, where="monitoring_state"
+    )
+    raw = monitoring.current_status or HealthState.OPERATIONAL.value
     try:
         state = HealthState(raw)
     except ValueError:
@@ -35,32 +37,43 @@ def read_state(payload: dict[str, Any]) -> StateSnapshot:
             f"{', '.join(s.value for s in HealthState)}",
             hint="restore the capsule from state_capsules/ backups or re-initialise it",
         ) from None
-    return StateSnapshot(state, monitoring.get("status_since"))
+    return StateSnapshot(state, monitoring.status_since)
 
 
 def apply_transitions(payload: dict[str, Any], transitions: list[Transition]) -> None:
     """Write the outcome of ``transitions`` into a payload (a capsule mutator's body)."""
     if not transitions:
         return
-    monitoring = payload.setdefault("monitoring_state", {})
+    monitoring = MonitoringState.from_dict(
+        payload.get("monitoring_state") or {}, where="monitoring_state"
+    )
     last = transitions[-1]
-    monitoring["current_status"] = last.to_state.value
-    monitoring["status_since"] = _iso(last.at)
+    monitoring.current_status = last.to_state.value
+    monitoring.status_since = _iso(last.at)
+    payload["monitoring_state"] = monitoring.to_dict()
 
 
 def fire_all(
-    state: HealthState, triggers: tuple[str, ...], *, at: datetime, reason: str = ""
+    state: HealthState,
+    triggers: tuple[str, ...],
+    *,
+    at: datetime,
+    reason: str = "",
+    open_serious: int = 0,
 ) -> list[Transition]:
-    """Run ``triggers`` in order from ``state``; raises StateError before any is applied
-    if one is invalid (the machine is a scratch copy, nothing is written)."""
+    """Run ``triggers`` in order from ``state`` on a scratch model of the health machine;
+    raises StateError if one is not allowed (nothing is written)."""
     machine = HealthMachine(state)
-    return [machine.fire(t, at=at, reason=reason) for t in triggers]
+    try:
+        return [machine.fire(t, at=at, reason=reason, open_serious=open_serious) for t in triggers]
+    finally:
+        machine.release()
 
 
 class HealthStore:
     """The health state of the pipeline whose capsule is ``capsule``."""
 
-    def __init__(self, capsule: Capsule) -> None:
+    def __init__(self, capsule: CapsuleStore) -> None:
         self._capsule = capsule
 
     def current(self) -> StateSnapshot:

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.audit import processed_runs
 from hee_monitor.record.durable import pending_runs
+from hee_monitor.record.schema import processed_runs
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,20 @@ production with the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding, HealthState
+from hee_monitor.action.alerts.interface import Notifier
+from hee_monitor.analysis.interface import LogAnalyzer
+from hee_monitor.core.capsule import CapsuleStore
+from hee_monitor.core.models import FailedRun, Finding, HealthState
 from hee_monitor.sources.interface import ProcessedRuns, Rerun, Runs, Skipped, Source
 
 __all__ = [
-    "Analyzer",
-    "Capsule",
+    "CapsuleStore",
     "Escalator",
+    "LogAnalyzer",
     "Notifier",
     "ProcessedRuns",
     "RunControl",
@@ -30,31 +33,6 @@ __all__ = [
 
 class RunControl(Rerun, Runs, Protocol):
     """What the cycle asks of the forge besides polling: re-run, and look a run up."""
-
-
-class Analyzer(Protocol):
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis: ...
-
-
-class Capsule(Protocol):
-    """The state capsule: read the payload, change it through a mutator."""
-
-    def load(self) -> dict[str, Any]: ...
-
-    def update(self, mutator: Callable[[dict[str, Any]], None], *, now: datetime) -> Any: ...
-
-
-class Notifier(Protocol):
-    """Takes an alert; what it returns is for the record only. ``flush`` (once a cycle)
-    sends what is due: grouped alerts whose wait is over, retries."""
-
-    def notify(self, alert: Alert, now: datetime) -> str: ...
-
-    def flush(self, now: datetime) -> None: ...
-
-    def recovered(self, repo: str, now: datetime) -> None:
-        """The pipeline is healthy again: tell those who were told of its failures."""
-        ...
 
 
 class Escalator(Protocol):

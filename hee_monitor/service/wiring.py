@@ -14,8 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# imported for its tables too: they are declared on the shared metadata before the audit
-# store is opened (and created), so the router finds them
 from hee_monitor.action.alerts import AlertRouter
 from hee_monitor.analysis.detection.hooks import cycle_hooks
 from hee_monitor.core.clock import Clock
@@ -24,10 +22,10 @@ from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Severity
 from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
 from hee_monitor.record.state import read_state
-from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.service.cycle import MonitorCycle
-from hee_monitor.service.ports import Analyzer, Capsule, Notifier, RunControl, Source
+from hee_monitor.service.ports import CapsuleStore, LogAnalyzer, Notifier, RunControl, Source
 from hee_monitor.sources import open_forge
 from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
 
@@ -42,7 +40,7 @@ class Wiring:
 
     config: Config
     audit: AuditStore
-    capsule: Capsule
+    capsule: CapsuleStore
     clock: Clock
     forge: Forge | None = None  # when repositories are watched
     notes: list[str] = field(default_factory=list)
@@ -111,12 +109,12 @@ def llm_fallback(w: Wiring) -> FallbackClassifier | None:
     )
 
 
-def analyzer(w: Wiring | None = None) -> Analyzer:
-    built: Analyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
+def analyzer(w: Wiring | None = None) -> LogAnalyzer:
+    built: LogAnalyzer = pattern_analyzer(llm_fallback(w) if w is not None else None)
     return built
 
 
-def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsule:
+def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> CapsuleStore:
     """The signed capsule file; keys from [capsule] signing_key / trusted_keys /
     encryption_key (paths) or HEE_SIGNING_KEY / HEE_TRUSTED_KEYS / HEE_CAPSULE_ENCRYPTION_KEY."""
     from hee_monitor.record.capsule.keys import load_signer, load_trusted_keys
@@ -127,13 +125,14 @@ def signed_capsule(path: Path, repo: str, config: Config, clock: Clock) -> Capsu
     signer = load_signer(Path(key_file) if key_file else None)
     trusted = load_trusted_keys([str(k) for k in section.get("trusted_keys", [])], fallback=signer)
     enc = section.get("encryption_key")
-    return SignedCapsuleFile(
+    return SignedCapsule(
         path,
-        repo,
         signer,
         trusted,
+        repository=repo,
         encryption_key=load_encryption_key(Path(enc) if enc else None),
         clock=clock,
+        directory=False,
     )
 
 
@@ -142,7 +141,7 @@ def _signing_configured(config: Config) -> bool:
 
 
 #: capsule implementations by name: signed when a signing key is configured, else plain JSON
-CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
+CAPSULES: dict[str, Callable[[Path, str, Config, Clock], CapsuleStore]] = {
     "signed": signed_capsule,
     "plain": lambda path, repo, _config, _clock: PlainCapsuleFile(path, repo),
 }
@@ -150,7 +149,7 @@ CAPSULES: dict[str, Callable[[Path, str, Config, Clock], Capsule]] = {
 
 def capsule_file(
     path: Path, repo: str | None, config: Config, clock: Clock
-) -> tuple[Capsule, str | None]:
+) -> tuple[CapsuleStore, str | None]:
     """The state capsule at ``path`` as every writer opens it: signed (and verified on every
     read) when a signing key is configured, else plain JSON, with a note saying so. ``repo``
     names a capsule created afresh (default: the first configured repository)."""
@@ -216,7 +215,7 @@ def cycle(
     alert_level: Severity,
     notifier: Notifier | None = None,
     run_control: RunControl | None = None,
-    analyzer_impl: Analyzer | None = None,
+    analyzer_impl: LogAnalyzer | None = None,
     on_run: Callable[[str], None] | None = None,
 ) -> MonitorCycle:
     config = wiring.config

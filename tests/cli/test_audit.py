@@ -9,9 +9,16 @@ import pytest
 from hee_monitor.cli import run
 from hee_monitor.cli.audit import parse_when
 from hee_monitor.core.errors import UsageError
-from hee_monitor.core.models import Diagnosis, FailedJob, FailedRun, HealthState, Severity
+from hee_monitor.core.models import (
+    Diagnosis,
+    FailedJob,
+    FailedRun,
+    HealthState,
+    JobRecord,
+    Severity,
+)
 from hee_monitor.decision.interface import Action, Decision
-from hee_monitor.record.audit import AuditStore, JobRecord
+from hee_monitor.record.audit import AuditStore
 
 NOW = datetime.now(UTC)
 

@@ -176,11 +176,11 @@ def test_a_repository_protected_in_the_service_configuration_is_never_changed(
 
 
 def test_a_signed_capsule_is_updated_through_the_capsule_store(work: Repo, tmp_path: Path) -> None:
-    from hee_monitor.record.capsule import CapsuleStore, Signer, TrustedKeys
+    from hee_monitor.record.capsule import CapsuleDirectory, Signer, TrustedKeys
 
     signer = Signer.generate()
     state = tmp_path / "state"
-    capsules = CapsuleStore(state, signer, TrustedKeys.of([signer.public_key]), None)
+    capsules = CapsuleDirectory(state, signer, TrustedKeys.of([signer.public_key]), None)
     capsules.initialise("octo/app")
     diagnosis = _lint_repo(work, tmp_path)
     work.env["HEE_SIGNING_KEY"] = signer.private_pem().decode()

@@ -13,11 +13,12 @@ from hee_monitor.core.models import (
     FailedRun,
     Finding,
     HealthState,
+    JobRecord,
     Owner,
     Severity,
 )
 from hee_monitor.decision.interface import Action, Decision
-from hee_monitor.record.audit import AuditStore, JobRecord
+from hee_monitor.record.audit import AuditStore
 
 NOW = datetime.now(UTC)
 

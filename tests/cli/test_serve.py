@@ -115,7 +115,8 @@ def test_serve_runs_the_whole_pipeline_for_each_delivery(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from hee_monitor.cli.serve import _pipeline_server
-    from hee_monitor.record.audit import AuditStore, decisions
+    from hee_monitor.record.audit import AuditStore
+    from hee_monitor.record.schema import decisions
     from tests.fakes.github import GitHubFake, JobSpec
 
     with GitHubFake() as fake:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from hee_monitor.cli import run
-from hee_monitor.record.audit import AuditStore, transitions
+from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.schema import transitions
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from hee_monitor.action.alerts.outbox import outbox_table
 from hee_monitor.core.errors import UsageError
 from hee_monitor.demo.story import FLAKY_LOG, DemoResult, play
-from hee_monitor.record.audit import alerts, decisions
 from hee_monitor.record.capsule.keys import TrustedKeys, load_public_key
-from hee_monitor.record.capsule.store import CapsuleStore
+from hee_monitor.record.capsule.store import CapsuleDirectory
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import alert_outbox as outbox_table
+from hee_monitor.record.schema import alerts, decisions
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
 def test_the_capsule_verifies_with_the_generated_key(demo: tuple[DemoResult, str]) -> None:
     result, _ = demo
     keys = TrustedKeys.of([load_public_key(str(result.public_key))])
-    store = CapsuleStore(result.capsule_dir, None, keys)
+    store = CapsuleDirectory(result.capsule_dir, None, keys)
     live = store.load()
     assert live.version > 3
     assert store.verify_chain().oldest_version == 1

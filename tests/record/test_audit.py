@@ -13,13 +13,15 @@ from hee_monitor.core.models import (
     FailedRun,
     Finding,
     HealthState,
+    JobRecord,
     Owner,
     Severity,
 )
 from hee_monitor.decision.health import Transition
 from hee_monitor.decision.interface import Action, Decision
-from hee_monitor.record.audit import AuditStore, JobRecord, processed_runs
+from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import processed_runs
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 
@@ -68,12 +70,13 @@ DECISION = Decision(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AuditStore:
-    return AuditStore.open(f"sqlite:///{tmp_path}/audit.db")
+def store(store_url: str) -> AuditStore:
+    """The store's contract holds on SQLite and on PostgreSQL."""
+    return AuditStore.open(store_url)
 
 
-def test_processed_runs_are_remembered_across_reopen(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/audit.db"
+def test_processed_runs_are_remembered_across_reopen(store_url: str) -> None:
+    url = store_url
     first = AuditStore.open(url)
     assert not first.seen("octo/app#1.1")
     first.mark("octo/app#1.1", now=NOW)
@@ -83,10 +86,10 @@ def test_processed_runs_are_remembered_across_reopen(tmp_path: Path) -> None:
     assert again.count(processed_runs) == 1
 
 
-def test_poll_cursors_are_remembered_across_reopen(tmp_path: Path) -> None:
+def test_poll_cursors_are_remembered_across_reopen(store_url: str) -> None:
     from hee_monitor.sources.interface import PollCursors
 
-    url = f"sqlite:///{tmp_path}/audit.db"
+    url = store_url
     first = AuditStore.open(url)
     assert isinstance(first, PollCursors)
     assert first.get_etag("api octo/app") is None

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import inspect
 
 from hee_monitor.cli import run
-from hee_monitor.record.audit import decisions
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import decisions
 
 
 def test_a_read_only_open_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from hee_monitor.core.models import (
 )
 from hee_monitor.decision.interface import Action, PolicySettings
 from hee_monitor.decision.rules import RulesPolicy
-from hee_monitor.record.audit import AuditStore, decisions, findings, processed_runs
+from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.schema import decisions, findings, processed_runs
 from hee_monitor.service.cycle import MonitorCycle
 from hee_monitor.service.ports import Skipped
 from hee_monitor.service.wiring import pattern_analyzer

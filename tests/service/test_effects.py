@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hee_monitor.action.alerts import AlertRouter
-from hee_monitor.action.alerts.outbox import outbox_table
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.models import HealthState
 from hee_monitor.decision.rules import RulesPolicy
-from hee_monitor.record.audit import AuditStore, decisions, reruns
+from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.schema import alert_outbox as outbox_table
+from hee_monitor.record.schema import decisions, reruns
 from hee_monitor.service.cycle import CycleReport, MonitorCycle
 from hee_monitor.service.effects import EffectStore, EffectWorker, Intent, SimulatedCrash
 from hee_monitor.service.notify import RouterNotifier

@@ -17,7 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.models import Alert, FailedJob, FailedRun, Finding, Owner, Severity
 from hee_monitor.decision.rules import RulesPolicy
-from hee_monitor.record.audit import AuditStore, decisions
+from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.schema import decisions
 from hee_monitor.service.cycle import MonitorCycle
 from hee_monitor.service.effects import EffectStore, EffectWorker, Intent, SimulatedCrash
 from hee_monitor.sources.interface import Skipped

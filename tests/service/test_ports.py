@@ -15,31 +15,34 @@ from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import Alert, HealthState, Severity
 from hee_monitor.record.audit import AuditStore
+from hee_monitor.record.capsule.access import InMemoryCapsule, PlainCapsuleFile, SignedCapsule
 from hee_monitor.record.capsule.keys import Signer, TrustedKeys
+from hee_monitor.record.capsule.store import new_payload
 from hee_monitor.record.state import HealthStore
-from hee_monitor.service.capsule_file import PlainCapsuleFile, SignedCapsuleFile
 from hee_monitor.service.notify import RouterNotifier
-from hee_monitor.service.ports import Capsule, Notifier
+from hee_monitor.service.ports import CapsuleStore, Notifier
 from tests.fakes.memory import MemoryCapsule, RecordingNotifier
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 
 
-def _signed(tmp_path: Path) -> Capsule:
+def _signed(tmp_path: Path, name: str = "signed.json") -> CapsuleStore:
     signer = Signer.generate()
-    return SignedCapsuleFile(
-        tmp_path / "signed.json",
-        "octo/app",
+    return SignedCapsule(
+        tmp_path / name,
         signer,
         TrustedKeys.of([signer.public_key]),
+        repository="octo/app",
         clock=FakeClock(NOW),
     )
 
 
-CAPSULES: dict[str, Callable[[Path], Capsule]] = {
+CAPSULES: dict[str, Callable[[Path], CapsuleStore]] = {
     "memory": lambda _tmp: MemoryCapsule(),
+    "in-memory": lambda _tmp: InMemoryCapsule(new_payload("octo/app", NOW)),
     "plain": lambda tmp: PlainCapsuleFile(tmp / "plain.json", "octo/app"),
     "signed": _signed,
+    "signed-directory": lambda tmp: _signed(tmp, "current.json"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Alert channels: one small interface (:class:`Notifier`) and its implementations.
+"""Alert channels: one small interface (:class:`Channel`) and its implementations.
 
 Every outside channel (e-mail, Slack, SMS gateways, generic webhooks) goes through apprise,
 the only module that imports it is this one. A channel is a name plus one or more apprise
@@ -62,7 +62,7 @@ class SendResult:
     error: str | None = None
 
 
-class Notifier(Protocol):
+class Channel(Protocol):
     name: str
 
     def describe(self) -> str:
@@ -233,13 +233,13 @@ class AppriseNotifier:
 
 def _console_factory(
     name: str, spec: Mapping[str, Any], scrubber: Scrubber, env: Mapping[str, str]
-) -> Notifier:
+) -> Channel:
     return ConsoleNotifier(name)
 
 
 def _apprise_factory(
     name: str, spec: Mapping[str, Any], scrubber: Scrubber, env: Mapping[str, str]
-) -> Notifier:
+) -> Channel:
     interval = spec.get("min_interval")
     if interval is not None and (
         isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0
@@ -256,7 +256,7 @@ def _apprise_factory(
     )
 
 
-_Factory = Callable[[str, Mapping[str, Any], Scrubber, Mapping[str, str]], Notifier]
+_Factory = Callable[[str, Mapping[str, Any], Scrubber, Mapping[str, str]], Channel]
 
 #: channel type → factory(name, config table, scrubber, environment)
 CHANNEL_TYPES: dict[str, _Factory] = {
@@ -295,7 +295,7 @@ def build_notifiers(
     wanted: frozenset[str],
     scrubber: Scrubber,
     env: Mapping[str, str] | None = None,
-) -> tuple[dict[str, Notifier], dict[str, str]]:
+) -> tuple[dict[str, Channel], dict[str, str]]:
     """The channels the matrix names, built from ``[alerts.channels]`` and the environment.
 
     Returns the notifiers and, for channels that have no URL, why they are skipped.
@@ -304,7 +304,7 @@ def build_notifiers(
     section = section or {}
     if not isinstance(section, Mapping):
         raise ConfigError("[alerts.channels] must be a table", hint="see docs/alerts.md")
-    notifiers: dict[str, Notifier] = {}
+    notifiers: dict[str, Channel] = {}
     skipped: dict[str, str] = {}
     for name in sorted(wanted | set(section)):
         spec = section.get(name, {})

@@ -12,56 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    String,
-    Table,
-    Text,
     delete,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.alerts._sql import UTCDateTime, store_error, transaction
+from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.action.alerts.dedupe import LastNotification
 from hee_monitor.core.models import Alert, Severity
-from hee_monitor.record.db import metadata
-
-groups_table = Table(
-    "alert_groups",
-    metadata,
-    Column("repo", String(300), primary_key=True),
-    Column("fingerprint", String(300), primary_key=True),
-    Column("severity", String(20), nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("pattern_id", String(200), nullable=True),
-    Column("url", Text, nullable=True),
-    Column("count", Integer, nullable=False),
-    Column("first_seen", UTCDateTime, nullable=False),
-    Column("detected_at", UTCDateTime, nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    #: set when dedupe held the group back: new alerts do not bring it forward
-    Column("hold_until", UTCDateTime, nullable=True),
-)
-
-notifications_table = Table(
-    "alert_notifications",
-    metadata,
-    Column("repo", String(300), primary_key=True),
-    Column("fingerprint", String(300), primary_key=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("severity", String(20), nullable=False),
-    Column("resolved", Boolean, nullable=False),
-    Column("channels", Text, nullable=False),
-    Column("title", Text, nullable=False, default=""),
-)
+from hee_monitor.record.schema import alert_groups as groups_table
+from hee_monitor.record.schema import alert_notifications as notifications_table
 
 
 @dataclass(frozen=True)
@@ -102,20 +64,6 @@ class Group:
         )
 
 
-def _add_hold_until(engine: Engine) -> None:
-    """Stores created before ``hold_until`` existed get the column (nullable, so no
-    data changes); ``create_all`` only creates missing tables, never missing columns."""
-    try:
-        columns = {c["name"] for c in inspect(engine).get_columns(groups_table.name)}
-        if columns and "hold_until" not in columns:
-            with transaction(engine, "upgrade the alert groups table") as conn:
-                conn.execute(
-                    text(f"ALTER TABLE {groups_table.name} ADD COLUMN hold_until TIMESTAMP")
-                )
-    except SQLAlchemyError as exc:
-        raise store_error("upgrade the alert groups table", exc) from None
-
-
 def _group(r: object) -> Group:
     m = dict(r)  # type: ignore[call-overload]
     m["severity"] = Severity(m["severity"])
@@ -125,7 +73,6 @@ def _group(r: object) -> Group:
 class GroupStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        _add_hold_until(engine)
 
     def add(self, alert: Alert, *, now: datetime, wait: timedelta) -> Group:
         """Put ``alert`` into its open group (creating it); returns the group after."""

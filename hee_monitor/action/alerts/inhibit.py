@@ -30,26 +30,16 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import Column, String, Table, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.alerts._sql import UTCDateTime, store_error, transaction
+from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.action.alerts.matrix import parse_duration
 from hee_monitor.action.alerts.silences import AlertMuted
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Alert, Severity
-from hee_monitor.record.db import metadata
-
-inhibit_sources_table = Table(
-    "alert_inhibit_sources",
-    metadata,
-    Column("repo", String(300), primary_key=True),
-    Column("fingerprint", String(300), primary_key=True),
-    Column("pattern_id", String(200), nullable=True),
-    Column("severity", String(20), nullable=False),
-    Column("seen_at", UTCDateTime, nullable=False),
-)
+from hee_monitor.record.schema import alert_inhibit_sources as inhibit_sources_table
 
 DEFAULT_WINDOW = timedelta(hours=1)
 #: the alerts about a failure (an escalation is a failure that persists)
@@ -58,7 +48,7 @@ _KEYS = ("source_patterns", "source_severity", "target_patterns", "target_severi
 
 
 @dataclass(frozen=True)
-class Source:
+class InhibitingAlert:
     """An open alert that may inhibit others of its repository."""
 
     repo: str
@@ -105,7 +95,7 @@ def is_source(alert: Alert, rules: Iterable[InhibitRule]) -> bool:
 
 
 def inhibited(
-    alert: Alert, rules: Iterable[InhibitRule], sources: Iterable[Source], now: datetime
+    alert: Alert, rules: Iterable[InhibitRule], sources: Iterable[InhibitingAlert], now: datetime
 ) -> AlertMuted | None:
     """Why ``alert`` is muted by an open source alert of its repository, or None. Pure."""
     candidates = [s for s in sources if s.repo == alert.repo and s.fingerprint != alert.fingerprint]
@@ -214,7 +204,7 @@ class InhibitSources:
                 )
             )
 
-    def open(self, repo: str) -> list[Source]:
+    def open(self, repo: str) -> list[InhibitingAlert]:
         query = select(inhibit_sources_table).where(inhibit_sources_table.c.repo == repo)
         try:
             with self._engine.connect() as conn:
@@ -222,7 +212,7 @@ class InhibitSources:
         except SQLAlchemyError as exc:
             raise store_error("read the inhibiting alerts", exc) from None
         return [
-            Source(
+            InhibitingAlert(
                 r["repo"], r["fingerprint"], r["pattern_id"], Severity(r["severity"]), r["seen_at"]
             )
             for r in rows

@@ -16,38 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.alerts._sql import UTCDateTime, store_error, transaction
+from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.action.alerts.channels import Message
 from hee_monitor.core.models import Severity
-from hee_monitor.record.db import metadata
-
-outbox_table = Table(
-    "alert_outbox",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("channel", String(100), nullable=False),
-    Column("repo", String(300), nullable=False),
-    Column("fingerprint", String(300), nullable=False),
-    Column("severity", String(20), nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("url", Text, nullable=True),
-    Column("count", Integer, nullable=False),
-    Column("detected_at", UTCDateTime, nullable=False),
-    Column("enqueued_at", UTCDateTime, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text, nullable=True),
-    #: pending | delivered | dead
-    Column("status", String(20), nullable=False),
-    Column("delivered_at", UTCDateTime, nullable=True),
-    Index("ix_alert_outbox_due", "status", "next_attempt_at"),
-)
+from hee_monitor.record.schema import alert_outbox as outbox_table
 
 
 @dataclass(frozen=True)

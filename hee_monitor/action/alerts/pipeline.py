@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from hee_monitor.action.alerts.channels import Message, Notifier, SendResult, build_notifiers
+from hee_monitor.action.alerts.channels import Channel, Message, SendResult, build_notifiers
 from hee_monitor.action.alerts.dedupe import DedupeReason, dedupe
 from hee_monitor.action.alerts.grouping import Group, GroupStore, NotificationLog
 from hee_monitor.action.alerts.inhibit import (
@@ -144,7 +144,7 @@ class DedupeStage:
         log_: NotificationLog,
         outbox: Outbox,
         matrix: EscalationMatrix,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, Channel],
         repeat_interval: timedelta,
         repo_channels: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
@@ -212,7 +212,7 @@ class DeliverStage:
     the injected clock) while the failure is recoverable."""
 
     def __init__(
-        self, notifiers: Mapping[str, Notifier], settings: RouterSettings, clock: Clock
+        self, notifiers: Mapping[str, Channel], settings: RouterSettings, clock: Clock
     ) -> None:
         self._notifiers = notifiers
         self._settings = settings
@@ -312,7 +312,7 @@ class AlertRouter:
         engine: Engine,
         clock: Clock,
         *,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, Channel],
         matrix: EscalationMatrix,
         settings: RouterSettings | None = None,
         scrubber: Scrubber | None = None,

@@ -14,28 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
 
-from sqlalchemy import Column, Integer, String, Table, Text, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.alerts._sql import UTCDateTime, store_error, transaction
+from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Alert, HealthState, Severity
-from hee_monitor.record.db import metadata
-
-silences_table = Table(
-    "alert_silences",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(32), nullable=False, unique=True),
-    Column("repo", String(300), nullable=False),
-    Column("pattern", String(300), nullable=False),
-    Column("severities", String(100), nullable=False),
-    Column("comment", Text, nullable=False),
-    Column("created_by", String(200), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-)
+from hee_monitor.record.schema import alert_silences as silences_table
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from hee_monitor.action.escalation.codeowners import (
 )
 from hee_monitor.action.escalation.store import EscalationStore, Tracked
 from hee_monitor.analysis.detection.settings import validate_section
-from hee_monitor.analysis.redact import redact
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import FailedRun, Finding, HealthState
+from hee_monitor.core.redact import redact
 from hee_monitor.sources.interface import Files, Issues
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class EscalationSettings:
         return cls(**data)
 
 
-class Step(enum.StrEnum):
+class EscalationStep(enum.StrEnum):
     OPEN = "open"
     REOPEN = "reopen"
     UPDATE = "update"
@@ -93,24 +93,27 @@ class Step(enum.StrEnum):
 
 def plan(
     tracked: Tracked, settings: EscalationSettings, state: HealthState, now: datetime
-) -> tuple[Step, str]:
+) -> tuple[EscalationStep, str]:
     """What to do about one tracked fingerprint, and why. Pure."""
     quiet = now - tracked.last_seen
     close_after = timedelta(hours=settings.close_after_hours)
     if tracked.open_issue:
         if quiet >= close_after:
-            return Step.CLOSE, f"not seen for {_hours(quiet)}"
+            return EscalationStep.CLOSE, f"not seen for {_hours(quiet)}"
         if tracked.occurrences > tracked.reported:
-            return Step.UPDATE, f"{tracked.occurrences - tracked.reported} new occurrence(s)"
-        return Step.NONE, "issue up to date"
+            return (
+                EscalationStep.UPDATE,
+                f"{tracked.occurrences - tracked.reported} new occurrence(s)",
+            )
+        return EscalationStep.NONE, "issue up to date"
     if (
         tracked.issue_state == "closed"
         and tracked.closed_at is not None
         and tracked.last_seen <= tracked.closed_at
     ):
-        return Step.NONE, "resolved"
+        return EscalationStep.NONE, "resolved"
     if quiet >= close_after:
-        return Step.NONE, f"not seen for {_hours(quiet)}"
+        return EscalationStep.NONE, f"not seen for {_hours(quiet)}"
     reasons = []
     if tracked.occurrences >= settings.occurrences:
         reasons.append(f"{tracked.occurrences} occurrences (threshold {settings.occurrences})")
@@ -124,8 +127,8 @@ def plan(
     if settings.on_failed_state and state is HealthState.FAILED:
         reasons.append("the pipeline is in the failed state")
     if not reasons:
-        return Step.NONE, "not persistent yet"
-    step = Step.REOPEN if tracked.issue_number is not None else Step.OPEN
+        return EscalationStep.NONE, "not persistent yet"
+    step = EscalationStep.REOPEN if tracked.issue_number is not None else EscalationStep.OPEN
     return step, "; ".join(reasons)
 
 
@@ -142,7 +145,7 @@ class IssueForge(Issues, Files, Protocol):
 class EscalationAction:
     """One thing done (or, in a dry run, that would be done) on GitHub."""
 
-    step: Step
+    step: EscalationStep
     repo: str
     fingerprint: str
     title: str
@@ -210,7 +213,7 @@ class IssueEscalator:
             return actions
         for tracked in self.store.all():
             step, reason = plan(tracked, self.settings, state, now)
-            if step is Step.NONE:
+            if step is EscalationStep.NONE:
                 continue
             try:
                 action = self._act(step, reason, tracked, now)
@@ -237,16 +240,18 @@ class IssueEscalator:
 
     # -- acting --------------------------------------------------------------------------
 
-    def _act(self, step: Step, reason: str, tracked: Tracked, now: datetime) -> EscalationAction:
+    def _act(
+        self, step: EscalationStep, reason: str, tracked: Tracked, now: datetime
+    ) -> EscalationAction:
         title = _title(tracked)
         dry = self.settings.dry_run or self.forge is None
-        if step in (Step.OPEN, Step.REOPEN) and not dry:
+        if step in (EscalationStep.OPEN, EscalationStep.REOPEN) and not dry:
             step, tracked = self._adopt(step, tracked, now)
-            if step is Step.UPDATE and tracked.occurrences <= tracked.reported:
+            if step is EscalationStep.UPDATE and tracked.occurrences <= tracked.reported:
                 return EscalationAction(step, tracked.repo, tracked.fingerprint, title,
                                         "adopted an existing issue", tracked.issue_number,
                                         tracked.issue_url)  # fmt: skip
-        if step is Step.OPEN:
+        if step is EscalationStep.OPEN:
             users, mentions = self._owners_of(tracked)
             body = render_body(tracked, now, mentions=mentions)
             assignees = tuple(dict.fromkeys([*self.settings.assignees, *users]))
@@ -271,9 +276,9 @@ class IssueEscalator:
                                     assignees)  # fmt: skip
         number = tracked.issue_number
         assert number is not None
-        if step is Step.REOPEN:
+        if step is EscalationStep.REOPEN:
             text = f"The failure is back ({reason}); reopening.\n\n" + _occurrence_line(tracked)
-        elif step is Step.UPDATE:
+        elif step is EscalationStep.UPDATE:
             text = _update_text(tracked)
         else:
             text = (
@@ -285,10 +290,10 @@ class IssueEscalator:
             return EscalationAction(step, tracked.repo, tracked.fingerprint, title, reason,
                                     number, tracked.issue_url, text, dry_run=True)  # fmt: skip
         assert self.forge is not None
-        if step is Step.CLOSE:
+        if step is EscalationStep.CLOSE:
             self.forge.close_issue(tracked.repo, number, comment=text)
             self.store.set_issue(tracked.repo, tracked.fingerprint, state="closed", now=now)
-        elif step is Step.REOPEN:
+        elif step is EscalationStep.REOPEN:
             self.forge.update_issue(
                 tracked.repo, number, state="open", body=render_body(tracked, now)
             )
@@ -310,7 +315,9 @@ class IssueEscalator:
         return EscalationAction(step, tracked.repo, tracked.fingerprint, title, reason,
                                 number, tracked.issue_url, text)  # fmt: skip
 
-    def _adopt(self, step: Step, tracked: Tracked, now: datetime) -> tuple[Step, Tracked]:
+    def _adopt(
+        self, step: EscalationStep, tracked: Tracked, now: datetime
+    ) -> tuple[EscalationStep, Tracked]:
         """Before filing: an issue with this fingerprint's marker that the store does not
         know (a lost or shared database) is taken over instead of filing a duplicate."""
         if tracked.issue_number is not None:
@@ -335,8 +342,8 @@ class IssueEscalator:
         adopted = self.store.get(tracked.repo, tracked.fingerprint)
         assert adopted is not None
         if state == "open":
-            return Step.UPDATE, adopted
-        return Step.REOPEN, adopted
+            return EscalationStep.UPDATE, adopted
+        return EscalationStep.REOPEN, adopted
 
     def _owners_of(self, tracked: Tracked) -> tuple[list[str], list[str]]:
         if not self.settings.codeowners:

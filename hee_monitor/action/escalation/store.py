@@ -15,13 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
     insert,
     select,
@@ -31,29 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.db import metadata
-
-escalation_issues = Table(
-    "escalation_issues",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("fingerprint", String(200), nullable=False),
-    Column("pattern_id", String(200), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("occurrences", Integer, nullable=False),
-    Column("reported", Integer, nullable=False),
-    Column("first_seen", DateTime, nullable=False),
-    Column("last_seen", DateTime, nullable=False),
-    #: the latest run's facts, as JSON (url, workflow, branch, sha, evidence, owners)
-    Column("latest", Text, nullable=False),
-    Column("issue_number", Integer, nullable=True),
-    Column("issue_url", Text, nullable=True),
-    Column("issue_state", String(20), nullable=True),  # open | closed
-    Column("opened_at", DateTime, nullable=True),
-    Column("closed_at", DateTime, nullable=True),
-    UniqueConstraint("repo", "fingerprint", name="uq_escalation_issues_fp"),
-)
+from hee_monitor.record.schema import escalation_issues
 
 
 @dataclass(frozen=True)

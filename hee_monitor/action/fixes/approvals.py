@@ -11,24 +11,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.fixes.records import audit, fix_approvals
+from hee_monitor.action.alerts.interface import Notifier
+from hee_monitor.action.fixes.records import audit
 from hee_monitor.core.errors import FixError, StoreError, UsageError
 from hee_monitor.core.models import Alert, Severity
+from hee_monitor.record.schema import fix_approvals
 
 PENDING, APPROVED, REJECTED, EXECUTED = "pending", "approved", "rejected", "executed"
 STATUSES = (PENDING, APPROVED, REJECTED, EXECUTED)
-
-
-class Notifier(Protocol):
-    """Where escalations go (the alert router implements it)."""
-
-    def notify(self, alert: Alert) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -217,7 +213,7 @@ class ApprovalStore:
             if not is_overdue(request, now, timeout):
                 continue
             alert = escalation_alert(request, now)
-            notifier.notify(alert)
+            notifier.notify(alert, now)
             self._set(request.id, escalated=now)
             audit(self.engine, now, "hee-monitor", "approval.escalated", request.id, alert.title)
             sent.append(alert)

@@ -23,16 +23,15 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from hee_monitor.action.fixes import backup, failing_command, records
-from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore, Notifier
+from hee_monitor.action.fixes.approvals import ApprovalRequest, ApprovalStore
 from hee_monitor.action.fixes.backup import JournalEntry, RestoreReport, Snapshot
-from hee_monitor.action.fixes.capsule_access import CapsuleAccess
 from hee_monitor.action.fixes.config import FixConfig, load_config
 from hee_monitor.action.fixes.failing_command import FailingCommand
 from hee_monitor.action.fixes.git import Git
@@ -56,10 +55,11 @@ from hee_monitor.action.fixes.strategies.interface import (
     Safety,
     upgrade_edits,
 )
-from hee_monitor.analysis.redact import redact
+from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
+from hee_monitor.core.redact import redact
 from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class FixEngine:
         store: Engine,
         clock: Clock | None = None,
         config: FixConfig | None = None,
-        capsule: CapsuleAccess | None = None,
+        capsule: CapsuleStore | None = None,
         options: EngineOptions | None = None,
         strategies: Mapping[str, FixStrategy] | None = None,
         pull_requests: PullRequests | None = None,
@@ -224,7 +224,7 @@ class FixEngine:
         except FixError as exc:
             return self._for_a_person(ctx, sid, f"cannot plan the fix: {exc.message}")
         plan = self._with_failing_command(strategy, plan, ctx.failing)
-        payload = self.capsule.payload() if self.capsule is not None else None
+        payload = self.capsule.load() if self.capsule is not None else None
         now = self.clock.now()
         decision = decide(
             finding,
@@ -348,10 +348,6 @@ class FixEngine:
             )
         finding = finding_from_json(request.finding, f"approval {approval_id}")
         return self.execute_fix(finding, approval=request)
-
-    def escalate_approvals(self, notifier: Notifier) -> list[Any]:
-        timeout = timedelta(hours=self.config.approval_timeout_hours)
-        return self.approvals.escalate_due(self.clock.now(), timeout, notifier)
 
     def recover(self) -> list[Recovered]:
         """Restore the tree of every fix a dead process left unsettled."""
@@ -746,7 +742,7 @@ class FixEngine:
         return [self.env[n] for n in names if self.env.get(n)]
 
     def _payload(self) -> dict[str, Any] | None:
-        return self.capsule.payload() if self.capsule is not None else None
+        return self.capsule.load() if self.capsule is not None else None
 
     def _record_attempt(
         self, a: _Attempt, now: datetime, *, success: bool, rollback: bool, branch: str | None

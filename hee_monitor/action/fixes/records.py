@@ -6,12 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    String,
-    Table,
-    Text,
     func,
     insert,
     select,
@@ -20,55 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.db import metadata
-
-fix_attempts = Table(
-    "fix_attempts",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("fingerprint", String(128), nullable=False, index=True),
-    Column("pattern_id", String(128), nullable=False),
-    Column("strategy", String(64), nullable=False),
-    Column("repository", String(256)),
-    Column("run_id", String(64)),
-    Column("started", DateTime(timezone=True), nullable=False),
-    Column("outcome", String(32)),  # applied | rolled-back | crashed (set by recovery)
-    Column("detail", Text),
-)
-
-fix_approvals = Table(
-    "fix_approvals",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # pending|approved|rejected|executed
-    Column("escalated", DateTime(timezone=True)),
-    Column("repository", String(256)),
-    Column("repo_path", Text),
-    Column("run_id", String(64)),
-    Column("pattern_id", String(128), nullable=False),
-    Column("strategy", String(64), nullable=False),
-    Column("fingerprint", String(128), nullable=False, index=True),
-    Column("severity", String(16), nullable=False),
-    Column("risk", Integer, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("plan_json", Text, nullable=False),
-    Column("finding_json", Text, nullable=False),
-    Column("decided_by", String(128)),
-    Column("decided_at", DateTime(timezone=True)),
-    Column("decision_reason", Text),
-)
-
-fix_audit = Table(
-    "fix_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(128), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("subject", String(128), nullable=False),
-    Column("detail", Text),
-)
+from hee_monitor.record.schema import fix_attempts, fix_audit
 
 
 def _translate(exc: SQLAlchemyError) -> StoreError:

@@ -24,8 +24,7 @@ from hee_monitor.analysis.detection.durations import DurationStore
 from hee_monitor.analysis.detection.jobs import join, metadata_findings
 from hee_monitor.analysis.detection.settings import DetectionSettings
 from hee_monitor.core.errors import HeeError
-from hee_monitor.core.models import Diagnosis, FailedJob, FailedRun, Finding
-from hee_monitor.record.audit import JobRecord
+from hee_monitor.core.models import Diagnosis, FailedJob, FailedRun, Finding, JobRecord
 from hee_monitor.sources.interface import Artifacts, Jobs, JobTiming, Runs
 
 log = logging.getLogger(__name__)

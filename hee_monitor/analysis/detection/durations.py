@@ -14,13 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
     and_,
     func,
     insert,
@@ -31,21 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hee_monitor.analysis.detection.settings import DetectionSettings
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.db import metadata
-
-job_durations = Table(
-    "detection_job_durations",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("repo", String(200), nullable=False),
-    Column("workflow", String(300), nullable=False),
-    Column("job_name", String(300), nullable=False),
-    Column("job_id", Integer, nullable=False),
-    Column("conclusion", String(30), nullable=False),
-    Column("seconds", Float, nullable=False),
-    Column("completed_at", DateTime, nullable=False),
-    UniqueConstraint("repo", "job_id", name="uq_detection_job_durations_job"),
-)
+from hee_monitor.record.schema import job_durations
 
 
 @dataclass(frozen=True)

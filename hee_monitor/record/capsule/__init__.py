@@ -2,7 +2,7 @@
 
 The public API, kept small::
 
-    store = CapsuleStore(Path("state_capsules"), signer, trusted_keys, encryption_key)
+    store = CapsuleDirectory(Path("state_capsules"), signer, trusted_keys, encryption_key)
     store.initialise("octo/app", now=now)                  # version 1
     capsule = store.load()                                  # verified, or a CapsuleError
     store.update(lambda p: p["monitoring_state"].update(current_status="degraded"), now=now)
@@ -38,16 +38,16 @@ from hee_monitor.record.capsule.files import (
 )
 from hee_monitor.record.capsule.keys import Signer, TrustedKeys, load_signer, load_trusted_keys
 from hee_monitor.record.capsule.sealing import EncryptionKey, load_encryption_key
-from hee_monitor.record.capsule.store import CapsuleStore, new_payload
+from hee_monitor.record.capsule.store import CapsuleDirectory, new_payload
 
 __all__ = [
     "BadSignatureError",
     "Capsule",
+    "CapsuleDirectory",
     "CapsuleError",
     "CapsuleFormatError",
     "CapsuleKeyError",
     "CapsuleStorageError",
-    "CapsuleStore",
     "ChainError",
     "ConflictError",
     "EncryptionKey",

@@ -1,22 +1,31 @@
-"""The signed capsule behind the capsule ports of other components.
+"""The capsule stores: every implementation of :class:`~hee_monitor.core.capsule.CapsuleStore`
+(``load() -> dict`` and ``update(mutator, *, now)``), which the cycle, the fix engine and
+the commands all use.
 
-The monitor cycle reads and changes its capsule through ``load() -> dict`` and
-``update(mutator, *, now) -> dict``; the fix engine through ``payload() -> dict`` and
-``update(mutator, now)``. :class:`SignedCapsule` serves both over a signed capsule: a
-state directory when the path is ``<dir>/current.json`` (history, backups, archive), else a
-single file whose trusted record lives beside it. Reads are verified; a missing capsule
-is created as version 1 on the first update.
+* :class:`SignedCapsule`: signed and versioned; a state directory when the path is
+  ``<dir>/current.json`` (history, backups, archive), else a single file whose trusted
+  record lives beside it. Reads are verified; a missing capsule is created as version 1 on
+  the first update.
+* :class:`PlainCapsuleFile`: an unsigned JSON payload, for runs without a signing key (a
+  first try, a local pre-commit run). Reads a signed envelope's payload too, but refuses to
+  rewrite one (it could not renew the signature).
+* :class:`InMemoryCapsule`: a payload in memory (runs without a capsule, tests).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hee_monitor.core.capsule import CapsuleStore, Mutator
 from hee_monitor.core.clock import Clock, SystemClock
+from hee_monitor.core.errors import CapsuleError
 from hee_monitor.record.capsule.files import (
     load_capsule_file,
     save_capsule_file,
@@ -30,12 +39,23 @@ from hee_monitor.record.capsule.keys import (
     load_trusted_keys,
 )
 from hee_monitor.record.capsule.sealing import EncryptionKey, load_encryption_key
-from hee_monitor.record.capsule.store import CURRENT_FILE, CapsuleStore, new_payload
+from hee_monitor.record.capsule.store import CURRENT_FILE, CapsuleDirectory, new_payload
 
-Mutator = Callable[[dict[str, Any]], None]
+__all__ = [
+    "CapsuleStore",
+    "InMemoryCapsule",
+    "Mutator",
+    "PlainCapsuleFile",
+    "SignedCapsule",
+    "signed_capsule_from_env",
+]
 
 
 class SignedCapsule:
+    """A signed capsule: every read verified against ``trusted_keys``, every update the
+    next version, signed and chained. ``directory`` (default: the path is named
+    ``current.json``) keeps history, backups and an archive beside it."""
+
     def __init__(
         self,
         path: Path,
@@ -45,6 +65,7 @@ class SignedCapsule:
         repository: str = "",
         encryption_key: EncryptionKey | None = None,
         clock: Clock | None = None,
+        directory: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self.signer = signer
@@ -53,8 +74,8 @@ class SignedCapsule:
         self.encryption_key = encryption_key
         self.clock: Clock = clock or SystemClock()
         self._store = (
-            CapsuleStore(self.path.parent, signer, trusted_keys, encryption_key, self.clock)
-            if self.path.name == CURRENT_FILE
+            CapsuleDirectory(self.path.parent, signer, trusted_keys, encryption_key, self.clock)
+            if (self.path.name == CURRENT_FILE if directory is None else directory)
             else None
         )
 
@@ -65,9 +86,8 @@ class SignedCapsule:
             return new_payload(self.repository, now)
         if self._store is not None:
             return dict(self._store.load(now=now).payload)
-        return dict(load_capsule_file(self.path, self.trusted_keys, now=now).payload)
-
-    payload = load
+        capsule = load_capsule_file(self.path, self.trusted_keys, now=now, record=False)
+        return copy.deepcopy(dict(capsule.payload))
 
     def update(self, mutator: Mutator, now: datetime | None = None) -> dict[str, Any]:
         moment = now or self.clock.now()
@@ -117,3 +137,74 @@ def signed_capsule_from_env(
         encryption_key=load_encryption_key(env=environ),
         clock=clock,
     )
+
+
+class PlainCapsuleFile:
+    """``path`` holds the payload as JSON; updates bump ``version`` and replace atomically.
+    An unsigned envelope (``{"signed": payload, "signatures": []}``) keeps its form."""
+
+    def __init__(self, path: Path, repository: str = "") -> None:
+        self.path = Path(path)
+        self.repository = repository
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CapsuleError(
+                f"{self.path}: cannot read the state capsule ({exc})",
+                hint="restore it from state_capsules/backups or delete it to start afresh",
+            ) from None
+        payload = data.get("signed", data) if isinstance(data, dict) else None
+        if not isinstance(payload, dict):
+            raise CapsuleError(f"{self.path}: not a state capsule (expected a JSON object)")
+        return data  # type: ignore[no-any-return]
+
+    def load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return new_payload(self.repository, SystemClock().now())
+        data = self._read()
+        payload: dict[str, Any] = copy.deepcopy(data.get("signed", data))
+        return payload
+
+    def update(self, mutator: Mutator, *, now: datetime) -> dict[str, Any]:
+        fresh = not self.path.exists()
+        data: dict[str, Any] = new_payload(self.repository, now) if fresh else self._read()
+        if "signed" in data and data.get("signatures"):
+            raise CapsuleError(
+                f"state capsule {self.path} is signed; an unsigned writer cannot re-sign it",
+                hint="set HEE_SIGNING_KEY so the signed store updates it "
+                "(or use hee-monitor capsule)",
+            )
+        payload = data["signed"] if isinstance(data.get("signed"), dict) else data
+        mutator(payload)
+        if not fresh:
+            payload["version"] = int(payload.get("version", 0)) + 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return payload
+
+
+class InMemoryCapsule:
+    """A payload held in memory (runs without a capsule file, tests)."""
+
+    def __init__(self, payload: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = payload if payload is not None else {}
+
+    def load(self) -> dict[str, Any]:
+        return copy.deepcopy(self.data)
+
+    def update(self, mutator: Mutator, *, now: datetime) -> dict[str, Any]:
+        mutator(self.data)
+        self.data["version"] = int(self.data.get("version", 0)) + 1
+        return self.data

@@ -51,7 +51,7 @@ class Capsule:
     """A verified capsule: its payload, version and digest, and the exact file bytes.
 
     ``payload`` is the capsule's own dict; treat it as read-only and change a capsule only
-    through ``CapsuleStore.update`` (which works on a copy).
+    through ``CapsuleDirectory.update`` (which works on a copy).
     """
 
     payload: dict[str, Any]

@@ -2,7 +2,7 @@
 
 The file carries payload and signatures. Its trusted-version record lives in
 ``state_dir/trusted.json`` (by default beside the file), so a replayed older artifact is
-refused just as in a :class:`~hee_monitor.record.capsule.store.CapsuleStore`.
+refused just as in a :class:`~hee_monitor.record.capsule.store.CapsuleDirectory`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hee_monitor.record.capsule.store import (
     DEFAULT_EXPIRY,
     DEFAULT_FIX_HISTORY_LIMIT,
     LOCK_FILE,
-    CapsuleStore,
+    CapsuleDirectory,
     Mutator,
     archive_fixes,
     make_successor,
@@ -46,7 +46,7 @@ def verify_capsule_bytes(
     """Verify capsule bytes against keys, expiry and ``state_dir``'s trusted record
     (versions in ``state_dir/history`` fill gaps in the chain); then record it as trusted."""
     capsule = open_capsule(raw, trusted_keys, now=now if check_expiry else None, source=source)
-    history = CapsuleStore(state_dir, None, trusted_keys)
+    history = CapsuleDirectory(state_dir, None, trusted_keys)
     trust = TrustRecord(state_dir / TRUSTED_FILE)
     with locked(state_dir / LOCK_FILE):
         trust.check(capsule, history._payload_of)

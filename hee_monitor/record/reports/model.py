@@ -22,9 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hee_monitor.action.fixes.records import fix_approvals
 from hee_monitor.core.errors import StoreError
-from hee_monitor.record.audit import alerts, findings, transitions
+from hee_monitor.record.schema import alerts, findings, fix_approvals, transitions
 
 #: how many patterns get their own series in "failures by pattern"; the rest are "other"
 TOP_PATTERNS = 6
@@ -408,7 +407,7 @@ def _alert_outcomes(engine: Engine, rows: Sequence[Any]) -> list[tuple[datetime,
     #: (repo, fingerprint) → (enqueued at, status): for rows whose detection time differs
     near: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
     if any(r.outcome == "queued" for r in rows):
-        from hee_monitor.action.alerts.outbox import outbox_table
+        from hee_monitor.record.schema import alert_outbox as outbox_table
 
         try:
             with engine.connect() as conn:

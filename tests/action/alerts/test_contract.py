@@ -18,7 +18,7 @@ from hee_monitor.action.alerts.channels import default_url_env
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Alert, HealthState, Severity
-from hee_monitor.record.db import metadata
+from hee_monitor.record.schema import metadata
 from tests.action.alerts.conftest import (
     HOOK_TOKEN,
     SLACK_TOKENS,

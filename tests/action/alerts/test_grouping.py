@@ -6,9 +6,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from hee_monitor.action.alerts.grouping import GroupStore, NotificationLog, groups_table
+from hee_monitor.action.alerts.grouping import GroupStore, NotificationLog
 from hee_monitor.core.models import Alert, Severity
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import alert_groups as groups_table
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from hee_monitor.action.alerts.inhibit import (
+    InhibitingAlert,
     InhibitRule,
     InhibitSources,
-    Source,
     inhibited,
     is_source,
     rules_from_config,
@@ -30,8 +30,8 @@ def alert(pattern: str, severity: Severity, repo: str = "octo/app", kind: str = 
 
 def source(
     pattern: str, severity: Severity = Severity.CRITICAL, *, repo: str = "octo/app"
-) -> Source:
-    return Source(repo, f"fp-{pattern}", pattern, severity, T0)
+) -> InhibitingAlert:
+    return InhibitingAlert(repo, f"fp-{pattern}", pattern, severity, T0)
 
 
 def test_a_lost_runner_mutes_the_test_failures_it_explains() -> None:
@@ -64,7 +64,9 @@ def test_a_lost_runner_mutes_the_test_failures_it_explains() -> None:
         (alert("NET-RESET", Severity.CRITICAL), [source("NET-DNS")], T0),
     ],
 )
-def test_what_is_not_inhibited(target: Alert, sources: list[Source], now: datetime) -> None:
+def test_what_is_not_inhibited(
+    target: Alert, sources: list[InhibitingAlert], now: datetime
+) -> None:
     assert inhibited(target, [RUNNERS], sources, now) is None
 
 
@@ -77,7 +79,7 @@ def test_an_alert_is_never_inhibited_by_itself_nor_above_the_target_severity(
     pattern: str, severity: Severity, others: list[tuple[str, Severity]]
 ) -> None:
     target = alert(pattern, severity)
-    own = Source(target.repo, target.fingerprint, pattern, severity, T0)
+    own = InhibitingAlert(target.repo, target.fingerprint, pattern, severity, T0)
     everything = [own, *(source(p, s) for p, s in others if p != pattern)]
     muted = inhibited(target, [RUNNERS], everything, T0)
     assert inhibited(target, [RUNNERS], [own], T0) is None
@@ -112,7 +114,7 @@ def test_open_sources_are_shared_through_the_store(engine: Engine) -> None:
     mine.record(lost, T0)
     mine.record(lost, T0 + timedelta(minutes=1))  # seen again: one source, newer
     assert theirs.open("octo/app") == [
-        Source(
+        InhibitingAlert(
             "octo/app",
             lost.fingerprint,
             "GHA-RUNNER-LOST",

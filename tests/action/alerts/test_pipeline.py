@@ -18,11 +18,11 @@ from hee_monitor.action.alerts import (
     AlertQueued,
     AlertRouter,
 )
-from hee_monitor.action.alerts.outbox import outbox_table
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import Alert, HealthState, Severity
 from hee_monitor.record.db import open_engine
+from hee_monitor.record.schema import alert_outbox as outbox_table
 from tests.action.alerts.conftest import HOOK_TOKEN, channels_config
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import FakeWebhook

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from hee_monitor.action.escalation.issues import (
     EscalationSettings,
+    EscalationStep,
     IssueEscalator,
-    Step,
     marker,
     plan,
 )
@@ -95,7 +95,7 @@ def test_one_issue_per_fingerprint_over_50_occurrences_closed_on_recovery(
         steps += [a.step for a in esc.sweep(HealthState.DEGRADED, clock.now())]
     assert len(fake.issues) == 1
     (issue,) = fake.issues
-    assert steps == [Step.OPEN] + [Step.UPDATE] * 47
+    assert steps == [EscalationStep.OPEN] + [EscalationStep.UPDATE] * 47
     assert marker("fp-db") in issue["body"]
     assert {label["name"] for label in issue["labels"]} == {"hee-monitor", "ci-failure"}
     # the CODEOWNERS of src/db.py: the user is assigned, the team mentioned
@@ -110,7 +110,7 @@ def test_one_issue_per_fingerprint_over_50_occurrences_closed_on_recovery(
     # the failure stops: a day later the issue is closed with a comment
     clock.advance(25 * 3600)
     (closed,) = esc.sweep(HealthState.OPERATIONAL, clock.now())
-    assert closed.step is Step.CLOSE
+    assert closed.step is EscalationStep.CLOSE
     assert issue["state"] == "closed"
     assert "closing" in fake.issue_comments[-1]["body"]
     assert esc.sweep(HealthState.OPERATIONAL, clock.now()) == []  # once
@@ -122,7 +122,7 @@ def test_updates_are_batched_per_cycle(
     esc = escalator(tmp_path, source, occurrences=2, hours=None)
     for n in range(5):
         esc.observe(run(n), [finding()], HealthState.DEGRADED, clock.now())
-    assert [a.step for a in esc.sweep(HealthState.DEGRADED, clock.now())] == [Step.OPEN]
+    assert [a.step for a in esc.sweep(HealthState.DEGRADED, clock.now())] == [EscalationStep.OPEN]
     for n in range(5, 12):
         esc.observe(run(n), [finding()], HealthState.DEGRADED, clock.now())
     (update,) = esc.sweep(HealthState.DEGRADED, clock.now())
@@ -146,7 +146,7 @@ def test_a_failure_that_comes_back_reopens_its_issue(
     assert esc.sweep(HealthState.DEGRADED, clock.now()) == []  # one occurrence: not yet
     esc.observe(run(4), [finding()], HealthState.DEGRADED, clock.now())
     (action,) = esc.sweep(HealthState.DEGRADED, clock.now())
-    assert action.step is Step.REOPEN
+    assert action.step is EscalationStep.REOPEN
     assert len(fake.issues) == 1 and fake.issues[0]["state"] == "open"
 
 
@@ -163,7 +163,7 @@ def test_a_lost_database_finds_the_issue_by_its_marker(
     for n in range(2, 5):
         second.observe(run(n), [finding()], HealthState.DEGRADED, clock.now())
     (action,) = second.sweep(HealthState.DEGRADED, clock.now())
-    assert action.step is Step.UPDATE and action.number == fake.issues[0]["number"]
+    assert action.step is EscalationStep.UPDATE and action.number == fake.issues[0]["number"]
     assert len(fake.issues) == 1
 
 
@@ -173,7 +173,7 @@ def test_dry_run_shows_what_it_would_file_and_writes_nothing(
     esc = escalator(tmp_path, source, occurrences=1, dry_run=True)
     esc.observe(run(1), [finding("fp-a"), finding("fp-b")], HealthState.FAILED, clock.now())
     actions = esc.sweep(HealthState.FAILED, clock.now())
-    assert [(a.step, a.dry_run) for a in actions] == [(Step.OPEN, True)] * 2
+    assert [(a.step, a.dry_run) for a in actions] == [(EscalationStep.OPEN, True)] * 2
     assert marker("fp-a") in actions[0].body
     assert actions[0].assignees == ("alice",)
     assert fake.issues == []
@@ -196,17 +196,23 @@ def test_plan_is_persistence_by_count_time_or_state() -> None:
     settings = EscalationSettings(occurrences=3, hours=6, close_after_hours=24)
     t = tracked()
     now = t.last_seen
-    assert plan(t, settings, HealthState.DEGRADED, now)[0] is Step.NONE
-    assert plan(tracked(occurrences=3), settings, HealthState.DEGRADED, now)[0] is Step.OPEN
-    spread = tracked(occurrences=2, last_seen=t.first_seen + timedelta(hours=7))
-    assert plan(spread, settings, HealthState.DEGRADED, spread.last_seen)[0] is Step.OPEN
-    assert plan(t, settings, HealthState.FAILED, now)[0] is Step.OPEN
-    stale = tracked(occurrences=5)
-    assert plan(stale, settings, HealthState.DEGRADED, now + timedelta(days=2))[0] is Step.NONE
-    open_issue = tracked(occurrences=5, reported=5, issue_number=3, issue_state="open")
-    assert plan(open_issue, settings, HealthState.DEGRADED, now)[0] is Step.NONE
+    assert plan(t, settings, HealthState.DEGRADED, now)[0] is EscalationStep.NONE
     assert (
-        plan(open_issue, settings, HealthState.DEGRADED, now + timedelta(days=1))[0] is Step.CLOSE
+        plan(tracked(occurrences=3), settings, HealthState.DEGRADED, now)[0] is EscalationStep.OPEN
+    )
+    spread = tracked(occurrences=2, last_seen=t.first_seen + timedelta(hours=7))
+    assert plan(spread, settings, HealthState.DEGRADED, spread.last_seen)[0] is EscalationStep.OPEN
+    assert plan(t, settings, HealthState.FAILED, now)[0] is EscalationStep.OPEN
+    stale = tracked(occurrences=5)
+    assert (
+        plan(stale, settings, HealthState.DEGRADED, now + timedelta(days=2))[0]
+        is EscalationStep.NONE
+    )
+    open_issue = tracked(occurrences=5, reported=5, issue_number=3, issue_state="open")
+    assert plan(open_issue, settings, HealthState.DEGRADED, now)[0] is EscalationStep.NONE
+    assert (
+        plan(open_issue, settings, HealthState.DEGRADED, now + timedelta(days=1))[0]
+        is EscalationStep.CLOSE
     )
 
 
@@ -256,9 +262,9 @@ def test_plan_never_files_a_second_issue(
     step, reason = plan(t, EscalationSettings(), state, last + timedelta(hours=seen_hours_ago))
     assert reason
     if has_issue is not None:
-        assert step is not Step.OPEN  # an issue exists: update, reopen or close it
+        assert step is not EscalationStep.OPEN  # an issue exists: update, reopen or close it
     if has_issue != "open":
-        assert step not in (Step.UPDATE, Step.CLOSE)
+        assert step not in (EscalationStep.UPDATE, EscalationStep.CLOSE)
 
 
 def test_codeowners_from_a_local_checkout(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,8 +19,15 @@ class Collect:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
 
-    def notify(self, alert: Alert) -> None:
+    def notify(self, alert: Alert, now: datetime) -> str:
         self.alerts.append(alert)
+        return "collected"
+
+    def flush(self, now: datetime) -> None:
+        pass
+
+    def recovered(self, repo: str, now: datetime) -> None:
+        pass
 
 
 def _request(store: ApprovalStore, clock: FakeClock, fingerprint: str = "fp-1") -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from hee_monitor.action.fixes import records
-from hee_monitor.action.fixes.capsule_access import InMemoryCapsule
 from hee_monitor.action.fixes.config import FixConfig
 from hee_monitor.action.fixes.engine import EngineOptions, FixEngine, Mode, pull_request_body
 from hee_monitor.action.fixes.outcomes import (
@@ -21,6 +20,7 @@ from hee_monitor.action.fixes.outcomes import (
 from hee_monitor.action.fixes.strategies import STRATEGIES
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.core.models import Severity
+from hee_monitor.record.capsule.access import InMemoryCapsule
 from tests.action.fixes.conftest import Repo, make_finding, tree_state
 from tests.action.fixes.helpers import ScriptedStrategy, exists_check, seed_mixed_tree
 
@@ -270,7 +270,7 @@ def test_risky_fix_waits_for_approval_then_runs_once_approved(
     engine = engine_for(repo, store, clock)
     requested = engine.execute_fix(finding)
     assert isinstance(requested, ApprovalRequested)
-    assert "risk 6 is above the threshold 5" in requested.reason
+    assert "risk 6 is above the threshold 3" in requested.reason
     assert (repo.path / "requirements.txt").read_text() == "click\n"
 
     engine.approvals.approve(requested.id, by="alice", reason="patched release", now=clock.now())
@@ -396,16 +396,23 @@ def test_pull_request_body_carries_diagnosis_evidence_and_validation() -> None:
 def test_history_lands_in_a_signed_capsule_as_a_new_version(
     repo: Repo, store: Engine, clock: FakeClock, tmp_path: Path
 ) -> None:
-    from hee_monitor.action.fixes.capsule_access import SignedCapsule
-    from hee_monitor.record.capsule import CapsuleStore, Signer, TrustedKeys
+    from hee_monitor.record.capsule import CapsuleDirectory, Signer, TrustedKeys
+    from hee_monitor.record.capsule.access import SignedCapsule
 
     signer = Signer.generate()
-    capsules = CapsuleStore(
+    capsules = CapsuleDirectory(
         tmp_path / "state", signer, TrustedKeys.of([signer.public_key]), None, clock
     )
     capsules.initialise("octo/app", now=clock.now())
     lint_repo(repo)
-    engine = engine_for(repo, store, clock, capsule=SignedCapsule(capsules))
+    engine = engine_for(
+        repo,
+        store,
+        clock,
+        capsule=SignedCapsule(
+            capsules.current_path, signer, TrustedKeys.of([signer.public_key]), clock=clock
+        ),
+    )
     outcome = engine.execute_fix(make_finding("ruff-fix"))
     assert isinstance(outcome, FixApplied)
     live = capsules.load()

@@ -12,8 +12,7 @@ from hee_monitor.analysis.detection.detector import RunDetector
 from hee_monitor.analysis.detection.durations import DurationStore
 from hee_monitor.analysis.detection.settings import DetectionSettings
 from hee_monitor.core.clock import FakeClock
-from hee_monitor.core.models import FailedRun
-from hee_monitor.record.audit import JobRecord
+from hee_monitor.core.models import FailedRun, JobRecord
 from hee_monitor.record.db import open_engine
 from hee_monitor.sources.github.source import GitHubSource
 from tests.fakes.github import GitHubFake, JobSpec

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from hee_monitor.core.clock import FakeClock
-from hee_monitor.record.capsule import CapsuleStore, EncryptionKey, Signer, TrustedKeys, format_time
+from hee_monitor.record.capsule import (
+    CapsuleDirectory,
+    EncryptionKey,
+    Signer,
+    TrustedKeys,
+    format_time,
+)
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 
@@ -40,8 +46,8 @@ def store(
     keys: TrustedKeys,
     encryption_key: EncryptionKey,
     clock: FakeClock,
-) -> CapsuleStore:
-    capsule_store = CapsuleStore(tmp_path / "state", signer, keys, encryption_key, clock)
+) -> CapsuleDirectory:
+    capsule_store = CapsuleDirectory(tmp_path / "state", signer, keys, encryption_key, clock)
     capsule_store.initialise("octo/app", now=NOW)
     return capsule_store
 

@@ -15,7 +15,7 @@ from hee_monitor.record.capsule import (
     save_capsule_file,
     update_capsule_file,
 )
-from hee_monitor.record.capsule.store import CapsuleStore
+from hee_monitor.record.capsule.store import CapsuleDirectory
 from tests.record.capsule.conftest import NOW, add_fix, later
 
 
@@ -107,7 +107,7 @@ def test_a_different_version_two_from_another_job_is_a_fork(
 def test_a_store_directory_and_a_file_share_the_same_format(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys)
+    store = CapsuleDirectory(tmp_path, signer, keys)
     store.initialise("octo/app", now=NOW)
     store.update(add_fix(), now=later(1))
     assert load_capsule_file(store.current_path, keys, now=later(1)).version == 2

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from hee_monitor.record.capsule import (
+    CapsuleDirectory,
     CapsuleKeyError,
-    CapsuleStore,
     EncryptionKey,
     SensitiveDataError,
     Signer,
@@ -79,7 +79,7 @@ def test_wrong_key_cannot_reveal(encryption_key: EncryptionKey) -> None:
 def test_store_never_writes_clear_text_anywhere(
     tmp_path: Path, signer: Signer, keys: TrustedKeys, encryption_key: EncryptionKey
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys, encryption_key, fix_history_limit=1)
+    store = CapsuleDirectory(tmp_path, signer, keys, encryption_key, fix_history_limit=1)
     store.initialise("octo/app", now=NOW)
 
     def mutate(payload: dict[str, Any]) -> None:
@@ -103,7 +103,7 @@ def test_store_never_writes_clear_text_anywhere(
 def test_store_without_key_refuses_and_keeps_the_old_version(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys)
+    store = CapsuleDirectory(tmp_path, signer, keys)
     store.initialise("octo/app", now=NOW)
     with pytest.raises(SensitiveDataError):
         store.update(lambda p: p["sensitive"].update(notify_email=EMAIL), now=later(1))

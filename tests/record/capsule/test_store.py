@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hee_monitor.core.clock import FakeClock
 from hee_monitor.record.capsule import (
+    CapsuleDirectory,
     CapsuleError,
-    CapsuleStore,
     ChainError,
     ConflictError,
+    EncryptionKey,
     ExpiredCapsuleError,
     Signer,
     TrustedKeys,
@@ -37,7 +38,7 @@ from tests.record.capsule.conftest import NOW, add_fix, later
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_initialise_writes_a_signed_version_one_once(store: CapsuleStore) -> None:
+def test_initialise_writes_a_signed_version_one_once(store: CapsuleDirectory) -> None:
     capsule = store.load(now=NOW)
     assert (capsule.version, capsule.previous_digest, capsule.repository) == (1, None, "octo/app")
     assert capsule.payload["expires"] == "2026-12-22T19:00:00Z"
@@ -46,7 +47,7 @@ def test_initialise_writes_a_signed_version_one_once(store: CapsuleStore) -> Non
         store.initialise("octo/app", now=NOW)
 
 
-def test_update_bumps_version_links_chain_and_keeps_a_backup(store: CapsuleStore) -> None:
+def test_update_bumps_version_links_chain_and_keeps_a_backup(store: CapsuleDirectory) -> None:
     before = store.load(now=NOW)
     after = store.update(add_fix(), now=later(1))
     assert after.version == 2
@@ -58,7 +59,7 @@ def test_update_bumps_version_links_chain_and_keeps_a_backup(store: CapsuleStore
 
 
 def test_update_works_on_a_copy_and_writes_nothing_when_the_mutator_fails(
-    store: CapsuleStore,
+    store: CapsuleDirectory,
 ) -> None:
     before = store.current_path.read_bytes()
 
@@ -75,12 +76,12 @@ def test_update_works_on_a_copy_and_writes_nothing_when_the_mutator_fails(
 @pytest.mark.parametrize(
     "field", ["version", "repository", "previous_digest", "expires", "file_format"]
 )
-def test_managed_fields_cannot_be_changed_by_a_mutator(store: CapsuleStore, field: str) -> None:
+def test_managed_fields_cannot_be_changed_by_a_mutator(store: CapsuleDirectory, field: str) -> None:
     with pytest.raises(CapsuleError, match=f"may not change {field}"):
         store.update(lambda p: p.__setitem__(field, "x"), now=later(1))
 
 
-def test_invalid_result_is_refused_before_anything_is_written(store: CapsuleStore) -> None:
+def test_invalid_result_is_refused_before_anything_is_written(store: CapsuleDirectory) -> None:
     def bad(payload: dict[str, Any]) -> None:
         payload["monitoring_state"]["current_status"] = "sleeping"
 
@@ -90,13 +91,13 @@ def test_invalid_result_is_refused_before_anything_is_written(store: CapsuleStor
     assert not (store.history_dir / "v00000002.json").exists()
 
 
-def test_expected_version_is_a_compare_and_swap(store: CapsuleStore) -> None:
+def test_expected_version_is_a_compare_and_swap(store: CapsuleDirectory) -> None:
     store.update(add_fix(), now=later(1), expected_version=1)
     with pytest.raises(ConflictError, match="expected capsule version 1, found 2"):
         store.update(add_fix(), now=later(1), expected_version=1)
 
 
-def test_an_expired_capsule_is_refused_on_load_but_can_be_renewed(store: CapsuleStore) -> None:
+def test_an_expired_capsule_is_refused_on_load_but_can_be_renewed(store: CapsuleDirectory) -> None:
     with pytest.raises(ExpiredCapsuleError):
         store.load(now=later(31))
     renewed = store.update(lambda p: None, now=later(31))
@@ -106,7 +107,7 @@ def test_an_expired_capsule_is_refused_on_load_but_can_be_renewed(store: Capsule
 def test_live_fix_history_is_capped_and_overflow_archived(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys, fix_history_limit=3)
+    store = CapsuleDirectory(tmp_path, signer, keys, fix_history_limit=3)
     store.initialise("octo/app", now=NOW)
     for step in range(7):
         store.update(add_fix(f"PAT-{step}", when=later(3 * step)), now=later(3 * step))
@@ -119,7 +120,7 @@ def test_live_fix_history_is_capped_and_overflow_archived(
     ]
 
 
-def test_archive_moves_old_versions_and_the_chain_stays_verifiable(store: CapsuleStore) -> None:
+def test_archive_moves_old_versions_and_the_chain_stays_verifiable(store: CapsuleDirectory) -> None:
     for day in range(1, 60, 5):
         store.update(add_fix(when=later(day)), now=later(day))
     current = store.load(now=later(56))
@@ -143,7 +144,7 @@ def test_archive_moves_old_versions_and_the_chain_stays_verifiable(store: Capsul
 
 
 def test_verify_chain_notices_a_deleted_or_rewritten_history_file(
-    store: CapsuleStore, signer: Signer
+    store: CapsuleDirectory, signer: Signer
 ) -> None:
     for day in range(1, 4):
         store.update(add_fix(when=later(day)), now=later(day))
@@ -159,7 +160,7 @@ def test_verify_chain_notices_a_deleted_or_rewritten_history_file(
         store.verify_chain(now=later(3))
 
 
-def test_restore_makes_a_new_higher_version_with_old_content(store: CapsuleStore) -> None:
+def test_restore_makes_a_new_higher_version_with_old_content(store: CapsuleDirectory) -> None:
     store.update(lambda p: p["monitoring_state"].update(current_status="degraded"), now=later(1))
     store.update(add_fix(when=later(2)), now=later(2))
     restored = store.restore(1, now=later(3))
@@ -175,15 +176,15 @@ def test_restore_makes_a_new_higher_version_with_old_content(store: CapsuleStore
 def test_old_versions_stay_readable_after_key_rotation(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys)
+    store = CapsuleDirectory(tmp_path, signer, keys)
     store.initialise("octo/app", now=NOW)
     store.update(add_fix(), now=later(1))
     new_key = Signer.generate()
-    rotated = CapsuleStore(
+    rotated = CapsuleDirectory(
         tmp_path, new_key, TrustedKeys.of([signer.public_key, new_key.public_key])
     )
     rotated.update(add_fix(when=later(2)), now=later(2))
-    only_new = CapsuleStore(tmp_path, new_key, TrustedKeys.of([new_key.public_key]))
+    only_new = CapsuleDirectory(tmp_path, new_key, TrustedKeys.of([new_key.public_key]))
     assert only_new.load(now=later(2)).version == 3
     assert only_new.version(1).version == 1  # proven by the chain, not by the retired key
     assert only_new.restore(1, now=later(3)).version == 4
@@ -207,7 +208,7 @@ _OPERATIONS = st.lists(
 def test_random_update_sequences_keep_the_chain_valid(operations: list[tuple[str, Any]]) -> None:
     signer = Signer.generate()
     with tempfile.TemporaryDirectory() as tmp:
-        store = CapsuleStore(Path(tmp), signer, TrustedKeys.of([signer.public_key]))
+        store = CapsuleDirectory(Path(tmp), signer, TrustedKeys.of([signer.public_key]))
         store.initialise("octo/app", now=NOW)
         for step, (kind, value) in enumerate(operations, start=1):
             now = later(step)
@@ -240,7 +241,7 @@ def test_random_update_sequences_keep_the_chain_valid(operations: list[tuple[str
 
 def _increment(directory: str, key_pem: bytes, times: int) -> None:
     signer = parse_private_key(key_pem, source="test")
-    store = CapsuleStore(Path(directory), signer, TrustedKeys.of([signer.public_key]))
+    store = CapsuleDirectory(Path(directory), signer, TrustedKeys.of([signer.public_key]))
     for _ in range(times):
 
         def bump(payload: dict[str, Any]) -> None:
@@ -252,7 +253,7 @@ def _increment(directory: str, key_pem: bytes, times: int) -> None:
 def test_concurrent_updaters_lose_nothing(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys)
+    store = CapsuleDirectory(tmp_path, signer, keys)
     store.initialise("octo/app", now=NOW)
     context = multiprocessing.get_context("fork")
     times = 12
@@ -277,11 +278,11 @@ _LOOPING_UPDATER = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from hee_monitor.record.capsule import CapsuleStore, TrustedKeys
+from hee_monitor.record.capsule import CapsuleDirectory, TrustedKeys
 from hee_monitor.record.capsule.keys import parse_private_key
 
 signer = parse_private_key(sys.stdin.buffer.read(), source="stdin")
-store = CapsuleStore(Path(sys.argv[1]), signer, TrustedKeys.of([signer.public_key]))
+store = CapsuleDirectory(Path(sys.argv[1]), signer, TrustedKeys.of([signer.public_key]))
 now = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 while True:
     def mutate(payload):
@@ -295,7 +296,7 @@ while True:
 def test_sigkill_during_updates_never_leaves_a_torn_or_unsigned_capsule(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys)
+    store = CapsuleDirectory(tmp_path, signer, keys)
     store.initialise("octo/app", now=NOW)
     chooser = random.Random(20261122)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -330,7 +331,7 @@ def test_clock_is_used_when_no_time_is_given(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
     clock = FakeClock(NOW)
-    store = CapsuleStore(tmp_path, signer, keys, clock=clock)
+    store = CapsuleDirectory(tmp_path, signer, keys, clock=clock)
     store.initialise("octo/app")
     clock.advance(timedelta(days=31).total_seconds())
     with pytest.raises(ExpiredCapsuleError):
@@ -340,7 +341,7 @@ def test_clock_is_used_when_no_time_is_given(
 def test_backups_are_pruned_and_survive_archiving(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    store = CapsuleStore(tmp_path, signer, keys, backups_kept=2)
+    store = CapsuleDirectory(tmp_path, signer, keys, backups_kept=2)
     store.initialise("octo/app", now=NOW)
     raws = {1: store.current_path.read_bytes()}
     for day in range(1, 5):
@@ -368,7 +369,7 @@ def test_a_state_directory_written_in_form_one_moves_to_form_two_with_its_next_u
     (directory / "current.json").write_bytes(old.raw)
     (directory / "history" / "v00000001.json").write_bytes(old.raw)
 
-    store = CapsuleStore(directory, signer, keys, clock=FakeClock(NOW))
+    store = CapsuleDirectory(directory, signer, keys, clock=FakeClock(NOW))
     assert store.load(now=NOW).digest == old.digest  # old capsules verify
     new = store.update(add_fix(), now=later(1))
     assert new.payload["file_format"] == 2 and new.previous_digest == old.digest
@@ -379,3 +380,71 @@ def test_a_state_directory_written_in_form_one_moves_to_form_two_with_its_next_u
     assert (directory / "history" / "v00000001.json").read_bytes() == old.raw  # kept as is
     assert store.verify_chain(now=later(1)).checked == 2
     assert store.load(now=later(1)).raw == raw
+
+
+def _history_versions(store: CapsuleDirectory) -> list[int]:
+    return sorted(int(p.name[1:9]) for p in store.history_dir.glob("v*.json"))
+
+
+def test_an_old_capsule_put_back_without_trusted_json_is_a_rollback(
+    store: CapsuleDirectory,
+) -> None:
+    from hee_monitor.record.capsule.errors import RollbackError
+
+    for _ in range(5):
+        store.update(lambda p: None)
+    old = (store.history_dir / "v00000004.json").read_bytes()
+    store.current_path.write_bytes(old)
+    (store.directory / "trusted.json").unlink()
+    with pytest.raises(RollbackError, match="history/ holds signed version 6"):
+        store.load()
+    with pytest.raises(RollbackError):
+        store.update(lambda p: None)
+    # nothing in history was overwritten or orphaned
+    assert _history_versions(store) == [1, 2, 3, 4, 5, 6]
+    assert (store.history_dir / "v00000004.json").read_bytes() == old
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["update", "restore", "verify", "drop-trust", "put-back-old"]),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_no_version_number_ever_decreases_in_history(
+    tmp_path_factory: pytest.TempPathFactory,
+    signer: Signer,
+    keys: TrustedKeys,
+    encryption_key: EncryptionKey,
+    steps: list[str],
+) -> None:
+    from hee_monitor.core.clock import FakeClock
+    from hee_monitor.record.capsule.errors import CapsuleError
+
+    store = CapsuleDirectory(
+        tmp_path_factory.mktemp("state"), signer, keys, encryption_key, FakeClock(NOW)
+    )
+    store.initialise("octo/app", now=NOW)
+    highest = 1
+    for step in steps:
+        try:
+            if step == "update":
+                store.update(lambda p: None)
+            elif step == "restore":
+                store.restore(1)
+            elif step == "verify":
+                store.load()
+            elif step == "drop-trust":
+                (store.directory / "trusted.json").unlink(missing_ok=True)
+            elif step == "put-back-old":
+                store.current_path.write_bytes((store.history_dir / "v00000001.json").read_bytes())
+        except CapsuleError:
+            pass  # refusing is allowed; rewriting history is not
+        versions = _history_versions(store)
+        assert versions == list(range(1, len(versions) + 1))
+        assert versions[-1] >= highest
+        highest = versions[-1]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hee_monitor.record.capsule import (
-    CapsuleStore,
+    CapsuleDirectory,
     ChainError,
     ForkError,
     RollbackError,
@@ -18,7 +18,7 @@ from hee_monitor.record.capsule.trust import TrustRecord
 from tests.record.capsule.conftest import NOW, add_fix, later
 
 
-def _versions(store: CapsuleStore, count: int) -> list[bytes]:
+def _versions(store: CapsuleDirectory, count: int) -> list[bytes]:
     raws = [store.current_path.read_bytes()]
     for step in range(count):
         store.update(add_fix(when=later(step)), now=later(step))
@@ -26,7 +26,7 @@ def _versions(store: CapsuleStore, count: int) -> list[bytes]:
     return raws
 
 
-def test_every_older_version_replayed_is_refused(store: CapsuleStore) -> None:
+def test_every_older_version_replayed_is_refused(store: CapsuleDirectory) -> None:
     raws = _versions(store, 6)
     assert store.load(now=later(6)).version == 7
     for number, raw in enumerate(raws[:-1], start=1):
@@ -45,7 +45,7 @@ def _digest(raw: bytes) -> str:
     return digest(json.loads(raw)["signed"])
 
 
-def test_same_version_with_other_content_is_a_fork(store: CapsuleStore, signer: Signer) -> None:
+def test_same_version_with_other_content_is_a_fork(store: CapsuleDirectory, signer: Signer) -> None:
     current = store.load(now=NOW)
     forked = json.loads(current.raw)["signed"]
     forked["monitoring_state"]["current_status"] = "maintenance"
@@ -55,7 +55,7 @@ def test_same_version_with_other_content_is_a_fork(store: CapsuleStore, signer: 
 
 
 def test_next_version_not_linked_to_the_trusted_one_breaks_the_chain(
-    store: CapsuleStore, signer: Signer
+    store: CapsuleDirectory, signer: Signer
 ) -> None:
     payload = json.loads(store.load(now=NOW).raw)["signed"]
     payload["version"] = 2
@@ -68,10 +68,10 @@ def test_next_version_not_linked_to_the_trusted_one_breaks_the_chain(
 def test_a_gap_is_accepted_only_when_the_versions_between_link_up(
     tmp_path: Path, signer: Signer, keys: TrustedKeys
 ) -> None:
-    source = CapsuleStore(tmp_path / "a", signer, keys)
+    source = CapsuleDirectory(tmp_path / "a", signer, keys)
     source.initialise("octo/app", now=NOW)
     raws = _versions(source, 3)  # versions 1..4
-    reader = CapsuleStore(tmp_path / "b", None, keys)
+    reader = CapsuleDirectory(tmp_path / "b", None, keys)
     reader.current_path.parent.mkdir()
     reader.current_path.write_bytes(raws[0])
     assert reader.load(now=NOW).version == 1
@@ -88,13 +88,25 @@ def test_a_gap_is_accepted_only_when_the_versions_between_link_up(
     (reader.history_dir / "v00000003.json").write_bytes(sign(tampered, [signer]).raw)
     reader.trust.path.unlink()
     reader.current_path.write_bytes(raws[0])
-    reader.load(now=NOW)
+    # history is append-only: version 1 put back over a history of 2 and 3 is a rollback,
+    # with or without trusted.json
+    with pytest.raises(RollbackError, match="history/ holds signed version 3"):
+        reader.load(now=NOW)
+    fresh = CapsuleDirectory(tmp_path / "c", None, keys)
+    fresh.current_path.parent.mkdir()
+    fresh.current_path.write_bytes(raws[0])
+    fresh.load(now=NOW)
+    fresh.history_dir.mkdir()
+    for number in (2, 3):
+        source_file = reader.history_dir / f"v{number:08d}.json"
+        (fresh.history_dir / source_file.name).write_bytes(source_file.read_bytes())
+    reader = fresh
     reader.current_path.write_bytes(raws[3])
     with pytest.raises(ChainError, match="hash chain broken"):
         reader.load(now=later(3))
 
 
-def test_a_refused_capsule_is_never_recorded_as_trusted(store: CapsuleStore) -> None:
+def test_a_refused_capsule_is_never_recorded_as_trusted(store: CapsuleDirectory) -> None:
     raws = _versions(store, 2)
     record = store.trust.path.read_bytes()
     store.current_path.write_bytes(raws[0])
@@ -104,7 +116,7 @@ def test_a_refused_capsule_is_never_recorded_as_trusted(store: CapsuleStore) -> 
 
 
 def test_a_capsule_of_another_repository_swapped_in_is_refused(
-    store: CapsuleStore, signer: Signer
+    store: CapsuleDirectory, signer: Signer
 ) -> None:
     store.load(now=NOW)
     from hee_monitor.record.capsule import new_payload

@@ -14,7 +14,7 @@ from hee_monitor.action.fixes.approvals import ApprovalStore
 from hee_monitor.core.models import Alert, Severity
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.keys import Signer, TrustedKeys
-from hee_monitor.record.capsule.store import CapsuleStore
+from hee_monitor.record.capsule.store import CapsuleDirectory
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script>'
@@ -139,7 +139,7 @@ def capsule_file(tmp_path: Path) -> Path:
 def signed_capsule(tmp_path: Path) -> tuple[Path, Path]:
     """A capsule store directory signed with a fresh key, and the .pub file."""
     signer = Signer.generate()
-    store = CapsuleStore(tmp_path / "store", signer, TrustedKeys.of([signer.public_key]))
+    store = CapsuleDirectory(tmp_path / "store", signer, TrustedKeys.of([signer.public_key]))
     now = NOW - timedelta(days=4)
     store.initialise("octo/app", now=now)
     full = payload()
@@ -161,7 +161,7 @@ def database(tmp_path: Path) -> str:
     audit = AuditStore.open(url)
     from sqlalchemy import insert
 
-    from hee_monitor.record.audit import findings, transitions
+    from hee_monitor.record.schema import findings, transitions
 
     start = NOW - timedelta(days=3)
     with audit.engine.begin() as conn:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from hee_monitor.action.alerts.outbox import outbox_table
 from hee_monitor.core.models import Alert, Severity
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.db import open_engine
@@ -16,6 +15,7 @@ from hee_monitor.record.reports import charts
 from hee_monitor.record.reports.html import render_html
 from hee_monitor.record.reports.markdown import render_markdown
 from hee_monitor.record.reports.model import build_model, read_audit
+from hee_monitor.record.schema import alert_outbox as outbox_table
 from tests.record.reports.conftest import NOW, payload
 
 

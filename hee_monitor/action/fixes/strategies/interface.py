@@ -8,17 +8,17 @@ rollback, the branch and the pull request.
 
 from __future__ import annotations
 
-import enum
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hee_monitor.core.errors import FixError
 from hee_monitor.core.models import Finding
+from hee_monitor.decision.risk import Safety as Safety  # declared with the risk model
 from hee_monitor.sources.interface import Rerun
 
 if TYPE_CHECKING:
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
 
 #: output kept from a command or check: enough to show why it failed, never a whole build log
 MAX_OUTPUT = 8000
-
-
-class Safety(enum.StrEnum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        return {"high": 3, "medium": 2, "low": 1}[self.value]
 
 
 @dataclass(frozen=True)
@@ -281,9 +271,6 @@ def validation_for(
     if override:
         return (Check(f"{strategy_id} (configured)", argv=tuple(override)),)
     return default
-
-
-StrategyFactory = Callable[[], FixStrategy]
 
 
 def upgrade_edits(ctx: FixContext) -> tuple[str, ...]:
