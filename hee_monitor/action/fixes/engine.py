@@ -35,7 +35,6 @@ from hee_monitor.action.fixes.backup import JournalEntry, RestoreReport, Snapsho
 from hee_monitor.action.fixes.config import FixConfig, load_config
 from hee_monitor.action.fixes.failing_command import FailingCommand
 from hee_monitor.action.fixes.git import Git
-from hee_monitor.action.fixes.matrix import Action, row_for
 from hee_monitor.action.fixes.outcomes import (
     ApprovalRequested,
     FixApplied,
@@ -60,6 +59,7 @@ from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
 from hee_monitor.core.redact import redact
+from hee_monitor.decision.risk import FixMode, row_for
 from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class FixEngine:
         finding = ctx.finding
         assert finding is not None
         edits = upgrade_edits(ctx)
-        if row_for(finding.category).action is not Action.MANUAL_ONLY or not edits:
+        if row_for(finding.category).mode is not FixMode.MANUAL_ONLY or not edits:
             return self._skip_factory(finding)(why)
         if self.options.dry_run:
             return self._skip_factory(finding)(f"{why}; would ask a person: " + "; ".join(edits))
