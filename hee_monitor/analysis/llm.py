@@ -2,7 +2,7 @@
 
 The only module that imports ``ollama`` (and its transport, ``httpx``), which come with the
 ``[llm]`` extra and are imported only when a model is asked. What the model is
-sent is redacted (:mod:`hee_monitor.analysis.redact`) and bounded (≤ 200 lines, ≤ 16 KiB of
+sent is redacted (:mod:`hee_monitor.core.redact`) and bounded (≤ 200 lines, ≤ 16 KiB of
 log text); what it answers is checked against ``schemas/llm_diagnosis.schema.json``, its
 evidence is kept only where it points at lines that were shown, and its self-reported
 confidence is capped because it is not calibrated. Anything that goes wrong (server down,
@@ -28,10 +28,10 @@ from sqlalchemy.engine import Engine
 from hee_monitor.analysis.interface import FallbackResult, LogExcerpt
 from hee_monitor.analysis.llm_cache import AnswerCache, CachedAnswer, cache_key, open_cache
 from hee_monitor.analysis.llm_switch import fallback_wanted
-from hee_monitor.analysis.redact import redact, redact_lines
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import ConfigError, require_extra
 from hee_monitor.core.models import AutoFix, Category, Evidence, Finding, Owner, Severity
+from hee_monitor.core.redact import redact, redact_lines
 from hee_monitor.core.resources import load_schema
 
 if TYPE_CHECKING:  # the client comes with the [llm] extra, imported when a model is asked

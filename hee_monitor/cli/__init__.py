@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
     "patterns from logs the local model explained.",
     "report": "Write a state report: status, timeline, failures, fixes, approvals, coverage, "
     "alerts.",
-    "serve": "Receive GitHub webhooks (workflow_run, workflow_job) of failed runs.",
+    "serve": "Receive GitHub webhooks of failed runs and run the whole pipeline for each.",
     "silence": "Mute alerts for a while (by repository, pattern, severity).",
     "state": "Show or change the pipeline's health state (operational, degraded, failed, "
     "maintenance).",
@@ -209,9 +209,11 @@ def run(args: list[str] | None = None) -> int:
     try:
         result: Any = cli.main(args=args, prog_name="hee-monitor", standalone_mode=False)
     except HeeError as exc:
-        click.echo(f"hee-monitor: error: {exc.message}", err=True)
+        from hee_monitor.core.redact import redact  # only on the error path: start fast
+
+        click.echo(f"hee-monitor: error: {redact(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {resolve_doc_links(exc.hint)}", err=True)
+            click.echo(f"hint: {redact(resolve_doc_links(exc.hint))}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("hee-monitor: interrupted", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ import click
 from hee_monitor.cli import use_color
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Diagnosis, Finding
+from hee_monitor.core.redact import redact, redact_data
 
 if TYPE_CHECKING:
     from hee_monitor.analysis.analyzer import Analyzer
@@ -173,14 +175,15 @@ def analyze(
             from dataclasses import replace
 
             diagnosis = replace(diagnosis, failures=(*diagnosis.failures, *junit_findings))
+        # the redaction gate at this exit too: details can be added after a finding is made
         if fmt == "json":
-            out.write(json.dumps(diagnosis.to_json(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(redact_data(diagnosis.to_json()), ensure_ascii=False) + "\n")
         elif fmt == "markdown":
-            out.write(render_markdown(diagnosis) + "\n")
+            out.write(redact(render_markdown(diagnosis)) + "\n")
         elif fmt == "github":
-            out.write(render_github(diagnosis, Path.cwd()))
+            out.write(redact(render_github(diagnosis, Path.cwd())))
         else:
-            out.write(render_text(diagnosis, color=use_color(out)) + "\n")
+            out.write(redact(render_text(diagnosis, color=use_color(out))) + "\n")
         out.flush()
     return 0
 
@@ -261,7 +264,8 @@ def _run(
 ) -> Iterator[Diagnosis]:
     sizes = [s.path.stat().st_size if s.path else 0 for _, s in logs]
     show = sys.stderr.isatty() and (len(logs) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
-    if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
+    quiet = logging.getLogger().level >= logging.ERROR  # -q
+    if not show or quiet or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
         for _, source in logs:
             yield _one(analyzer, source, baseline)
         return

@@ -25,7 +25,7 @@ from hee_monitor.action.fixes.inputs import diagnosis_next_to
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.config import load_config
 from hee_monitor.core.errors import ConfigError, HeeError, SourceError, UsageError
-from hee_monitor.core.models import Diagnosis, Finding, Severity
+from hee_monitor.core.models import Diagnosis, Finding, JobRecord, Severity
 from hee_monitor.record.state import read_state
 from hee_monitor.service import wiring
 from hee_monitor.service.cycle import CycleReport, MonitorCycle
@@ -603,8 +603,6 @@ def _single_repo(w: wiring.Wiring) -> str:
 def _one_run(
     w: wiring.Wiring, run_id: int, attempt: int, hee_context: bool, detailed: bool, fmt: str
 ) -> int:
-    from hee_monitor.decision.interface import Event, PolicyFacts
-
     repo = _single_repo(w)
     item = _gh(w).fetch_failed_run(repo, run_id, attempt)
     if isinstance(item, Skipped):
@@ -634,22 +632,14 @@ def _one_run(
     if hee_context:
         payload = w.capsule.load()
         state = read_state(payload).state
-        found = tuple(f for _, d, _ in diagnoses if d for f in d.failures)
-        facts = PolicyFacts(
-            Event.FAILED_RUN,
-            repo,
-            state,
-            w.config.policy_for(repo),
-            item.key,
-            found,
-            failed_jobs=len(item.jobs),
-            unexplained_jobs=sum(1 for _, d, _ in diagnoses if d is None or d.unexplained),
-            reruns_requested=w.audit.reruns_requested(repo, run_id),
-            known_flaky=w.audit.is_flaky([f.fingerprint for f in found]),
-        )
-        from hee_monitor.decision import POLICIES
-
-        decision = POLICIES["rules"]().decide(facts, w.clock.now())
+        # the monitor's own path: the same history, skip flag, settings and policy
+        records = [
+            JobRecord(job, diag, note or None)
+            for job, (_, diag, note) in zip(item.jobs, diagnoses, strict=True)
+        ]
+        cycle = _cycle(w, Severity.LOW)
+        records = cycle.prepare(item, records)
+        _, decision = cycle.decide_run(item, records, state, w.clock.now())
         data["hee_context"] = {
             "state": state.value,
             "status_since": read_state(payload).since,

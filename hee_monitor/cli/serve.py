@@ -121,12 +121,13 @@ def serve(
     capsule: str | None,
     print_only: bool,
 ) -> int:
-    """Receive GitHub webhooks (workflow_run, workflow_job) of failed runs and run the whole
-    pipeline for each: fetch the run, diagnose, decide, act and record, on the same audit
-    store and state capsule as ``monitor`` (so a run that arrives by webhook and by poll is
-    processed once). It refuses to start without repositories to watch (--repo,
-    $HEE_REPOS or [github] repos); --print-only instead prints each failed run as a JSON
-    line and keeps nothing.
+    """Receive GitHub webhooks of failed runs and run the whole pipeline for each.
+
+    For each workflow_run / workflow_job delivery: fetch the run, diagnose, decide, act and
+    record, on the same audit store and state capsule as ``monitor`` (so a run that arrives
+    by webhook and by poll is processed once). It refuses to start without repositories to
+    watch (--repo, $HEE_REPOS or [github] repos); --print-only instead prints each failed
+    run as a JSON line and keeps nothing.
 
     Verifies X-Hub-Signature-256 with $HEE_WEBHOOK_SECRET, drops duplicate deliveries, and
     serves /healthz and Prometheus /metrics.

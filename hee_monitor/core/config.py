@@ -26,6 +26,7 @@ from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import HealthState
 from hee_monitor.core.resources import load_schema
 from hee_monitor.decision.interface import PolicySettings
+from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 
 DEFAULT_FILE = "hee-monitor.toml"
 #: the application's directory name under the user's state directory
@@ -84,8 +85,9 @@ DEFAULTS: dict[str, Any] = {
         "window_seconds": 3600,
         "max_reruns": 3,
         "max_fix_failures": 3,
-        "risk_threshold": 3,
+        "risk_threshold": DEFAULT_RISK_THRESHOLD,
         "recovery_seconds": 21600,
+        "rerun_cancelled": False,
     },
     "repos": {},
 }
@@ -166,6 +168,7 @@ class Config:
             max_fix_failures=int(p["max_fix_failures"]),
             risk_threshold=int(p["risk_threshold"]),
             recovery_seconds=int(p["recovery_seconds"]),
+            rerun_cancelled=bool(p.get("rerun_cancelled", False)),
         )
         override = self.repo(repo)
         if override.risk_threshold is not None:

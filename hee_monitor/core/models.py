@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hee_monitor.core.redact import redact, redact_data
+
 
 class Severity(enum.StrEnum):
     CRITICAL = "critical"
@@ -80,6 +82,11 @@ class Evidence:
     end_line: int
     text: str
 
+    def __post_init__(self) -> None:
+        # the redaction gate for log text: whatever holds evidence (every analyze format,
+        # the audit store, capsules, alerts, pull requests) holds it redacted
+        object.__setattr__(self, "text", redact(self.text))
+
     def to_json(self) -> dict[str, Any]:
         return {"start_line": self.start_line, "end_line": self.end_line, "text": self.text}
 
@@ -111,6 +118,12 @@ class Finding:
     #: "exit code 1", or findings whose evidence lies entirely within this one's), folded
     #: into this finding instead of being listed as separate failures
     related: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # titles and details can quote the log (a step's command, an LLM's summary)
+        object.__setattr__(self, "title", redact(self.title))
+        if self.details:
+            object.__setattr__(self, "details", redact_data(self.details))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -1,8 +1,10 @@
-"""The policy port: facts in, a decision out.
+"""The decision stage's types: raw facts in, a decision out.
 
-``decide(facts, now) -> Decision`` is pure: the same facts give the same decision. Facts
-carry everything the rules look at (the findings, the repository's settings, the current
-health state and counts from recent history); the caller gathers them.
+``decide(facts, now) -> Decision`` is pure: the same facts give the same decision. Facts are
+raw (the run's root causes with their severity and the job they come from, per-fingerprint
+counts, re-runs asked, open incidents, the skip flag, the repository's settings): every
+judgement ("transient-only run", "recovery allowed", "the headline cause") is the rules'
+job. :func:`hee_monitor.decision.facts.gather_facts` builds them from a run and its history.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hee_monitor.core.models import Finding, HealthState, Severity
+from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
+
+if TYPE_CHECKING:
+    from hee_monitor.decision.skip import SkipDecision
 
 
 class Action(enum.StrEnum):
@@ -51,35 +57,81 @@ class PolicySettings:
     #: failed attempts of a fix strategy for one fingerprint before it is no longer tried
     max_fix_failures: int = 3
     #: findings with risk above this are not fixed without approval
-    risk_threshold: int = 3
+    risk_threshold: int = DEFAULT_RISK_THRESHOLD
     #: a protected repository is never changed without approval
     protected: bool = False
     #: quiet time after which a degraded or failed pipeline counts as recovered
     recovery_seconds: int = 21600
+    #: re-run cancelled runs too (off: a cancellation is somebody's decision)
+    rerun_cancelled: bool = False
 
 
 @dataclass(frozen=True)
-class PolicyFacts:
+class Cause:
+    """One root cause of a failed run (one per fingerprint), with its history."""
+
+    finding: Finding
+    #: the failed job it explains
+    job: str = ""
+    #: failures of this fingerprint within the window, this one included
+    occurrences: int = 1
+    #: failed attempts of its fix strategy for this fingerprint
+    fix_failures: int = 0
+    #: a re-run of the same commit passed before for this fingerprint
+    flaky: bool = False
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    """An open incident of the pipeline (from the state capsule)."""
+
+    fingerprint: str
+    severity: Severity
+    pattern_id: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules look at, raw."""
+
     event: Event
     repo: str
     state: HealthState
     settings: PolicySettings = field(default_factory=PolicySettings)
     run_key: str = ""
-    #: the root cause of each explained failed job of the run (one per fingerprint)
-    findings: tuple[Finding, ...] = ()
+    #: the run's conclusion as the forge reports it (failure, cancelled, timed_out, ...)
+    conclusion: str = "failure"
+    causes: tuple[Cause, ...] = ()
     failed_jobs: int = 0
     #: failed jobs whose log nothing explained
     unexplained_jobs: int = 0
     #: re-runs already requested for this run
     reruns_requested: int = 0
-    #: highest count over this run's fingerprints of failures in the window (this one included)
-    recent_occurrences: int = 0
-    #: failed attempts of the root cause's fix strategy for its fingerprint
-    failed_fix_attempts: int = 0
-    #: a re-run of the same commit passed before for one of these fingerprints
-    known_flaky: bool = False
-    #: critical incidents still open (for recovery decisions)
-    open_critical_incidents: int = 0
+    #: incidents still open after this event resolved its own fingerprints
+    open_incidents: tuple[OpenIncident, ...] = ()
+    #: the run's skip flag, which withholds fixes (and optionally alerts)
+    skip: SkipDecision | None = None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(c.finding for c in self.causes)
+
+    @property
+    def open_serious(self) -> int:
+        """Open incidents of high or critical severity (they keep recovery partial)."""
+        return sum(1 for i in self.open_incidents if i.severity.at_least(Severity.HIGH))
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What the alert about a run says: its headline cause and how urgent it is."""
+
+    severity: Severity
+    #: the run's most severe root cause (a real one before a transient one); None when no
+    #: pattern explains the log
+    headline: Finding | None
+    #: "failure" or "escalation"
+    kind: str = "failure"
 
 
 @dataclass(frozen=True)
@@ -94,10 +146,22 @@ class Decision:
     rules: tuple[str, ...]
     #: how urgent the alert is (None when there is nothing to tell)
     severity: Severity | None = None
+    #: the run's headline root cause: what an alert names and a fix works on
+    headline: Finding | None = None
+    #: the finding a fix (or a fix approval) is for; never a transient one
+    fix: Finding | None = None
 
     @property
     def primary_action(self) -> Action:
         return self.actions[0]
+
+    @property
+    def alert(self) -> AlertSpec | None:
+        """The alert this decision asks for, if any."""
+        if Action.ALERT not in self.actions and Action.ESCALATE not in self.actions:
+            return None
+        kind = "escalation" if Action.ESCALATE in self.actions else "failure"
+        return AlertSpec(self.severity or Severity.MEDIUM, self.headline, kind)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,4 +176,4 @@ class Decision:
 
 
 class Policy(Protocol):
-    def decide(self, facts: PolicyFacts, now: datetime) -> Decision: ...
+    def decide(self, facts: Facts, now: datetime) -> Decision: ...

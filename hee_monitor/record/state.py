@@ -54,12 +54,20 @@ def apply_transitions(payload: dict[str, Any], transitions: list[Transition]) ->
 
 
 def fire_all(
-    state: HealthState, triggers: tuple[str, ...], *, at: datetime, reason: str = ""
+    state: HealthState,
+    triggers: tuple[str, ...],
+    *,
+    at: datetime,
+    reason: str = "",
+    open_serious: int = 0,
 ) -> list[Transition]:
-    """Run ``triggers`` in order from ``state``; raises StateError before any is applied
-    if one is invalid (the machine is a scratch copy, nothing is written)."""
+    """Run ``triggers`` in order from ``state`` on a scratch model of the health machine;
+    raises StateError if one is not allowed (nothing is written)."""
     machine = HealthMachine(state)
-    return [machine.fire(t, at=at, reason=reason) for t in triggers]
+    try:
+        return [machine.fire(t, at=at, reason=reason, open_serious=open_serious) for t in triggers]
+    finally:
+        machine.release()
 
 
 class HealthStore:

@@ -40,23 +40,17 @@ from hee_monitor.core.models import (
     JobRecord,
     Severity,
 )
-from hee_monitor.decision.health import Transition
-from hee_monitor.decision.interface import (
-    Action,
-    Decision,
-    Event,
-    Policy,
-    PolicyFacts,
-    PolicySettings,
-)
-from hee_monitor.decision.skip import SkipDecision, apply_skip
+from hee_monitor.decision.facts import History, ObservedRun, gather_facts, incidents
+from hee_monitor.decision.health import Transition, machine_for
+from hee_monitor.decision.interface import Action, Decision, Event, Facts, Policy, PolicySettings
+from hee_monitor.decision.skip import SkipDecision
 from hee_monitor.decision.transient import transient_cause
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
 from hee_monitor.record.leases import Leases
 from hee_monitor.record.schema import alerts as alerts_table
 from hee_monitor.record.schema import reruns as reruns_table
-from hee_monitor.record.state import apply_transitions, fire_all, read_state
+from hee_monitor.record.state import apply_transitions, read_state
 from hee_monitor.service.effects import (
     AlertPerformer,
     EffectResult,
@@ -752,53 +746,15 @@ class MonitorCycle:
             jobs, waiting_for = self._hold_or_give_up(run, read, now)
             if waiting_for is not None:
                 return RunOutcome(run.key, run.repo, url=run.html_url, waiting=waiting_for)
-        jobs = self._detect(run, jobs)
-        # The policy reasons from each job's root cause: secondary findings (a generic
-        # "error:" line under a network timeout) must not turn a transient run into a mixed one.
-        _, enabled = self.scope_for(run.repo)
-        if enabled:
-            jobs = [_only(j, enabled) for j in jobs]
-        # A job whose root cause is only a symptom of a transient finding below it (a test
-        # that failed on a connection reset) has that transient finding as its root cause.
-        jobs = [_transient_cause_first(j) for j in jobs]
-        found = _unique(
-            [j.diagnosis.failures[0] for j in jobs if j.diagnosis and j.diagnosis.failures]
-        )
-        unexplained = sum(1 for j in jobs if j.diagnosis is None or j.diagnosis.unexplained)
-        settings = self.settings_for(run.repo)
+        jobs = self.prepare(run, jobs)
+        facts, decision = self.decide_run(run, jobs, state, now)
+        skip = facts.skip
+        found = list(facts.findings)
         fingerprints = [f.fingerprint for f in found]
-        since = now - timedelta(seconds=settings.window_seconds)
-        root = found[0] if found else None
-        facts = PolicyFacts(
-            event=Event.FAILED_RUN,
-            repo=run.repo,
-            state=state,
-            settings=settings,
-            run_key=run.key,
-            findings=tuple(found),
-            failed_jobs=len(run.jobs),
-            unexplained_jobs=unexplained,
-            # re-runs asked for and those decided but not yet confirmed by GitHub
-            reruns_requested=self.audit.reruns_requested(run.repo, run.run_id)
-            + self.effects.open_count("rerun", key_prefix=f"rerun:{run.repo}#{run.run_id}."),
-            recent_occurrences=max(
-                (self.audit.occurrences(fp, since=since) + 1 for fp in fingerprints), default=0
-            ),
-            failed_fix_attempts=(
-                self.audit.failed_fix_attempts(root.fingerprint, root.fix_strategy)
-                if root and root.fix_strategy
-                else 0
-            ),
-            known_flaky=self.audit.is_flaky(fingerprints),
-            open_critical_incidents=0,
-        )
-        decision = self.policy.decide(facts, now)
-        skip = self.skip_for(run) if self.skip_for is not None else None
-        decision = apply_skip(decision, skip)
         reason = "; ".join(decision.reasons)
-        moves = fire_all(state, decision.triggers, at=now, reason=f"{run.key}: {reason}")
+        moves = self._move(state, decision, facts, now, f"{run.key}: {reason}")
         diagnoses = tuple(j.diagnosis for j in jobs if j.diagnosis is not None)
-        intents = self._intents(run, decision, root, found, fingerprints, diagnoses, skip, now)
+        intents = self._intents(run, decision, found, fingerprints, diagnoses, skip, now)
 
         def also(conn: Connection) -> None:
             PendingRuns.release(conn, run.key)
@@ -822,11 +778,53 @@ class MonitorCycle:
             run.html_url,
         )
 
+    def prepare(self, run: FailedRun, jobs: list[JobRecord]) -> list[JobRecord]:
+        """The analysed jobs as the policy sees them (and the audit store records them)."""
+        jobs = self._detect(run, jobs)
+        # The policy reasons from each job's root cause: secondary findings (a generic
+        # "error:" line under a network timeout) must not turn a transient run into a mixed one.
+        _, enabled = self.scope_for(run.repo)
+        if enabled:
+            jobs = [_only(j, enabled) for j in jobs]
+        # A job whose root cause is only a symptom of a transient finding below it (a test
+        # that failed on a connection reset) has that transient finding as its root cause.
+        return [_transient_cause_first(j) for j in jobs]
+
+    def decide_run(
+        self, run: FailedRun, jobs: Sequence[JobRecord], state: HealthState, now: datetime
+    ) -> tuple[Facts, Decision]:
+        """The facts of an analysed run (its history from the audit store, the effects
+        outbox and the capsule, its skip flag, the repository's settings) and the policy's
+        decision on them."""
+        payload = self.capsule.load()
+        history = History(
+            counts=_Counts(self.audit, self.effects),
+            state=state,
+            settings=self.settings_for(run.repo),
+            now=now,
+            open_incidents=incidents(payload.get("open_incidents", []), ()),
+            skip=self.skip_for(run) if self.skip_for is not None else None,
+        )
+        observed = ObservedRun(run, tuple((j.job.name, j.diagnosis) for j in jobs))
+        facts = gather_facts(observed, history)
+        return facts, self.policy.decide(facts, now)
+
+    def _move(
+        self, state: HealthState, decision: Decision, facts: Facts, now: datetime, reason: str
+    ) -> list[Transition]:
+        """Fire the decision's triggers on the pipeline's health machine (kept across
+        cycles; the capsule's stored state is the truth it starts from)."""
+        pipeline = str(self.capsule.load().get("repository", "")) or facts.repo
+        machine = machine_for(pipeline, state)
+        return [
+            machine.fire(t, at=now, reason=reason, open_serious=facts.open_serious)
+            for t in decision.triggers
+        ]
+
     def _intents(
         self,
         run: FailedRun,
         decision: Decision,
-        root: Finding | None,
         found: Sequence[Finding],
         fingerprints: list[str],
         diagnoses: Sequence[Diagnosis],
@@ -842,7 +840,7 @@ class MonitorCycle:
                 "repo": run.repo,
                 "payload": alert_payload(alert, maintenance=maintenance),
             }
-            for alert in self._alerts(run, decision, root, now)
+            for alert in self._alerts(run, decision, now)
         ]
         if Action.RERUN in decision.actions and not maintenance and self.run_control is not None:
             intents.append(
@@ -913,42 +911,43 @@ class MonitorCycle:
             log.warning("cannot analyse %s job %s: %s", run.key, job.name, exc)
             return JobRecord(job, None, f"{type(exc).__name__}: {exc}"), None
 
-    def _alerts(
-        self, run: FailedRun, decision: Decision, root: Finding | None, now: datetime
-    ) -> list[Alert]:
+    def _alerts(self, run: FailedRun, decision: Decision, now: datetime) -> list[Alert]:
         wanted: list[Alert] = []
         severity = decision.severity or Severity.MEDIUM
-        cause = root.title if root else "no known pattern explains the log"
-        fingerprint = root.fingerprint if root else f"{run.repo}:{run.workflow}:unexplained"
         # The alert names its repository and carries the run's URL in their own fields: every
         # channel shows them, so neither is repeated in the title or the body.
         body = "\n".join(decision.reasons)
-        where = run.branch or run.head_sha[:7]
-        if Action.ALERT in decision.actions or Action.ESCALATE in decision.actions:
-            kind = "escalation" if Action.ESCALATE in decision.actions else "failure"
+        spec = decision.alert
+        if spec is not None:
+            # the headline is the run's most severe real root cause, whichever job it is in
+            root = spec.headline
+            cause = root.title if root else "no known pattern explains the log"
             wanted.append(
                 Alert(
                     repo=run.repo,
-                    severity=severity,
-                    title=f"{run.workflow} failed on {where}: {cause}",
+                    severity=spec.severity,
+                    title=f"{run.workflow} failed on {run.branch or run.head_sha[:7]}: {cause}",
                     body=body,
-                    fingerprint=fingerprint,
-                    kind=kind,
+                    fingerprint=(
+                        root.fingerprint if root else f"{run.repo}:{run.workflow}:unexplained"
+                    ),
+                    kind=spec.kind,
                     pattern_id=root.pattern_id if root else None,
                     url=run.html_url,
                     created_at=now,
                 )
             )
-        if Action.ASK_APPROVAL in decision.actions and root is not None:
+        fix = decision.fix
+        if Action.ASK_APPROVAL in decision.actions and fix is not None:
             wanted.append(
                 Alert(
                     repo=run.repo,
                     severity=severity,
-                    title=f"approve fix {root.fix_strategy!r} for {root.pattern_id}?",
+                    title=f"approve fix {fix.fix_strategy!r} for {fix.pattern_id}?",
                     body=body,
-                    fingerprint=f"{fingerprint}:approval",
+                    fingerprint=f"{fix.fingerprint}:approval",
                     kind="approval",
-                    pattern_id=root.pattern_id,
+                    pattern_id=fix.pattern_id,
                     url=run.html_url,
                     created_at=now,
                 )
@@ -1033,15 +1032,16 @@ class MonitorCycle:
             for i in payload.get("open_incidents", [])
             if closes is not None and i.get("fingerprint") not in closes
         ]
-        facts = PolicyFacts(
+        # a remedy resolves only its own fingerprints; what is still open is a fact
+        facts = Facts(
             event=event,
             repo=repo,
             state=state,
             settings=self.settings_for(repo),
-            open_critical_incidents=sum(1 for i in remaining if i.get("severity") == "critical"),
+            open_incidents=incidents(remaining, ()),
         )
         decision = self.policy.decide(facts, now)
-        moves = fire_all(state, decision.triggers, at=now, reason="; ".join(decision.reasons))
+        moves = self._move(state, decision, facts, now, "; ".join(decision.reasons))
         self.audit.record_decision(repo, decision, moves, event=event.value, now=now)
 
         def mutate(p: dict[str, Any]) -> None:
@@ -1060,6 +1060,22 @@ class MonitorCycle:
             except Exception as exc:
                 log.warning("resolved notices failed: %s", getattr(exc, "message", exc))
         return decision.to_state, decision
+
+
+class _Counts:
+    """The audit store's counts for the decision, re-runs still in the effects outbox
+    (decided, not yet confirmed by GitHub) counted as asked."""
+
+    def __init__(self, audit: AuditStore, effects: EffectStore) -> None:
+        self._audit = audit
+        self._effects = effects
+        self.occurrences = audit.occurrences
+        self.failed_fix_attempts = audit.failed_fix_attempts
+        self.is_flaky = audit.is_flaky
+
+    def reruns_requested(self, repo: str, run_id: int) -> int:
+        pending = self._effects.open_count("rerun", key_prefix=f"rerun:{repo}#{run_id}.")
+        return self._audit.reruns_requested(repo, run_id) + pending
 
 
 def _alert_outcome(effect: EffectResult) -> str:
@@ -1191,16 +1207,6 @@ def _transient_cause_first(record: JobRecord) -> JobRecord:
     )
 
 
-def _unique(found: list[Finding]) -> list[Finding]:
-    seen: set[str] = set()
-    out = []
-    for f in found:
-        if f.fingerprint not in seen:
-            seen.add(f.fingerprint)
-            out.append(f)
-    return out
-
-
 def _iso(at: datetime) -> str:
     return format_time(at)
 
@@ -1245,7 +1251,7 @@ def _record_in_capsule(
     monitoring = payload.setdefault("monitoring_state", {})
     monitoring["last_run_id"] = str(run.run_id)
     monitoring.setdefault("current_status", decision.to_state.value)
-    _append_history(payload, _history_entry(now, run.key, found[0] if found else None, decision))
+    _append_history(payload, _history_entry(now, run.key, decision.headline, decision))
     if not {Action.ALERT, Action.ESCALATE} & set(decision.actions):
         return  # flaky failures and pending re-runs are not incidents (yet)
     incidents = payload.setdefault("open_incidents", [])

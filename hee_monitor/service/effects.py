@@ -57,6 +57,7 @@ from hee_monitor.core.models import (
     Owner,
     Severity,
 )
+from hee_monitor.decision.mute import mute_reason
 from hee_monitor.record.durable import effect_intents
 
 log = logging.getLogger(__name__)
@@ -574,12 +575,14 @@ class AlertPerformer:
 
     def perform(self, intent: Intent, now: datetime) -> Done:
         alert = alert_from(intent.payload)
-        if intent.payload.get("maintenance"):
-            outcome, reason = "muted", "maintenance"
-        elif not alert.severity.at_least(self.alert_level) and alert.kind != "approval":
-            outcome, reason = "muted", f"below alert level {self.alert_level.value}"
-        elif self.notifier is None:
-            outcome, reason = "muted", "no notifier configured"
+        muted = mute_reason(
+            alert,
+            maintenance=bool(intent.payload.get("maintenance")),
+            alert_level=self.alert_level,
+            deliverable=self.notifier is not None,
+        )
+        if muted is not None or self.notifier is None:
+            outcome, reason = "muted", muted or "no notifier configured"
         else:
             outcome, reason = self.notifier.notify(alert, now), ""
         return Done(outcome, self._record(alert, outcome, reason, now))

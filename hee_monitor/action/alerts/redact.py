@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from hee_monitor.core.redact import redact, register_secret
+
 MASK = "****"
 
 # A part shorter than this is too common ("api", "sms", a port) to be worth scrubbing and
@@ -88,6 +90,8 @@ class Scrubber:
 
     def add(self, *secrets: str) -> None:
         new = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
+        for secret in new:
+            register_secret(secret)
         if new - self._secrets:
             self._secrets |= new
             # Longest first, so a whole URL is replaced before its parts.
@@ -100,4 +104,5 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(MASK, text)
-        return _TOKEN_SHAPES.sub(MASK, text)
+        # then the product's one gate: known formats, keyed values, configured secrets
+        return redact(_TOKEN_SHAPES.sub(MASK, text))

@@ -34,9 +34,9 @@ from hee_monitor.action.escalation.codeowners import (
 )
 from hee_monitor.action.escalation.store import EscalationStore, Tracked
 from hee_monitor.analysis.detection.settings import validate_section
-from hee_monitor.analysis.redact import redact
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import FailedRun, Finding, HealthState
+from hee_monitor.core.redact import redact
 from hee_monitor.sources.interface import Files, Issues
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 ```yaml
 fixes:
-  risk_threshold: 5            # 0-10; riskier fixes wait for an approval
+  risk_threshold: 3            # 0-10; riskier fixes wait for an approval
   protected: false             # true: never change this repository automatically
   protected_paths: [".github/workflows/**", "migrations/**"]
   max_attempts: 3              # per failure fingerprint
@@ -33,12 +33,12 @@ from typing import Any
 
 import yaml
 
-from hee_monitor.action.fixes.matrix import DEFAULT_RISK_THRESHOLD
 from hee_monitor.action.fixes.strategies.commands import (
     CommandStrategy,
     command_strategy_from_config,
 )
 from hee_monitor.core.errors import ConfigError
+from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 
 CONFIG_FILE = ".hee-monitor.yml"
 DEFAULT_MAX_ATTEMPTS = 3

@@ -53,11 +53,11 @@ from hee_monitor.action.fixes.strategies.interface import (
     FixStrategy,
     Safety,
 )
-from hee_monitor.analysis.redact import redact
 from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
+from hee_monitor.core.redact import redact
 from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import subprocess
 from pathlib import Path
+
+from hee_monitor.decision.fix_gate import matches as matches  # the protected-path globs
 
 
 def repo_files(repo: Path, patterns: tuple[str, ...]) -> list[str]:
@@ -28,18 +29,6 @@ def repo_files(repo: Path, patterns: tuple[str, ...]) -> list[str]:
             if p.is_file() and ".git" not in p.parts
         )
     return [n for n in names if matches(n, patterns) and (repo / n).is_file()]
-
-
-def matches(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """Glob match where ``**/`` also matches the top directory (``**/*.py`` matches ``a.py``)."""
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(path, pattern):
-            return True
-        if pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]):
-            return True
-        if pattern.endswith("/**") and path.startswith(pattern[:-3] + "/"):
-            return True
-    return False
 
 
 def write_preserving_mode(path: Path, text: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from hee_monitor.core.redact import has_secret
 from hee_monitor.record.capsule.errors import CapsuleKeyError, SensitiveDataError
 
 ENCRYPTION_KEY_ENV = "HEE_CAPSULE_ENCRYPTION_KEY"
@@ -56,6 +57,13 @@ _LOOKS_SENSITIVE = re.compile(
 )
 
 
+def _looks_sensitive(value: str) -> bool:
+    """A credential or an address by this module's shapes or by the product's redaction
+    gate (:mod:`hee_monitor.core.redact`): free text is sealed by the same detector that
+    redacts every other exit."""
+    return bool(_LOOKS_SENSITIVE.search(value)) or has_secret(value)
+
+
 # cheap whole-document screen: only a document that trips it is walked value by value
 _SCREEN = re.compile(
     r"gh[pousr]_|github_pat_|xox[abposr]-|hooks\.slack\.com|AKIA[0-9A-Z]{16}|Bearer|PRIVATE KEY"
@@ -75,7 +83,7 @@ def _may_hold_sensitive(
 ) -> bool:
     if text is None:
         text = json.dumps(payload, ensure_ascii=False)
-    if _SCREEN.search(text) or ("@" in text and _EMAIL.search(text)):
+    if _SCREEN.search(text) or ("@" in text and _EMAIL.search(text)) or has_secret(text):
         return True
     return bool(sensitive_keys) and bool(
         _unsealed_key_pattern(frozenset(sensitive_keys)).search(text)
@@ -165,7 +173,7 @@ def seal(
                 sub = f"{pointer}/{_escape(name)}"
                 if isinstance(child, str):
                     if not child.startswith(SEALED_PREFIX) and (
-                        forced or name in sensitive_keys or _LOOKS_SENSITIVE.search(child)
+                        forced or name in sensitive_keys or _looks_sensitive(child)
                     ):
                         found.append((node, name, sub))
                 elif isinstance(child, dict | list):
@@ -173,9 +181,7 @@ def seal(
         elif isinstance(node, list):
             for index, child in enumerate(node):
                 if isinstance(child, str):
-                    if not child.startswith(SEALED_PREFIX) and (
-                        forced or _LOOKS_SENSITIVE.search(child)
-                    ):
+                    if not child.startswith(SEALED_PREFIX) and (forced or _looks_sensitive(child)):
                         found.append((node, index, f"{pointer}/{index}"))
                 elif isinstance(child, dict | list):
                     walk(child, f"{pointer}/{index}", forced)
@@ -189,7 +195,7 @@ def seal(
         elif (
             isinstance(child, str)
             and not child.startswith(SEALED_PREFIX)
-            and (name in sensitive_keys or _LOOKS_SENSITIVE.search(child))
+            and (name in sensitive_keys or _looks_sensitive(child))
         ):
             found.append((payload, name, sub))
     if found and key is None:

@@ -24,6 +24,7 @@ import copy
 import gzip
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from hee_monitor.record.capsule.errors import (
     ChainError,
     ConflictError,
     ForkError,
+    RollbackError,
 )
 from hee_monitor.record.capsule.fsutil import atomic_write, fsync_dir, locked, read_bytes
 from hee_monitor.record.capsule.keys import Signer, TrustedKeys
@@ -66,6 +68,8 @@ MANAGED_FIELDS = (
 )
 
 Mutator = Callable[[dict[str, Any]], None]
+
+_HISTORY_NAME = re.compile(r"v\d{8}\.json")
 
 
 def new_payload(
@@ -283,12 +287,31 @@ class CapsuleDirectory:
                 hint="use that repository's own state directory (--state-dir)",
             )
         self.trust.check(capsule, self._payload_of)
+        newest = self._newest_in_history()
+        if newest > capsule.version:
+            # history is append-only: with or without trusted.json, a live capsule older than
+            # a version already signed into history/ is a rollback, never a fresh start
+            raise RollbackError(
+                f"{self.current_path} is version {capsule.version}, but history/ holds signed "
+                f"version {newest}: an older capsule was put back",
+                hint=f"restore the newest version with `hee-monitor capsule restore {newest}` "
+                "after checking who replaced current.json",
+            )
         if self.trust.get(capsule.repository) != (capsule.version, capsule.digest):
             self.trust.record(capsule, now)
         return capsule
 
     def _history_path(self, version: int) -> Path:
         return self.history_dir / f"v{version:08d}.json"
+
+    def _newest_in_history(self) -> int:
+        """The highest version with a file in history/ (0 when there is none)."""
+        try:
+            names = [p.name for p in self.history_dir.iterdir()]
+        except FileNotFoundError:
+            return 0
+        versions = [int(n[1:9]) for n in names if _HISTORY_NAME.fullmatch(n)]
+        return max(versions, default=0)
 
     def _archived(self) -> dict[int, tuple[bytes, str]]:
         """Archived versions: version → (exact file bytes, archive month)."""
@@ -351,7 +374,14 @@ class CapsuleDirectory:
         self._remove_stale_temp_files()
         if previous_raw is not None:
             self._backup(capsule.version - 1, previous_raw)
-        atomic_write(self._history_path(capsule.version), capsule.raw)
+        target = self._history_path(capsule.version)
+        if target.exists() and read_bytes(target) != capsule.raw:
+            # never overwrite a signed version: the history is append-only
+            raise RollbackError(
+                f"history/{target.name} already holds another signed version {capsule.version}",
+                hint="the live capsule is older than its history: restore the newest version",
+            )
+        atomic_write(target, capsule.raw)
         # compare-and-swap: the live file must still be the one this update started from
         # (guards against writers that do not take the lock, e.g. on a network filesystem)
         on_disk = self.current_path.read_bytes() if self.current_path.exists() else None

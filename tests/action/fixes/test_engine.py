@@ -270,7 +270,7 @@ def test_risky_fix_waits_for_approval_then_runs_once_approved(
     engine = engine_for(repo, store, clock)
     requested = engine.execute_fix(finding)
     assert isinstance(requested, ApprovalRequested)
-    assert "risk 6 is above the threshold 5" in requested.reason
+    assert "risk 6 is above the threshold 3" in requested.reason
     assert (repo.path / "requirements.txt").read_text() == "click\n"
 
     engine.approvals.approve(requested.id, by="alice", reason="patched release", now=clock.now())

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hee_monitor.action.fixes.config import FixConfig
-from hee_monitor.action.fixes.matrix import MATRIX, Action, risk_score, row_for
 from hee_monitor.action.fixes.policy import Verdict, capsule_block, decide
 from hee_monitor.action.fixes.strategies.interface import FixPlan, Safety
 from hee_monitor.core.models import AutoFix, Severity
+from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD, MATRIX, FixMode, risk_score, row_for
 from tests.action.fixes.conftest import make_finding
 
 NOW = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)
@@ -20,18 +20,31 @@ def test_the_matrix_of_the_brief() -> None:
     assert row_for("lint") == MATRIX["lint"]
     lint, dep, test, sec, lic = (row_for(c) for c in ("lint", "dependency", "test", "security",
                                                       "license"))  # fmt: skip
-    assert (lint.auto_fix, lint.safety, lint.rollback_required, lint.action) == (
-        AutoFix.FULL, Safety.HIGH, False, Action.AUTO_APPLY)  # fmt: skip
-    assert (dep.auto_fix, dep.safety, dep.rollback_required, dep.action) == (
-        AutoFix.PARTIAL, Safety.MEDIUM, True, Action.REVIEW)  # fmt: skip
-    assert (test.auto_fix, test.safety, test.action) == (
+    assert (lint.auto_fix, lint.safety, lint.rollback_required, lint.mode) == (
+        AutoFix.FULL, Safety.HIGH, False, FixMode.AUTO_APPLY)  # fmt: skip
+    assert (dep.auto_fix, dep.safety, dep.rollback_required, dep.mode) == (
+        AutoFix.PARTIAL, Safety.MEDIUM, True, FixMode.REVIEW)  # fmt: skip
+    assert (test.auto_fix, test.safety, test.mode) == (
         AutoFix.FULL,
         Safety.HIGH,
-        Action.AUTO_APPLY,
+        FixMode.AUTO_APPLY,
     )
-    assert (sec.auto_fix, sec.safety, sec.rollback_required, sec.action) == (
-        AutoFix.PARTIAL, Safety.LOW, True, Action.MANUAL_ONLY)  # fmt: skip
-    assert (lic.auto_fix, lic.safety, lic.action) == (AutoFix.FULL, Safety.HIGH, Action.AUTO_APPLY)
+    assert (sec.auto_fix, sec.safety, sec.rollback_required, sec.mode) == (
+        AutoFix.PARTIAL, Safety.LOW, True, FixMode.MANUAL_ONLY)  # fmt: skip
+    assert (lic.auto_fix, lic.safety, lic.mode) == (AutoFix.FULL, Safety.HIGH, FixMode.AUTO_APPLY)
+
+
+def test_one_default_threshold_for_the_policy_and_the_fix_gate() -> None:
+    from hee_monitor.core.config import DEFAULTS
+    from hee_monitor.decision.interface import PolicySettings
+
+    assert DEFAULT_RISK_THRESHOLD == 3
+    assert FixConfig().risk_threshold == PolicySettings().risk_threshold == DEFAULT_RISK_THRESHOLD
+    assert DEFAULTS["policy"]["risk_threshold"] == DEFAULT_RISK_THRESHOLD
+    lint = make_finding("ruff-fix")
+    at = decide(lint, plan(risk=3), config=FixConfig(), payload=None, now=NOW)
+    above = decide(lint, plan(risk=4), config=FixConfig(), payload=None, now=NOW)
+    assert (at.verdict, above.verdict) == (Verdict.APPLY, Verdict.APPROVAL)
 
 
 def test_risk_is_bounded_and_penalises_less_safe_kinds() -> None:
@@ -45,7 +58,7 @@ def test_decisions() -> None:
     lint = make_finding("ruff-fix")
     assert decide(lint, plan(), config=cfg, payload=None, now=NOW).verdict is Verdict.APPLY
     risky = decide(lint, plan(risk=7), config=cfg, payload=None, now=NOW)
-    assert (risky.verdict, risky.reason) == (Verdict.APPROVAL, "risk 7 is above the threshold 5")
+    assert (risky.verdict, risky.reason) == (Verdict.APPROVAL, "risk 7 is above the threshold 3")
     approved = decide(lint, plan(risk=7), config=cfg, payload=None, now=NOW, approved=True)
     assert approved.verdict is Verdict.APPLY
     sec = decide(make_finding("x", category="security"), plan(risk=0), config=cfg, payload=None,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hee_monitor.core.clock import FakeClock
@@ -25,6 +25,7 @@ from hee_monitor.record.capsule import (
     CapsuleError,
     ChainError,
     ConflictError,
+    EncryptionKey,
     ExpiredCapsuleError,
     Signer,
     TrustedKeys,
@@ -379,3 +380,71 @@ def test_a_state_directory_written_in_form_one_moves_to_form_two_with_its_next_u
     assert (directory / "history" / "v00000001.json").read_bytes() == old.raw  # kept as is
     assert store.verify_chain(now=later(1)).checked == 2
     assert store.load(now=later(1)).raw == raw
+
+
+def _history_versions(store: CapsuleDirectory) -> list[int]:
+    return sorted(int(p.name[1:9]) for p in store.history_dir.glob("v*.json"))
+
+
+def test_an_old_capsule_put_back_without_trusted_json_is_a_rollback(
+    store: CapsuleDirectory,
+) -> None:
+    from hee_monitor.record.capsule.errors import RollbackError
+
+    for _ in range(5):
+        store.update(lambda p: None)
+    old = (store.history_dir / "v00000004.json").read_bytes()
+    store.current_path.write_bytes(old)
+    (store.directory / "trusted.json").unlink()
+    with pytest.raises(RollbackError, match="history/ holds signed version 6"):
+        store.load()
+    with pytest.raises(RollbackError):
+        store.update(lambda p: None)
+    # nothing in history was overwritten or orphaned
+    assert _history_versions(store) == [1, 2, 3, 4, 5, 6]
+    assert (store.history_dir / "v00000004.json").read_bytes() == old
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["update", "restore", "verify", "drop-trust", "put-back-old"]),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_no_version_number_ever_decreases_in_history(
+    tmp_path_factory: pytest.TempPathFactory,
+    signer: Signer,
+    keys: TrustedKeys,
+    encryption_key: EncryptionKey,
+    steps: list[str],
+) -> None:
+    from hee_monitor.core.clock import FakeClock
+    from hee_monitor.record.capsule.errors import CapsuleError
+
+    store = CapsuleDirectory(
+        tmp_path_factory.mktemp("state"), signer, keys, encryption_key, FakeClock(NOW)
+    )
+    store.initialise("octo/app", now=NOW)
+    highest = 1
+    for step in steps:
+        try:
+            if step == "update":
+                store.update(lambda p: None)
+            elif step == "restore":
+                store.restore(1)
+            elif step == "verify":
+                store.load()
+            elif step == "drop-trust":
+                (store.directory / "trusted.json").unlink(missing_ok=True)
+            elif step == "put-back-old":
+                store.current_path.write_bytes((store.history_dir / "v00000001.json").read_bytes())
+        except CapsuleError:
+            pass  # refusing is allowed; rewriting history is not
+        versions = _history_versions(store)
+        assert versions == list(range(1, len(versions) + 1))
+        assert versions[-1] >= highest
+        highest = versions[-1]

@@ -88,7 +88,19 @@ def test_a_gap_is_accepted_only_when_the_versions_between_link_up(
     (reader.history_dir / "v00000003.json").write_bytes(sign(tampered, [signer]).raw)
     reader.trust.path.unlink()
     reader.current_path.write_bytes(raws[0])
-    reader.load(now=NOW)
+    # history is append-only: version 1 put back over a history of 2 and 3 is a rollback,
+    # with or without trusted.json
+    with pytest.raises(RollbackError, match="history/ holds signed version 3"):
+        reader.load(now=NOW)
+    fresh = CapsuleDirectory(tmp_path / "c", None, keys)
+    fresh.current_path.parent.mkdir()
+    fresh.current_path.write_bytes(raws[0])
+    fresh.load(now=NOW)
+    fresh.history_dir.mkdir()
+    for number in (2, 3):
+        source_file = reader.history_dir / f"v{number:08d}.json"
+        (fresh.history_dir / source_file.name).write_bytes(source_file.read_bytes())
+    reader = fresh
     reader.current_path.write_bytes(raws[3])
     with pytest.raises(ChainError, match="hash chain broken"):
         reader.load(now=later(3))

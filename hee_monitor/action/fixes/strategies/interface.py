@@ -8,7 +8,6 @@ rollback, the branch and the pull request.
 
 from __future__ import annotations
 
-import enum
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hee_monitor.core.errors import FixError
 from hee_monitor.core.models import Finding
+from hee_monitor.decision.risk import Safety as Safety  # declared with the risk model
 from hee_monitor.sources.interface import Rerun
 
 if TYPE_CHECKING:
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
 
 #: output kept from a command or check: enough to show why it failed, never a whole build log
 MAX_OUTPUT = 8000
-
-
-class Safety(enum.StrEnum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-    @property
-    def rank(self) -> int:
-        return {"high": 3, "medium": 2, "low": 1}[self.value]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hee_monitor.analysis.redact import PLACEHOLDER, redact, redact_lines
+from hee_monitor.core.redact import PLACEHOLDER, redact, redact_lines
 
 ALNUM = string.ascii_letters + string.digits
 # ordinary log text: anything printable, newlines and some unicode

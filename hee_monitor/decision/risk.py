@@ -1,6 +1,6 @@
-"""The decision matrix: what kind of failure may be fixed how, as data.
+"""The one risk model: what kind of failure may be fixed how, and how risky a fix is.
 
-| failure kind              | auto-fix | safety | rollback required | action       |
+| failure kind              | auto-fix | safety | rollback required | fix mode     |
 |---------------------------|----------|--------|-------------------|--------------|
 | lint warnings (and format)| full     | high   | no                | auto-apply   |
 | dependency issues         | partial  | medium | yes               | review       |
@@ -8,8 +8,13 @@
 | security vulnerabilities  | partial  | low    | yes               | manual only  |
 | license compliance        | full     | high   | no                | auto-apply   |
 
+Risk is 0-10: the riskier of the fix strategy's own risk and the finding's, plus the failure
+kind's safety penalty (high 0, medium 1, low 3). The policy scores a finding before any fix
+is planned (strategy risk 0); the fix gate scores it again with the planned fix's risk. Both
+compare with the same threshold, :data:`DEFAULT_RISK_THRESHOLD` (3) unless configured.
+
 "No rollback needed" describes the fix, not the engine: every change is still validated and
-rolled back when validation fails. The matrix decides how far the engine may go alone.
+rolled back when validation fails.
 """
 
 from __future__ import annotations
@@ -17,11 +22,23 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from hee_monitor.action.fixes.strategies.interface import Safety
 from hee_monitor.core.models import AutoFix, Category
 
+#: the one default risk threshold: fixes whose risk is above it wait for a person
+DEFAULT_RISK_THRESHOLD = 3
 
-class Action(enum.StrEnum):
+
+class Safety(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return {"high": 3, "medium": 2, "low": 1}[self.value]
+
+
+class FixMode(enum.StrEnum):
     #: fix, validate, commit on a fix branch and open the pull request
     AUTO_APPLY = "auto-apply"
     #: the same, and the pull request asks for a review (risk above the threshold → approval)
@@ -36,18 +53,18 @@ class MatrixRow:
     auto_fix: AutoFix
     safety: Safety
     rollback_required: bool
-    action: Action
+    mode: FixMode
 
 
-LINT = MatrixRow("lint warnings", AutoFix.FULL, Safety.HIGH, False, Action.AUTO_APPLY)
-DEPENDENCY = MatrixRow("dependency issues", AutoFix.PARTIAL, Safety.MEDIUM, True, Action.REVIEW)
-TEST = MatrixRow("test logic errors", AutoFix.FULL, Safety.HIGH, False, Action.AUTO_APPLY)
+LINT = MatrixRow("lint warnings", AutoFix.FULL, Safety.HIGH, False, FixMode.AUTO_APPLY)
+DEPENDENCY = MatrixRow("dependency issues", AutoFix.PARTIAL, Safety.MEDIUM, True, FixMode.REVIEW)
+TEST = MatrixRow("test logic errors", AutoFix.FULL, Safety.HIGH, False, FixMode.AUTO_APPLY)
 SECURITY = MatrixRow(
-    "security vulnerabilities", AutoFix.PARTIAL, Safety.LOW, True, Action.MANUAL_ONLY
+    "security vulnerabilities", AutoFix.PARTIAL, Safety.LOW, True, FixMode.MANUAL_ONLY
 )
-LICENSE = MatrixRow("license compliance", AutoFix.FULL, Safety.HIGH, False, Action.AUTO_APPLY)
+LICENSE = MatrixRow("license compliance", AutoFix.FULL, Safety.HIGH, False, FixMode.AUTO_APPLY)
 #: anything else the pattern database says is fixable (configuration, timeouts, flaky runs)
-OTHER = MatrixRow("other fixable failures", AutoFix.PARTIAL, Safety.MEDIUM, True, Action.REVIEW)
+OTHER = MatrixRow("other fixable failures", AutoFix.PARTIAL, Safety.MEDIUM, True, FixMode.REVIEW)
 
 MATRIX: dict[str, MatrixRow] = {
     Category.LINT: LINT,
@@ -65,15 +82,18 @@ def row_for(category: str) -> MatrixRow:
 
 
 #: what the matrix row adds to a fix's own risk
-_SAFETY_PENALTY = {Safety.HIGH: 0, Safety.MEDIUM: 1, Safety.LOW: 3}
-
-DEFAULT_RISK_THRESHOLD = 5
+SAFETY_PENALTY = {Safety.HIGH: 0, Safety.MEDIUM: 1, Safety.LOW: 3}
 
 
 def risk_score(strategy_risk: int, finding_risk: int, row: MatrixRow) -> int:
     """0-10: the riskier of the strategy and the failure, plus the failure kind's penalty."""
     base = max(strategy_risk, finding_risk)
-    return max(0, min(10, base + _SAFETY_PENALTY[row.safety]))
+    return max(0, min(10, base + SAFETY_PENALTY[row.safety]))
+
+
+def finding_risk(category: str, risk: int) -> int:
+    """A finding's risk before any fix is planned (what the policy compares)."""
+    return risk_score(0, risk, row_for(category))
 
 
 def effective_safety(strategy_safety: Safety, row: MatrixRow) -> Safety:
