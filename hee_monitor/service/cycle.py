@@ -278,11 +278,15 @@ class MonitorCycle:
 
     def run_once(self) -> CycleReport:
         assert self.worker is not None
+        self.pending.base, self.pending.cap = self.log_retry_base, self.log_retry_max
         # built each cycle: the notifier, the alert level or run control may have changed
         self.worker.performers = {**self._performers(), **self._given_performers}
         started = self.clock.now()
         began = time.monotonic()
         stop_at = None if self.deadline is None else began + self.deadline
+        renew = getattr(self.capsule, "renew_if_due", None)
+        if renew is not None and renew(started):
+            log.info("state capsule renewed before it expires (heartbeat version)")
         self._reconcile_capsule()
         state = read_state(self.capsule.load()).state
         before = state
@@ -484,6 +488,8 @@ class MonitorCycle:
         while open_repos:
             timeout = None if stop_at is None else max(0.0, stop_at - time.monotonic())
             try:
+                if timeout == 0.0:
+                    raise queue.Empty  # the deadline passed: what is left waits
                 repo, got = out.get(timeout=timeout)
             except queue.Empty:
                 for repo in sorted(open_repos):
@@ -527,9 +533,13 @@ class MonitorCycle:
             return
         now = self.clock.now()
         due = [h for h in held if h.next_attempt_at <= now]
-        if not due:
+        probing = not due
+        if probing:
             due = held[:1]  # the probe
-        for h in due:
+        done: set[str] = set()
+        while due:
+            h = due.pop(0)
+            done.add(h.key)
             if stop_at is not None and time.monotonic() >= stop_at:
                 return
             fetched = self._refetch(h.repo, h.run_id, h.run_attempt)
@@ -541,6 +551,10 @@ class MonitorCycle:
                 yield PollItem(
                     Skipped(fetched.repo, fetched.reason, h.run_id, h.run_attempt), held=True
                 )
+            if probing:
+                # the probe read its log: the others it made due are read in this cycle
+                probing = False
+                due = [d for d in self.pending.due(self.clock.now()) if d.key not in done]
 
     def _refetch(self, repo: str, run_id: int, attempt: int) -> FailedRun | Skipped | None:
         if self.refetch is not None:
@@ -864,9 +878,11 @@ class MonitorCycle:
                     },
                 }
             )
-        if not maintenance and FIX_ACTIONS & set(decision.actions):
+        fix = decision.fix
+        if not maintenance and fix is not None and FIX_ACTIONS & set(decision.actions):
             for n, diagnosis in enumerate(diagnoses):
-                if any(f.fix_strategy for f in diagnosis.failures):
+                # only the job whose root cause the decision fixes: never a transient one
+                if diagnosis.failures and diagnosis.failures[0].fingerprint == fix.fingerprint:
                     intents.append(
                         {
                             "key": f"fix:{run.key}:{n}",

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hee_monitor.action.alerts import AlertRouter
-from hee_monitor.analysis.detection.hooks import cycle_hooks
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.config import Config
 from hee_monitor.core.errors import ConfigError
@@ -26,6 +25,7 @@ from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
 from hee_monitor.record.leases import Leases
 from hee_monitor.record.state import read_state
 from hee_monitor.service.cycle import MonitorCycle
+from hee_monitor.service.hooks import cycle_hooks
 from hee_monitor.service.ports import CapsuleStore, LogAnalyzer, Notifier, RunControl, Source
 from hee_monitor.sources import open_forge
 from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
