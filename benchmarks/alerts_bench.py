@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hee_monitor.action.alerts import AlertRouter, DeliveryResult  # noqa: E402
-from hee_monitor.action.alerts.channels import AppriseNotifier, ConsoleNotifier, Notifier  # noqa: E402
+from hee_monitor.action.alerts.channels import AppriseNotifier, ConsoleNotifier  # noqa: E402
+from hee_monitor.action.alerts.interface import Notifier  # noqa: E402
 from hee_monitor.action.alerts.matrix import DEFAULT_MATRIX  # noqa: E402
 from hee_monitor.core.clock import Clock, FakeClock, SystemClock  # noqa: E402
 from hee_monitor.core.models import Alert, HealthState, Severity  # noqa: E402

@@ -1,64 +1,69 @@
-"""Exactly-once processing of failed runs across a crash (kill -9) and restart.
+"""Exactly-once work across faults and kill -9: decisions, alerts and re-runs.
 
 Run from the repository root:  python benchmarks/monitor_bench.py [--runs 200]
 
-N failed runs wait on the loopback GitHub fake. ``scripts/ci_monitor.py --mode continuous``
-starts processing them; once about 40 % are recorded it is killed with SIGKILL (no chance
-to clean up), then ``--mode hee`` is started on the same audit store and capsule and runs
-to completion. Figures: runs recorded, duplicate decisions/findings per run (target 0),
-runs lost (target 0), throughput, and the capsule's decision history.
+N failed runs wait on the loopback GitHub fake (a quarter of them transient, whose re-runs
+keep failing so the re-run limit is reached; the rest real errors that alert). While the
+log host is down (every signed log download answers 503) and the API answers some 5xx and
+429s (with and without Retry-After), ``scripts/ci_monitor.py --mode continuous`` is killed
+with SIGKILL several times and restarted on the same audit store and capsule. Then the
+fault clears and one-shot cycles (``--mode hee``) run, some of them killed mid-cycle too
+(during analysis, decisions or effects: the effect worker runs in the monitor's process),
+until every run is decided. Figures: runs diagnosed, duplicate and lost decisions, alerts
+routed and duplicates, re-run requests and duplicates, re-runs beyond the limit, issue
+writes, cycles and seconds after the fault cleared until every held run was diagnosed from
+its log (target: 2 cycles), the longest cycle against its deadline.
 
-Baseline: the same restart with an in-process register instead of the audit store (a fresh
-store, as if the register had been lost with the process): every run is handed out again,
-so each run processed before the crash is processed a second time.
+Baseline: one more run on a store that was not kept (what the shipped workflow did before
+it carried the store): every failed run is decided, alerted and re-run again.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.decision.test_transient import PYTEST_CONNECTION_RESET  # noqa: E402
 from tests.fakes.github import GitHubFake, JobSpec  # noqa: E402
 
 TOKEN = "bench-token"
+REPO = "octo/app"
 SCRIPT = ROOT / "scripts" / "ci_monitor.py"
+MAX_RERUNS = 3
+DEADLINE = 120.0
 LOG = (
-    "============================= FAILURES =============================\n"
-    "___ test_case_{n} ___\n>       assert compute({n}) == {m}\nE       assert {n} == {m}\n"
-    "tests/test_app.py:{n}: AssertionError\n"
-    "=========================== short test summary info ============================\n"
-    "FAILED tests/test_app.py::test_case_{n} - assert {n} == {m}\n1 failed in 0.03s\n"
+    "src/module_{n}.c:{n}:1: error: expected ';' before '}}' token\n"
+    "make: *** [Makefile:{n}: module_{n}.o] Error 1\n"
 )
 
 
 def count(db: Path, sql: str) -> int:
     try:
         with sqlite3.connect(db, timeout=10) as conn:
-            return int(conn.execute(sql).fetchone()[0])
+            return int(conn.execute(sql).fetchone()[0] or 0)
     except sqlite3.OperationalError:
         return 0  # tables not created yet
 
 
-def args(fake: GitHubFake, work: Path, db: Path, mode: str) -> list[str]:
+def argv(fake: GitHubFake, work: Path, db: Path, mode: str) -> list[str]:
     return [
         sys.executable,
         str(SCRIPT),
         "--mode",
         mode,
         "--repo",
-        "octo/app",
+        REPO,
         "--api-url",
         fake.url,
         "--state-capsule",
@@ -66,15 +71,45 @@ def args(fake: GitHubFake, work: Path, db: Path, mode: str) -> list[str]:
         "--database",
         f"sqlite:///{db}",
         "--alert-level",
-        "critical",
+        "low",
+        "--format",
+        "json",
     ]
+
+
+def decided(db: Path) -> int:
+    return count(
+        db, "SELECT count(DISTINCT run_key) FROM audit_decisions WHERE run_key IS NOT NULL"
+    )
+
+
+def held(db: Path) -> int:
+    return count(db, "SELECT count(*) FROM pending_runs")
+
+
+def expected_keys(fake: GitHubFake) -> set[str]:
+    return {
+        f"{REPO}#{run.id}.{attempt}"
+        for run in fake.runs.values()
+        for attempt in range(1, run.attempt + 1)
+    }
+
+
+def decided_keys(db: Path) -> set[str]:
+    with sqlite3.connect(db, timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT run_key FROM audit_decisions WHERE run_key IS NOT NULL"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--kill-at", type=float, default=0.4, help="share recorded before kill")
+    parser.add_argument("--kills", type=int, default=3, help="kill -9 while the fault lasts")
+    parser.add_argument("--seed", type=int, default=7)
     opts = parser.parse_args()
+    rng = random.Random(opts.seed)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEE_", "GITHUB_"))}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -82,89 +117,165 @@ def main() -> int:
         HEE_MONITOR__INTERVAL_OPERATIONAL="0.5",
         HEE_MONITOR__INTERVAL_DEGRADED="0.5",
         HEE_MONITOR__INTERVAL_FAILED="0.5",
+        HEE_MONITOR__CYCLE_DEADLINE=str(DEADLINE),
+        HEE_POLICY__MAX_RERUNS=str(MAX_RERUNS),
     )
     with TemporaryDirectory() as tmp, GitHubFake() as fake:
         work = Path(tmp)
         db = work / "audit.db"
         fake.require_token(TOKEN)
+        transient = set()
         for n in range(opts.runs):
-            fake.add_run(
-                "octo/app", jobs=[JobSpec(f"tests-{n % 7}", log_text=LOG.format(n=n, m=n + 1))]
-            )
+            if n % 4 == 0:
+                run = fake.add_run(
+                    REPO,
+                    jobs=[JobSpec(f"tests-{n % 5}", log_text=PYTEST_CONNECTION_RESET)],
+                    rerun_conclusions=["failure"],
+                )
+                transient.add(run.id)
+            else:
+                fake.add_run(REPO, jobs=[JobSpec(f"build-{n % 7}", log_text=LOG.format(n=n))])
+        # the fault: the log host is down; the API stumbles now and then
+        fake.inject("status", path=r"^/_blobs/job-logs/", status=503, times=None)
+        fake.inject("status", path=r"/jobs$", status=502, times=15)
+        fake.inject("status", path=r"/actions/runs$", status=429, retry_after=1, times=2)
+        fake.inject("status", path=r"/actions/runs$", status=429, times=1)
+        fake.inject("status", path=r"/actions/runs$", status=403, retry_after=1, times=1)
+        fake.inject("close", path=r"/jobs$", times=5)
+        fake.inject("truncate", path=r"/jobs$", times=5)
         started = time.monotonic()
-        proc = subprocess.Popen(
-            args(fake, work, db, "continuous"),
-            env=env,
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        target = int(opts.runs * opts.kill_at)
-        while count(db, "SELECT count(*) FROM audit_processed_runs") < target:
-            if proc.poll() is not None:
-                print("monitor exited before the kill", file=sys.stderr)
-                return 1
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        before_restart = count(db, "SELECT count(*) FROM audit_processed_runs")
-        restart = subprocess.run(
-            args(fake, work, db, "hee"), env=env, cwd=work, capture_output=True, text=True
-        )
+        kills = 0
+        for _ in range(opts.kills):
+            proc = subprocess.Popen(
+                argv(fake, work, db, "continuous"),
+                env=env,
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(rng.uniform(8.0, 14.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        waiting_at_clear = held(db)
+        decided_before_clear = decided(db)
+        fake.clear_trouble()
+        cleared = time.monotonic()
+        # one-shot cycles after the fault cleared; every other one killed mid-way
+        cycles, killed_cycles, longest = 0, 0, 0.0
+        recovered_after: tuple[int, float] | None = None
+        for attempt in range(40):
+            if attempt % 2 == 0 and killed_cycles < 3:
+                proc = subprocess.Popen(
+                    argv(fake, work, db, "hee"),
+                    env=env,
+                    cwd=work,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(rng.uniform(1.5, 3.5))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    killed_cycles += 1
+                proc.wait()
+            else:
+                began = time.monotonic()
+                done = subprocess.run(
+                    argv(fake, work, db, "hee"), env=env, cwd=work, capture_output=True, text=True
+                )
+                longest = max(longest, time.monotonic() - began)
+                if done.returncode != 0:
+                    print(done.stderr[-2000:], file=sys.stderr)
+                    return 1
+                cycles += 1
+            if recovered_after is None and held(db) == 0 and waiting_at_clear:
+                recovered_after = (cycles, time.monotonic() - cleared)
+            if held(db) == 0 and expected_keys(fake) <= decided_keys(db) and cycles >= 2:
+                with sqlite3.connect(db) as conn:
+                    open_effects = conn.execute(
+                        "SELECT count(*) FROM effect_intents WHERE status = 'pending'"
+                    ).fetchone()[0]
+                if not open_effects:
+                    break
         elapsed = time.monotonic() - started
-        if restart.returncode != 0:
-            print(restart.stderr, file=sys.stderr)
-            return 1
-        processed = count(db, "SELECT count(*) FROM audit_processed_runs")
-        duplicate_decisions = count(
+        expected, got = expected_keys(fake), decided_keys(db)
+        duplicates = count(
             db,
-            "SELECT count(*) FROM (SELECT run_key FROM "
-            "audit_decisions GROUP BY run_key HAVING count(*) > 1)",
+            "SELECT count(*) FROM (SELECT run_key FROM audit_decisions WHERE run_key IS NOT "
+            "NULL GROUP BY run_key HAVING count(*) > 1)",
         )
-        duplicate_diagnoses = count(
+        from_metadata = count(
             db,
-            "SELECT count(*) FROM (SELECT run_key, job_id FROM "
-            "audit_diagnoses GROUP BY run_key, job_id "
-            "HAVING count(*) > 1)",
+            "SELECT count(DISTINCT run_key) FROM audit_findings "
+            "WHERE pattern_id = 'log-unreadable'",
         )
-        decisions = count(db, "SELECT count(*) FROM audit_decisions WHERE run_key IS NOT NULL")
-        capsule = json.loads((work / "current.json").read_text())
-        history = Counter(e.get("run_key") for e in capsule["decision_history"] if e.get("run_key"))
+        alerts = count(
+            db, "SELECT count(*) FROM effect_intents WHERE kind = 'alert' AND status = 'done'"
+        )
+        routed = count(db, "SELECT count(*) FROM alert_outbox WHERE kind != 'resolved'")
+        duplicate_alerts = count(
+            db,
+            "SELECT count(*) FROM (SELECT channel, title FROM alert_outbox WHERE kind != "
+            "'resolved' GROUP BY channel, title HAVING count(*) > 1)",
+        )
+        reruns = [(r.run_id, r.new_attempt) for r in fake.reruns]
+        duplicate_reruns = len(reruns) - len(set(reruns))
+        per_run: dict[int, int] = {}
+        for run_id, _attempt in reruns:
+            per_run[run_id] = per_run.get(run_id, 0) + 1
+        beyond = sum(max(0, n - MAX_RERUNS) for n in per_run.values())
+        issue_writes = sum(
+            1 for r in fake.requests if r.method in ("POST", "PATCH") and "/issues" in r.path
+        )
+        dead = count(db, "SELECT count(*) FROM effect_intents WHERE status = 'dead'")
 
-        # baseline: the same restart with a register that did not survive the crash
-        baseline_db = work / "baseline.db"
+        # baseline: the same repository read by a monitor whose store was not kept
+        fresh = work / "forgotten.db"
+        before = len(fake.reruns)
         subprocess.run(
-            args(fake, work, baseline_db, "hee"),
-            env=env,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=True,
+            argv(fake, work, fresh, "hee"), env=env, cwd=work, capture_output=True, text=True
         )
-        handed_again = count(baseline_db, "SELECT count(*) FROM audit_processed_runs")
+        baseline_decisions = decided(fresh)
+        baseline_reruns = len(fake.reruns) - before
 
-    lost = opts.runs - processed
-    print(f"failed runs on the fake          {opts.runs}")
-    print(f"recorded before kill -9          {before_restart}")
-    print(f"recorded after restart           {processed}  (lost: {lost})")
-    print(f"decisions recorded               {decisions}")
-    print(f"duplicate decisions (per run)    {duplicate_decisions}")
-    print(f"duplicate diagnoses (per job)    {duplicate_diagnoses}")
+    lost = len(expected - got)
+    print(f"failed runs on the fake              {opts.runs} ({len(transient)} transient)")
+    print(f"run attempts to decide               {len(expected)} (re-runs add attempts)")
+    print(f"kill -9 while the log host was down  {kills} (continuous mode)")
     print(
-        f"capsule history entries          {sum(history.values())} "
-        f"(duplicates: {sum(1 for c in history.values() if c > 1)}, capped at 200)"
+        f"decided before the fault cleared     {decided_before_clear}; "
+        f"waiting for log {waiting_at_clear}"
     )
+    print(f"kill -9 of one-shot cycles after     {killed_cycles}")
+    print(f"runs diagnosed (attempts decided)    {len(got & expected)}")
+    print(f"lost decisions                       {lost}")
+    print(f"duplicate decisions                  {duplicates}")
+    print(f"diagnosed from metadata (no log)     {from_metadata}")
+    print(f"alerts routed (intents done)         {alerts}; alert-outbox rows {routed}")
+    print(f"duplicate alerts                     {duplicate_alerts}")
+    print(f"re-run requests made                 {len(reruns)}")
+    print(f"duplicate re-run requests            {duplicate_reruns}")
+    print(f"re-runs beyond the limit ({MAX_RERUNS})        {beyond}")
+    print(f"issue writes                         {issue_writes} (escalation not enabled)")
+    print(f"effects given up (dead)              {dead}")
+    if recovered_after is not None:
+        print(
+            f"recovery after the fault cleared     {recovered_after[0]} completed cycle(s), "
+            f"{recovered_after[1]:.1f} s (target: 2 cycles)"
+        )
     print(
-        f"throughput                       {processed / elapsed:.1f} runs/s "
-        f"({elapsed:.1f} s incl. restart)"
+        f"longest one-shot cycle               {longest:.1f} s "
+        f"(deadline {DEADLINE:.0f} s, process start-up included)"
     )
+    print(f"completed cycles after the fault     {cycles}; total {elapsed:.1f} s")
     print(
-        f"baseline (register lost)         {handed_again} runs processed again after restart; "
-        f"{before_restart} of them duplicates"
+        f"baseline (store not kept)            {baseline_decisions} attempts decided again, "
+        f"{baseline_reruns} re-runs made again"
     )
-    ratio = "0 vs " + str(before_restart)
-    print(f"duplicates: audit-store register vs baseline = {ratio}")
-    return 0 if duplicate_decisions == 0 and lost == 0 else 1
+    print(f"repeated work: kept store vs baseline = {duplicates} vs {baseline_decisions} decisions")
+    ok = lost == 0 and duplicates == 0 and duplicate_reruns == 0 and beyond == 0
+    ok = ok and duplicate_alerts == 0 and (recovered_after is None or recovered_after[0] <= 2)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

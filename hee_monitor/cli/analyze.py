@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -263,7 +264,8 @@ def _run(
 ) -> Iterator[Diagnosis]:
     sizes = [s.path.stat().st_size if s.path else 0 for _, s in logs]
     show = sys.stderr.isatty() and (len(logs) >= _PROGRESS_LOGS or sum(sizes) >= _PROGRESS_BYTES)
-    if not show or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
+    quiet = logging.getLogger().level >= logging.ERROR  # -q
+    if not show or quiet or os.environ.get("HEE_MONITOR_NO_PROGRESS"):
         for _, source in logs:
             yield _one(analyzer, source, baseline)
         return

@@ -40,15 +40,17 @@ def metrics(
     Reads --database, else [monitor] database of $HEE_CONFIG / $HEE_DATABASE_URL.
     """
     config = load_config(config_file)
-    m = AuditStore.open(database or config.database, read_only=True).metrics(
-        since=parse_when(since, datetime.now(UTC)), repo=repo
-    )
+    store = AuditStore.open(database or config.database, read_only=True)
+    m = store.metrics(since=parse_when(since, datetime.now(UTC)), repo=repo)
+    from hee_monitor.service.pending import PendingRuns
+
+    waiting = len(PendingRuns(store.engine).all(repo=repo))
     if fmt == "json":
-        click.echo(json.dumps(m.to_json(), indent=2))
+        click.echo(json.dumps({**m.to_json(), "waiting_for_log": waiting}, indent=2))
     elif fmt == "prometheus":
-        click.echo(prometheus(m), nl=False)
+        click.echo(prometheus(m, waiting), nl=False)
     else:
-        click.echo(text(m))
+        click.echo(text(m) + f"\nwaiting for log      {waiting} run(s)")
     return 0
 
 
@@ -84,7 +86,7 @@ def text(m: Metrics) -> str:
     return "\n".join(lines)
 
 
-def prometheus(m: Metrics) -> str:
+def prometheus(m: Metrics, waiting_for_log: int | None = None) -> str:
     from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     reg = CollectorRegistry()
@@ -103,6 +105,11 @@ def prometheus(m: Metrics) -> str:
     gauge("unexplained_ratio", "Share of diagnosed jobs no pattern explained", m.unexplained_share)
     gauge("fix_success_ratio", "Share of fixes that succeeded", m.fix_success_rate)
     gauge("state_transitions", "Health state transitions", m.transitions)
+    gauge(
+        "runs_waiting_for_log",
+        "Failed runs held because their log could not be read yet",
+        waiting_for_log,
+    )
     for name, summary, doc in (
         ("detection_latency_seconds", m.detection_latency_seconds, "Run completed to diagnosed"),
         ("analysis_seconds", m.analysis_seconds, "Log analysis time"),

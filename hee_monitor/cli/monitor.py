@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -266,6 +267,8 @@ def _none_checked(watched: list[str], reports: list[CycleReport]) -> int:
     pass for one that found nothing. Some repositories skipped: their skips are in the
     report and the cycle still counts."""
     skipped = {s.repo for r in reports for s in r.skipped if s.run_id is None}
+    # a repository whose runs were handled was read, even if the deadline cut it short
+    skipped -= {o.repo for r in reports for o in (*r.runs, *r.waiting)}
     if not watched or not set(watched) <= skipped:
         return 0
     reasons = sorted({s.reason for r in reports for s in r.skipped if s.run_id is None})
@@ -316,7 +319,7 @@ def _cycle(
     w: wiring.Wiring, level: Severity, on_run: Callable[[str], None] | None = None
 ) -> MonitorCycle:
     gh = _gh(w)
-    return wiring.cycle(
+    cycle = wiring.cycle(
         w,
         sources=[gh],
         alert_level=level,
@@ -324,6 +327,14 @@ def _cycle(
         run_control=gh,
         on_run=on_run,
     )
+    # bounded waiting and the wait for unreadable logs ([monitor], see docs/monitor.md)
+    settings = w.config.data["monitor"]
+    cycle.deadline = float(settings.get("cycle_deadline", 600))
+    cycle.poll_concurrency = int(settings.get("poll_concurrency", 4))
+    cycle.log_retry_base = timedelta(seconds=float(settings.get("log_retry_base", 30)))
+    cycle.log_retry_max = timedelta(seconds=float(settings.get("log_retry_max", 300)))
+    cycle.log_wait = timedelta(seconds=float(settings.get("log_wait", 21600)))
+    return cycle
 
 
 def _gh(w: wiring.Wiring) -> Forge:
@@ -457,10 +468,11 @@ def write_fix_diagnoses(report: CycleReport, path: Path, w: wiring.Wiring | None
         return len(written)
     lines = []
     for run in report.runs:
-        if not run.fix_required:
+        fix = run.decision.fix if run.decision is not None else None
+        if not run.fix_required or fix is None:
             continue
         for diagnosis in run.diagnoses:
-            if any(f.fix_strategy for f in diagnosis.failures):
+            if diagnosis.failures and diagnosis.failures[0].fingerprint == fix.fingerprint:
                 data = {**diagnosis.to_json(), "repo": run.repo, "run": run.key, "url": run.url}
                 lines.append(json.dumps(data, ensure_ascii=False))
     write(lines)
@@ -570,7 +582,9 @@ def _continuous(
                 except HeeError as exc:  # e.g. the store is briefly unreachable: next time
                     click.echo(f"hee-monitor: cycle failed: {exc.message}", err=True)
                     report = None
-                if report is not None and (report.runs or report.recoveries):
+                if report is not None and report.fatal is not None:
+                    return _fatal(report)  # a rejected token: no point polling on
+                if report is not None and (report.runs or report.recoveries or report.waiting):
                     if len(each) > 1 and fmt == "text":
                         click.echo(f"== {w.capsule.load().get('repository', '')}")
                     _emit(report, fmt)

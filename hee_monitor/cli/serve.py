@@ -183,4 +183,14 @@ def _pipeline_server(
     pipeline = DeliveryPipeline(w, level)
     secret = os.environ[SECRET_ENV]
     intake = WebhookIntake(secret, pipeline, max_body=max_body, state=w.audit)
+    from prometheus_client import Gauge
+
+    from hee_monitor.service.pending import PendingRuns
+
+    held = PendingRuns(w.audit.engine)
+    Gauge(
+        "hee_runs_waiting_for_log",
+        "Failed runs held because their log could not be read yet",
+        registry=intake.registry,
+    ).set_function(lambda: float(len(held.all())))
     return WebhookServer(intake, host, port)

@@ -70,6 +70,7 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
     allowed = list(allowed_triggers(snap.state))
     typed = CapsulePayload.from_dict(payload)
     incidents = typed.incidents
+    waiting = _waiting_for_log(config.database)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -79,6 +80,7 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
                     "allowed_triggers": allowed,
                     "open_incidents": len(incidents),
                     "capsule_version": typed.version,
+                    "waiting_for_log": waiting,
                 },
                 indent=2,
             )
@@ -86,8 +88,24 @@ def show(config_file: Path | None, capsule: str | None, fmt: str) -> int:
     else:
         click.echo(f"{snap.state.value} since {snap.since or 'unknown'}")
         click.echo(f"open incidents: {len(incidents)}")
+        for item in waiting:
+            click.echo(f"waiting for log: {item['run']} ({item['reason']})")
         click.echo(f"allowed triggers: {', '.join(allowed)}")
     return 0
+
+
+def _waiting_for_log(database: str) -> list[dict[str, str]]:
+    """Runs held because their log could not be read yet (read-only: never creates the
+    store)."""
+    from hee_monitor.core.errors import HeeError
+    from hee_monitor.record.audit import AuditStore
+    from hee_monitor.service.pending import PendingRuns
+
+    try:
+        engine = AuditStore.open(database, read_only=True).engine
+        return [{"run": h.key, "reason": h.reason} for h in PendingRuns(engine).all()]
+    except HeeError:  # the store is not reachable: the capsule alone is shown
+        return []
 
 
 def _move(w: wiring.Wiring, trigger: str, reason: str) -> Transition:

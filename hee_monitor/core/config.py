@@ -78,6 +78,15 @@ DEFAULTS: dict[str, Any] = {
         "database": None,
         "state_capsule": None,
         "alert_level": "low",
+        # seconds one cycle may take; repositories not read by then are listed and retried
+        "cycle_deadline": 600,
+        # repositories of one API host polled at the same time
+        "poll_concurrency": 4,
+        # a log that cannot be read is retried after log_retry_base seconds (doubling up to
+        # log_retry_max); after log_wait seconds the run is diagnosed from its metadata
+        "log_retry_base": 30,
+        "log_retry_max": 300,
+        "log_wait": 21600,
     },
     "policy": {
         "engine": "rules",
@@ -374,3 +383,27 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
                 f"{exc.message} (set by one of: {', '.join(used)})", hint=exc.hint
             ) from None
     return Config(data=data, path=chosen, env_keys=tuple(used))
+
+
+def validate_section(name: str, data: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when section ``name`` breaks the schema."""
+    import jsonschema  # only when a section is checked
+
+    schema = load_schema("detection_config.schema.json")
+    validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
+    if not errors:
+        return
+    err = errors[0]
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        path += extra[:1]
+        message = "unknown key"
+    else:
+        message = err.message[:200]
+    key = ".".join([name, *path])
+    raise ConfigError(
+        f"[{name}] {key}: {message}",
+        hint=f"see docs/detection.md, docs/escalation.md and docs/token.md for [{name}]",
+    )

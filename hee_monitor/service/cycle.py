@@ -47,6 +47,7 @@ from hee_monitor.decision.skip import SkipDecision
 from hee_monitor.decision.transient import transient_cause
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.schema import alerts as alerts_table
 from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, read_state
@@ -75,6 +76,9 @@ from hee_monitor.service.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+#: the lease kind under which instances sharing a database claim a failed run
+RUN_WORK = "run"
 
 #: entries kept in the capsule's decision_history (the audit store keeps everything)
 HISTORY_LIMIT = 200
@@ -222,6 +226,9 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: work shared with other instances on one database: a run is processed only by the
+    #: instance holding its lease (None: this instance works alone)
+    leases: Leases | None = None
     #: seconds a whole cycle may take (polling, analysis, effects); None: no limit
     deadline: float | None = None
     #: repositories polled at the same time per source (one source is one API host)
@@ -271,11 +278,15 @@ class MonitorCycle:
 
     def run_once(self) -> CycleReport:
         assert self.worker is not None
+        self.pending.base, self.pending.cap = self.log_retry_base, self.log_retry_max
         # built each cycle: the notifier, the alert level or run control may have changed
         self.worker.performers = {**self._performers(), **self._given_performers}
         started = self.clock.now()
         began = time.monotonic()
         stop_at = None if self.deadline is None else began + self.deadline
+        renew = getattr(self.capsule, "renew_if_due", None)
+        if renew is not None and renew(started):
+            log.info("state capsule renewed before it expires (heartbeat version)")
         self._reconcile_capsule()
         state = read_state(self.capsule.load()).state
         before = state
@@ -477,6 +488,8 @@ class MonitorCycle:
         while open_repos:
             timeout = None if stop_at is None else max(0.0, stop_at - time.monotonic())
             try:
+                if timeout == 0.0:
+                    raise queue.Empty  # the deadline passed: what is left waits
                 repo, got = out.get(timeout=timeout)
             except queue.Empty:
                 for repo in sorted(open_repos):
@@ -520,9 +533,13 @@ class MonitorCycle:
             return
         now = self.clock.now()
         due = [h for h in held if h.next_attempt_at <= now]
-        if not due:
+        probing = not due
+        if probing:
             due = held[:1]  # the probe
-        for h in due:
+        done: set[str] = set()
+        while due:
+            h = due.pop(0)
+            done.add(h.key)
             if stop_at is not None and time.monotonic() >= stop_at:
                 return
             fetched = self._refetch(h.repo, h.run_id, h.run_attempt)
@@ -534,6 +551,10 @@ class MonitorCycle:
                 yield PollItem(
                     Skipped(fetched.repo, fetched.reason, h.run_id, h.run_attempt), held=True
                 )
+            if probing:
+                # the probe read its log: the others it made due are read in this cycle
+                probing = False
+                due = [d for d in self.pending.due(self.clock.now()) if d.key not in done]
 
     def _refetch(self, repo: str, run_id: int, attempt: int) -> FailedRun | Skipped | None:
         if self.refetch is not None:
@@ -595,9 +616,15 @@ class MonitorCycle:
             self.pending.forget(item.key)
             self.audit.mark(item.key, now=now, reason="branch not watched")
             return state
+        if self.leases is not None and not self._claim(item.key, polled.held):
+            return state  # another instance is processing it, or just did
         if self.on_run:
             self.on_run(item.key)
-        outcome = self._process(item, state, polled)
+        try:
+            outcome = self._process(item, state, polled)
+        finally:
+            if self.leases is not None:
+                self.leases.release(RUN_WORK, item.key)
         if outcome is None:
             return state
         if outcome.waiting is not None:
@@ -619,6 +646,17 @@ class MonitorCycle:
             rerun_requested=any(e.intent.kind == "rerun" and e.status == "done" for e in done),
         )
         return state
+
+    def _claim(self, key: str, held: bool) -> bool:
+        """Take the run's lease; False when another instance holds it or finished the run
+        between our look at the register and the claim."""
+        assert self.leases is not None
+        if not self.leases.claim(RUN_WORK, key):
+            return False
+        if not held and self.audit.seen(key):
+            self.leases.release(RUN_WORK, key)
+            return False
+        return True
 
     def _read_jobs(self, run: FailedRun) -> list[tuple[JobRecord, str | None]]:
         return [self._analyse(run, job) for job in run.jobs]
@@ -840,9 +878,11 @@ class MonitorCycle:
                     },
                 }
             )
-        if not maintenance and FIX_ACTIONS & set(decision.actions):
+        fix = decision.fix
+        if not maintenance and fix is not None and FIX_ACTIONS & set(decision.actions):
             for n, diagnosis in enumerate(diagnoses):
-                if any(f.fix_strategy for f in diagnosis.failures):
+                # only the job whose root cause the decision fixes: never a transient one
+                if diagnosis.failures and diagnosis.failures[0].fingerprint == fix.fingerprint:
                     intents.append(
                         {
                             "key": f"fix:{run.key}:{n}",

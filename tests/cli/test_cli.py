@@ -169,3 +169,35 @@ def test_the_help_documents_completion_and_colour(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "_HEE_MONITOR_COMPLETE=bash_source" in out
     assert "NO_COLOR" in out
+
+
+def test_shell_completion_completes_subcommands() -> None:
+    import os
+    from pathlib import Path
+
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+        COMP_WORDS="hee-monitor ana",
+        COMP_CWORD="1",
+        _HEE_MONITOR_COMPLETE="bash_complete",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "hee_monitor"], env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.split() == ["plain,analyze"]
+
+
+def test_analyze_reads_a_piped_stdin_without_a_dash() -> None:
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    log = (root / "examples" / "logs" / "pytest-assertion-failure.log").read_bytes()
+    env = dict(os.environ, PYTHONPATH=str(root), NO_COLOR="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hee_monitor", "analyze", "--format", "json"],
+        input=log, env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b'"log": "<stdin>"' in proc.stdout and b'"pattern_id"' in proc.stdout

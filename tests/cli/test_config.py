@@ -43,3 +43,14 @@ def test_check_accepts_inhibit_rules_and_creates_no_file(
     assert run(["config", "check", str(path)]) == 0
     assert capsys.readouterr().out.startswith("ok: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hee-monitor.toml"]
+
+
+def test_check_reports_the_problems_of_every_section_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hee-monitor.toml"
+    path.write_text('[alerts]\nrepeat = "1h"\n\n[llm]\nmodle = "x"\n', encoding="utf-8")
+    assert run(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems:" in err
+    assert "[alerts]: unknown key(s) repeat" in err and "modle" in err

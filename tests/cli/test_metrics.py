@@ -52,3 +52,25 @@ def test_metrics_text_json_prometheus(db: str, capsys: pytest.CaptureFixture[str
     assert "hee_runs_processed 2.0" in prom
     assert 'hee_findings_by_pattern{pattern_id="PY-TEST"} 1.0' in prom
     assert "hee_unexplained_ratio 0.5" in prom
+
+
+def test_runs_waiting_for_their_log_are_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hee_monitor.service.pending import PendingRuns
+
+    url = f"sqlite:///{tmp_path}/w.db"
+    store = AuditStore.open(url)
+    PendingRuns(store.engine).hold(
+        "octo/app#7.1", "octo/app", 7, 1, "build: log host answered 503", now=NOW
+    )
+    assert run(["metrics", "--database", url]) == 0
+    assert "waiting for log      1 run(s)" in capsys.readouterr().out
+    assert run(["metrics", "--database", url, "--format", "prometheus"]) == 0
+    assert "hee_runs_waiting_for_log 1.0" in capsys.readouterr().out
+    monkeypatch.setenv("HEE_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    assert run(["state", "show"]) == 0
+    assert "waiting for log: octo/app#7.1 (build: log host answered 503)" in (
+        capsys.readouterr().out
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hee_monitor.core.models import AutoFix, Finding, Severity
 from hee_monitor.decision.interface import Action
+from hee_monitor.service.effects import EffectStore
 from tests.fakes.memory import RunStatus
 from tests.service.test_cycle import Env, finding, job, run
 
@@ -88,3 +89,16 @@ def test_the_headline_is_the_most_severe_root_cause_across_jobs(tmp_path: Path) 
     [alert] = env.notifier.alerts
     assert "Go compile error" in alert.title and alert.severity is Severity.CRITICAL
     assert alert.pattern_id == "GO-COMPILE"
+
+
+def test_a_mixed_run_hands_only_its_real_cause_to_the_fix_engine(tmp_path: Path) -> None:
+    blip = finding("NET-RESET", severity=Severity.LOW, transient=True, fix="rerun")
+    blip = dataclasses.replace(blip, auto_fix=AutoFix.FULL)
+    lint = finding("RUFF", severity=Severity.MEDIUM, fix="ruff-fix", auto_fix=AutoFix.FULL)
+    found: dict[str, tuple[Finding, ...]] = {"net": (blip,), "lint": (lint,)}
+    env = Env(tmp_path, [run(1, job("net", 1), job("lint", 2))], found)
+    [outcome] = env.cycle.run_once().runs
+    assert outcome.decision is not None and outcome.decision.fix == lint
+    assert outcome.fix_required and env.control.reruns == []
+    handed = EffectStore(env.audit.engine).all(kind="fix_handover")
+    assert [i.payload["failures"][0]["pattern_id"] for i in handed] == ["RUFF"]

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from hee_monitor.core.capsule import CapsuleStore, Mutator
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError
+from hee_monitor.record.capsule.envelope import parse_time
+from hee_monitor.record.capsule.errors import ExpiredCapsuleError
 from hee_monitor.record.capsule.files import (
     load_capsule_file,
     save_capsule_file,
@@ -49,6 +52,12 @@ __all__ = [
     "SignedCapsule",
     "signed_capsule_from_env",
 ]
+
+
+log = logging.getLogger(__name__)
+
+#: a signed capsule that expires within this is renewed by a heartbeat version
+RENEW_WITHIN = timedelta(days=7)
 
 
 class SignedCapsule:
@@ -80,14 +89,39 @@ class SignedCapsule:
         )
 
     def load(self) -> dict[str, Any]:
-        """The verified payload (a copy), or a fresh version-1 payload if there is none."""
+        """The verified payload (a copy), or a fresh version-1 payload if there is none. An
+        expired capsule is renewed first when the signing key is held (not fatal)."""
         now = self.clock.now()
         if not self.path.exists():
             return new_payload(self.repository, now)
+        try:
+            return self._load(now)
+        except ExpiredCapsuleError as exc:
+            if self.signer is None:
+                raise
+            log.warning("%s; renewing it with the signing key", exc.message)
+            self.renew(now)
+            return self._load(now)
+
+    def _load(self, now: datetime) -> dict[str, Any]:
         if self._store is not None:
             return dict(self._store.load(now=now).payload)
         capsule = load_capsule_file(self.path, self.trusted_keys, now=now, record=False)
         return copy.deepcopy(dict(capsule.payload))
+
+    def renew(self, now: datetime) -> dict[str, Any]:
+        """A heartbeat version: the same content, verified, signed again with a new expiry."""
+        return self.update(lambda _payload: None, now)
+
+    def renew_if_due(self, now: datetime, within: timedelta = RENEW_WITHIN) -> bool:
+        """Renew a capsule nobody changes before it expires (when it expires within
+        ``within`` and the signing key is held); True when it did."""
+        if self.signer is None or not self.path.exists():
+            return False
+        if parse_time(str(self.load()["expires"])) - now > within:
+            return False
+        self.renew(now)
+        return True
 
     def update(self, mutator: Mutator, now: datetime | None = None) -> dict[str, Any]:
         moment = now or self.clock.now()

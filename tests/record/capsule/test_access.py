@@ -95,3 +95,39 @@ def test_plain_file_keeps_an_unsigned_envelope(tmp_path: Path) -> None:
         "signed": {"version": 5, "note": "x"},
         "signatures": [],
     }
+
+
+@pytest.mark.parametrize("name", ["current.json", "capsule.json"])
+def test_a_capsule_nobody_changes_is_renewed_before_it_expires(tmp_path: Path, name: str) -> None:
+    from datetime import timedelta
+
+    from hee_monitor.record.capsule.envelope import parse_time
+
+    clock = FakeClock(NOW)
+    env = {"HEE_SIGNING_KEY": Signer.generate().private_pem().decode()}
+    access = signed_capsule_from_env(tmp_path / name, repository="octo/app", env=env, clock=clock)
+    assert access is not None
+    access.update(_bump, now=NOW)
+    assert access.renew_if_due(NOW) is False
+    before = access.load()["version"]
+    clock.advance(25 * 86400)  # within a week of the 30-day expiry
+    assert access.renew_if_due(clock.now()) is True
+    renewed = access.load()
+    assert renewed["version"] == before + 1
+    assert renewed["monitoring_state"]["current_status"] == "degraded"
+    assert parse_time(renewed["expires"]) - clock.now() > timedelta(days=29)
+
+
+@pytest.mark.parametrize("name", ["current.json", "capsule.json"])
+def test_an_expired_capsule_is_renewed_when_the_key_is_held(tmp_path: Path, name: str) -> None:
+    from hee_monitor.record.capsule.envelope import parse_time
+
+    clock = FakeClock(NOW)
+    env = {"HEE_SIGNING_KEY": Signer.generate().private_pem().decode()}
+    access = signed_capsule_from_env(tmp_path / name, repository="octo/app", env=env, clock=clock)
+    assert access is not None
+    access.update(_bump, now=NOW)
+    before = access.load()["version"]
+    clock.advance(40 * 86400)
+    payload = access.load()  # renewed, not an ExpiredCapsuleError
+    assert payload["version"] == before + 1 and parse_time(payload["expires"]) > clock.now()
