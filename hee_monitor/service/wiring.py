@@ -22,6 +22,7 @@ from hee_monitor.core.models import Severity
 from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.state import read_state
 from hee_monitor.service.baseline import GreenForge, LastGreenBaselines
 from hee_monitor.service.cycle import MonitorCycle
@@ -239,5 +240,7 @@ def cycle(
             if isinstance(wiring.forge, GreenForge)
             else None
         ),
+        # any number of instances on one database: each run is processed by one of them
+        leases=Leases(wiring.audit.engine),
         **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),
     )
