@@ -28,7 +28,9 @@ def fallback_wanted(
     1. ``--llm`` / ``--no-llm`` on the command line (``flag``);
     2. ``HEE_LLM`` (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``);
     3. ``enabled`` in the ``[llm]`` section (also ``HEE_LLM__ENABLED``);
-    4. on when the configuration has an ``[llm]`` section or ``OLLAMA_HOST`` is set.
+    4. on when the configuration has an ``[llm]`` section, or ``OLLAMA_HOST`` is set and
+       the ``[llm]`` extra is installed (asked for explicitly, a missing extra is an error
+       naming it).
 
     With the embedded defaults (no ``[llm]``, no variables) it is off, so hee-monitor needs
     no model server unless asked to use one.
@@ -50,4 +52,17 @@ def fallback_wanted(
     data = dict(section or {})
     if "enabled" in data:
         return data["enabled"] is True
-    return bool(data) or bool(env.get("OLLAMA_HOST"))
+    if data:
+        return True
+    # OLLAMA_HOST alone is Ollama's own variable, not a request to hee-monitor: it turns
+    # the fallback on only where the [llm] extra (the client) is installed
+    return bool(env.get("OLLAMA_HOST")) and _client_installed()
+
+
+def _client_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ollama") is not None
+    except (ImportError, ValueError):
+        return False

@@ -383,3 +383,27 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
                 f"{exc.message} (set by one of: {', '.join(used)})", hint=exc.hint
             ) from None
     return Config(data=data, path=chosen, env_keys=tuple(used))
+
+
+def validate_section(name: str, data: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when section ``name`` breaks the schema."""
+    import jsonschema  # only when a section is checked
+
+    schema = load_schema("detection_config.schema.json")
+    validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
+    if not errors:
+        return
+    err = errors[0]
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        path += extra[:1]
+        message = "unknown key"
+    else:
+        message = err.message[:200]
+    key = ".".join([name, *path])
+    raise ConfigError(
+        f"[{name}] {key}: {message}",
+        hint=f"see docs/detection.md, docs/escalation.md and docs/token.md for [{name}]",
+    )

@@ -313,10 +313,10 @@ class GitHubFake:
     def start(self) -> GitHubFake:
         fake = self
 
-        class Handler(_FakeHandler):
+        class BoundFakeHandler(_FakeHandler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), BoundFakeHandler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(

@@ -41,3 +41,14 @@ def test_analyze_llm_without_the_extra_exits_2_naming_it(
     err = capsys.readouterr().err
     assert "needs the optional 'llm' extra" in err
     assert "pip install 'hee-monitor[llm]'" in err
+
+
+def test_ollama_host_alone_does_not_demand_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hee_monitor.analysis.llm_switch import fallback_wanted
+
+    env = {"OLLAMA_HOST": "http://127.0.0.1:11434"}
+    assert fallback_wanted(None, None, env) is True  # the extra is installed here
+    monkeypatch.setitem(sys.modules, "ollama", None)
+    assert fallback_wanted(None, None, env) is False
+    assert fallback_wanted({"model": "llama3.2"}, None, env) is True  # configured: asked for
+    assert fallback_wanted(None, True, {}) is True
