@@ -582,7 +582,9 @@ def _continuous(
                 except HeeError as exc:  # e.g. the store is briefly unreachable: next time
                     click.echo(f"hee-monitor: cycle failed: {exc.message}", err=True)
                     report = None
-                if report is not None and (report.runs or report.recoveries):
+                if report is not None and report.fatal is not None:
+                    return _fatal(report)  # a rejected token: no point polling on
+                if report is not None and (report.runs or report.recoveries or report.waiting):
                     if len(each) > 1 and fmt == "text":
                         click.echo(f"== {w.capsule.load().get('repository', '')}")
                     _emit(report, fmt)

@@ -377,3 +377,20 @@ def test_a_cycle_that_could_read_no_repository_fails_the_job(
     err = capsys.readouterr().err
     assert code == NOT_CHECKED == 3
     assert "no repository could be checked" in err and "ghp_unread" not in err
+
+
+def test_a_rejected_token_exits_3_with_the_reason_never_operational(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.github import GitHubFake
+
+    _isolate(monkeypatch, tmp_path, token="ghp_revoked_0123456789", unset="GITHUB_OUTPUT")
+    with GitHubFake() as gh:
+        gh.add_run("octo/app")
+        gh.require_token("ghp_the_new_one_0123456789")
+        common = ["monitor", "--api-url", gh.url, "--database", f"sqlite:///{tmp_path}/a.db"]
+        code = run([*common, "--repo", "octo/app", "--state-capsule", str(tmp_path / "c.json")])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert "401" in err and "ghp_revoked" not in err + out
+    assert "operational" not in out and "stopped:" in out

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from hee_monitor.analysis.detection.settings import validate_section
+from hee_monitor.core.config import validate_section
 from hee_monitor.core.errors import ConfigError, HeeError
 from hee_monitor.core.models import Alert, Severity
 from hee_monitor.sources.interface import Runs, TokenInfo, Tokens
