@@ -47,6 +47,7 @@ from hee_monitor.decision.skip import SkipDecision
 from hee_monitor.decision.transient import transient_cause
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.schema import alerts as alerts_table
 from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, read_state
@@ -75,6 +76,9 @@ from hee_monitor.service.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+#: the lease kind under which instances sharing a database claim a failed run
+RUN_WORK = "run"
 
 #: entries kept in the capsule's decision_history (the audit store keeps everything)
 HISTORY_LIMIT = 200
@@ -222,6 +226,9 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: work shared with other instances on one database: a run is processed only by the
+    #: instance holding its lease (None: this instance works alone)
+    leases: Leases | None = None
     #: seconds a whole cycle may take (polling, analysis, effects); None: no limit
     deadline: float | None = None
     #: repositories polled at the same time per source (one source is one API host)
@@ -609,9 +616,15 @@ class MonitorCycle:
             self.pending.forget(item.key)
             self.audit.mark(item.key, now=now, reason="branch not watched")
             return state
+        if self.leases is not None and not self._claim(item.key, polled.held):
+            return state  # another instance is processing it, or just did
         if self.on_run:
             self.on_run(item.key)
-        outcome = self._process(item, state, polled)
+        try:
+            outcome = self._process(item, state, polled)
+        finally:
+            if self.leases is not None:
+                self.leases.release(RUN_WORK, item.key)
         if outcome is None:
             return state
         if outcome.waiting is not None:
@@ -633,6 +646,17 @@ class MonitorCycle:
             rerun_requested=any(e.intent.kind == "rerun" and e.status == "done" for e in done),
         )
         return state
+
+    def _claim(self, key: str, held: bool) -> bool:
+        """Take the run's lease; False when another instance holds it or finished the run
+        between our look at the register and the claim."""
+        assert self.leases is not None
+        if not self.leases.claim(RUN_WORK, key):
+            return False
+        if not held and self.audit.seen(key):
+            self.leases.release(RUN_WORK, key)
+            return False
+        return True
 
     def _read_jobs(self, run: FailedRun) -> list[tuple[JobRecord, str | None]]:
         return [self._analyse(run, job) for job in run.jobs]

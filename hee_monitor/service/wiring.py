@@ -22,6 +22,7 @@ from hee_monitor.core.models import Severity
 from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.state import read_state
 from hee_monitor.service.cycle import MonitorCycle
 from hee_monitor.service.hooks import cycle_hooks
@@ -233,5 +234,7 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
+        # any number of instances on one database: each run is processed by one of them
+        leases=Leases(wiring.audit.engine),
         **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),
     )
