@@ -1181,9 +1181,21 @@ class GitHubFake:
     def _get_repo(self, repo: FakeRepo, base: str, q: Any, p: Any) -> Any:
         return 200, self.repo_json(repo, base), {}
 
-    def _list_runs(self, repo: FakeRepo, base: str, q: dict[str, list[str]], p: Any) -> Any:
+    def _list_runs(
+        self,
+        repo: FakeRepo,
+        base: str,
+        q: dict[str, list[str]],
+        p: Any,
+        workflow_id: str | None = None,
+    ) -> Any:
         runs = sorted(
-            (r for r in self.runs.values() if r.repo == repo.full_name),
+            (
+                r
+                for r in self.runs.values()
+                if r.repo == repo.full_name
+                and (workflow_id is None or str(r.workflow_id) == workflow_id)
+            ),
             key=lambda r: (r.created_at, r.id),
             reverse=True,
         )
@@ -1202,7 +1214,8 @@ class GitHubFake:
         if created:
             runs = [r for r in runs if _created_matches(r.created_at, created)]
         items = [self.run_json(r, base) for r in runs]
-        page, headers = self._paginate(items, q, base, repo, "/actions/runs")
+        rest = f"/actions/workflows/{workflow_id}/runs" if workflow_id else "/actions/runs"
+        page, headers = self._paginate(items, q, base, repo, rest)
         return 200, {"total_count": len(items), "workflow_runs": page}, headers
 
     def _get_run(self, repo: FakeRepo, base: str, q: Any, p: Any, run_id: str) -> Any:
@@ -1587,6 +1600,7 @@ class GitHubFake:
     _routes: ClassVar[list[tuple[str, str, Callable[..., Any]]]] = [
         ("", "GET", _get_repo),
         ("/actions/runs", "GET", _list_runs),
+        (r"/actions/workflows/(\d+)/runs", "GET", _list_runs),
         (r"/actions/runs/(\d+)", "GET", _get_run),
         (r"/actions/runs/(\d+)/attempts/(\d+)", "GET", _get_attempt),
         (r"/actions/runs/(\d+)/jobs", "GET", _list_jobs),

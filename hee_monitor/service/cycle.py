@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.errors import HeeError, SourceError
 from hee_monitor.core.models import (
@@ -226,6 +227,8 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: a failed job's last-green baseline (the same job's log in the newest green run)
+    baseline_for: Callable[[FailedRun, Any], Baseline | None] | None = None
     #: work shared with other instances on one database: a run is processed only by the
     #: instance holding its lease (None: this instance works alone)
     leases: Leases | None = None
@@ -913,9 +916,17 @@ class MonitorCycle:
         """The job analysed, and why its log could not be read (None when it was)."""
         if job.open_log is None:
             return JobRecord(job, None, "log not available"), None
+        name = f"{run.key}/{job.name}"
         try:
+            baseline = self.baseline_for(run, job) if self.baseline_for is not None else None
+            failed_steps = tuple(getattr(job, "failed_steps", ()) or ())
+            if baseline is None and not failed_steps:
+                return JobRecord(job, self.analyzer.analyze_stream(job.open_log(), name)), None
             return JobRecord(
-                job, self.analyzer.analyze_stream(job.open_log(), f"{run.key}/{job.name}")
+                job,
+                self.analyzer.analyze_stream(
+                    job.open_log(), name, failed_steps=failed_steps, baseline=baseline
+                ),
             ), None
         except SourceError as exc:  # the download failed or broke off: read it again later
             if is_fatal(exc):

@@ -520,6 +520,8 @@ class GitHubSource:
             created_at=run.created_at,
             updated_at=run.updated_at,
             labels=self._pull_request_labels(repo, raw),
+            workflow_id=run.workflow_id,
+            base_branch=run.base_branch,
         )
 
     def _pull_request_labels(self, repo: str, raw: dict[str, Any]) -> tuple[str, ...]:
@@ -942,6 +944,24 @@ class GitHubSource:
                     break
             return tuple(runs)
 
+    def last_green_run(self, repo: str, workflow_id: int, branch: str | None) -> int | None:
+        """The id of the newest successful run of workflow ``workflow_id`` on ``branch``
+        (any branch when None), or None: one request, newest first."""
+        parameters: dict[str, Any] = {"status": "success", "per_page": 5}
+        if branch:
+            parameters["branch"] = branch
+        url = f"/repos/{repo}/actions/workflows/{int(workflow_id)}/runs"
+        with self._translate(
+            repo, f"list the successful runs of workflow {workflow_id}", skip=False
+        ):
+            _headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=parameters)
+            self.stats.requests += 1
+        runs = data.get("workflow_runs") if isinstance(data, dict) else None
+        for raw in runs or []:
+            if isinstance(raw, dict) and raw.get("conclusion") == "success" and raw.get("id"):
+                return int(raw["id"])
+        return None
+
     def list_artifacts(self, repo: str, run_id: int) -> tuple[ArtifactRef, ...]:
         """The artifacts a run uploaded."""
         url = f"/repos/{repo}/actions/runs/{int(run_id)}/artifacts"
@@ -1046,6 +1066,18 @@ class _RunFields:
     head_commit_message: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    workflow_id: int | None = None
+    base_branch: str | None = None
+
+
+def _base_branch(raw: dict[str, Any]) -> str | None:
+    """The branch the run's pull request targets, when the run belongs to one."""
+    pulls = raw.get("pull_requests") or []
+    if not isinstance(pulls, list) or not pulls or not isinstance(pulls[0], dict):
+        return None
+    base = pulls[0].get("base") or {}
+    ref = base.get("ref") if isinstance(base, dict) else None
+    return str(ref) if ref else None
 
 
 def _parse_run(repo: str, raw: dict[str, Any]) -> _RunFields:
@@ -1068,6 +1100,8 @@ def _parse_run(repo: str, raw: dict[str, Any]) -> _RunFields:
         head_commit_message=head_commit.get("message"),
         created_at=_parse_time(raw.get("created_at"), strict=True),
         updated_at=_parse_time(raw.get("updated_at"), strict=True),
+        workflow_id=int(raw["workflow_id"]) if raw.get("workflow_id") else None,
+        base_branch=_base_branch(raw),
     )
 
 
