@@ -954,7 +954,9 @@ class GitHubSource:
         with self._translate(
             repo, f"list the successful runs of workflow {workflow_id}", skip=False
         ):
-            _headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=parameters)
+            _headers, data = self._requester(repo).requestJsonAndCheck(
+                "GET", url, parameters=parameters
+            )
             self.stats.requests += 1
         runs = data.get("workflow_runs") if isinstance(data, dict) else None
         for raw in runs or []:
