@@ -217,6 +217,58 @@ def webhook_slow_clients(count: int = 300, hold_seconds: float = 30.0) -> None:
     )
 
 
+def tampered_capsules(cases: int = 10_000) -> None:
+    """Signed capsules changed at random (a byte flipped, inserted or deleted; a value
+    changed and the file laid out again): how many verify accepts
+    (target 0). The baseline is the untouched file, which must verify."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from hee_monitor.core.errors import CapsuleError
+    from hee_monitor.record.capsule import CapsuleDirectory, Signer, TrustedKeys
+    from hee_monitor.record.capsule.envelope import open_capsule
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    signer = Signer.generate()
+    keys = TrustedKeys.of([signer.public_key])
+    store = CapsuleDirectory(Path(tempfile.mkdtemp()) / "state", signer, keys)
+    store.initialise("octo/app", now=now)
+    store.update(lambda p: p["monitoring_state"].update(current_status="degraded"), now=now)
+    raw = store.current_path.read_bytes()
+    open_capsule(raw, keys, now=now + timedelta(hours=1), source="good")  # the baseline
+    rng = random.Random(7)
+    accepted = 0
+    for n in range(cases):
+        data = bytearray(raw)
+        kind = n % 4
+        where = rng.randrange(len(data))
+        if kind == 0:
+            data[where] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data.insert(where, rng.randrange(32, 127))
+        elif kind == 2:
+            del data[where]
+        else:
+            document = json.loads(raw)
+            signed = document["signed"]
+            signed["monitoring_state"]["current_status"] = rng.choice(
+                ["operational", "failed", "maintenance"]
+            )
+            data = bytearray((json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+        if bytes(data) == raw:
+            continue
+        try:
+            open_capsule(bytes(data), keys, now=now + timedelta(hours=1), source="tampered")
+            accepted += 1
+        except (CapsuleError, ValueError):
+            pass
+    print(
+        f"capsules: {cases:,} tampered files, {accepted} accepted (target 0); "
+        "the untouched file verifies"
+    )
+
+
 if __name__ == "__main__":
     main()
+    tampered_capsules()
     webhook_slow_clients()
