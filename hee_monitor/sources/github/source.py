@@ -91,14 +91,18 @@ class TokenRejected(SourceError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock)."""
+    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock).
 
-    total: int = 8
+    Bounded: a call that keeps failing gives up after about 15 s of backoff; what it was
+    for is retried by the next cycle (a held run, an effect intent, a skipped repository)
+    rather than stalling this one."""
+
+    total: int = 4
     #: a host that cannot be reached now (DNS, refused, no route) is tried again by the
     #: next cycle: a one-shot CI job must not spend many minutes backing off on it
     connect: int = 2
     backoff_factor: float = 1.0
-    backoff_max: float = 60.0
+    backoff_max: float = 15.0
     backoff_jitter: float = 1.0
     #: wait after a secondary-limit answer without ``Retry-After`` (GitHub: at least a minute)
     secondary_rate_wait: float = 60.0
