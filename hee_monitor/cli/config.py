@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from hee_monitor.analysis.detection.hooks import validate_sections
 from hee_monitor.core.config import Config, load_config
 from hee_monitor.core.errors import ConfigError
+from hee_monitor.service.hooks import validate_sections
 
 
 @click.group("config")

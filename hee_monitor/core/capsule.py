@@ -26,8 +26,8 @@ __all__ = [
     "CapsuleStore",
     "Constraints",
     "DecisionEntry",
-    "FixEntry",
-    "Incident",
+    "FixHistoryEntry",
+    "IncidentEntry",
     "MaintenanceWindow",
     "MonitoringState",
     "Mutator",
@@ -158,7 +158,7 @@ class MonitoringState(JsonObject):
     coverage_metrics: dict[str, Any] | None
 
 
-class Incident(JsonObject):
+class IncidentEntry(JsonObject):
     FIELDS = (
         "id", "opened", "last_seen", "fingerprint", "pattern_id", "severity", "title",
         "occurrences",
@@ -173,7 +173,7 @@ class Incident(JsonObject):
     occurrences: int | None
 
 
-class FixEntry(JsonObject):
+class FixHistoryEntry(JsonObject):
     FIELDS = (
         "timestamp", "pattern_id", "success", "rollback", "fingerprint", "strategy",
         "run_id", "branch", "hee_context",
@@ -219,9 +219,9 @@ class CapsulePayload(JsonObject):
         "constraints": Constraints,
     }
     LISTS: ClassVar[Mapping[str, type[JsonObject]]] = {
-        "auto_fix_history": FixEntry,
+        "auto_fix_history": FixHistoryEntry,
         "decision_history": DecisionEntry,
-        "open_incidents": Incident,
+        "open_incidents": IncidentEntry,
     }
     schema_version: int | None
     file_format: int | None
@@ -231,9 +231,9 @@ class CapsulePayload(JsonObject):
     repository: str | None
     previous_digest: str | None
     monitoring_state: MonitoringState | None
-    auto_fix_history: list[FixEntry] | None
+    auto_fix_history: list[FixHistoryEntry] | None
     decision_history: list[DecisionEntry] | None
-    open_incidents: list[Incident] | None
+    open_incidents: list[IncidentEntry] | None
     constraints: Constraints | None
     sensitive: dict[str, Any] | None
 
@@ -248,11 +248,11 @@ class CapsulePayload(JsonObject):
         return self.constraints or Constraints()
 
     @property
-    def incidents(self) -> list[Incident]:
+    def incidents(self) -> list[IncidentEntry]:
         return list(self.open_incidents or [])
 
     @property
-    def fixes(self) -> list[FixEntry]:
+    def fixes(self) -> list[FixHistoryEntry]:
         return list(self.auto_fix_history or [])
 
     @property

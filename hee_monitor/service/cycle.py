@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.errors import HeeError, SourceError
 from hee_monitor.core.models import (
@@ -47,6 +48,7 @@ from hee_monitor.decision.skip import SkipDecision
 from hee_monitor.decision.transient import transient_cause
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.envelope import format_time, parse_time
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.schema import alerts as alerts_table
 from hee_monitor.record.schema import reruns as reruns_table
 from hee_monitor.record.state import apply_transitions, read_state
@@ -75,6 +77,9 @@ from hee_monitor.service.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+#: the lease kind under which instances sharing a database claim a failed run
+RUN_WORK = "run"
 
 #: entries kept in the capsule's decision_history (the audit store keeps everything)
 HISTORY_LIMIT = 200
@@ -222,6 +227,11 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: a failed job's last-green baseline (the same job's log in the newest green run)
+    baseline_for: Callable[[FailedRun, Any], Baseline | None] | None = None
+    #: work shared with other instances on one database: a run is processed only by the
+    #: instance holding its lease (None: this instance works alone)
+    leases: Leases | None = None
     #: seconds a whole cycle may take (polling, analysis, effects); None: no limit
     deadline: float | None = None
     #: repositories polled at the same time per source (one source is one API host)
@@ -621,9 +631,15 @@ class MonitorCycle:
             self.pending.forget(item.key)
             self.audit.mark(item.key, now=now, reason="branch not watched")
             return state
+        if self.leases is not None and not self._claim(item.key, polled.held):
+            return state  # another instance is processing it, or just did
         if self.on_run:
             self.on_run(item.key)
-        outcome = self._process(item, state, polled)
+        try:
+            outcome = self._process(item, state, polled)
+        finally:
+            if self.leases is not None:
+                self.leases.release(RUN_WORK, item.key)
         if outcome is None:
             return state
         if outcome.waiting is not None:
@@ -645,6 +661,17 @@ class MonitorCycle:
             rerun_requested=any(e.intent.kind == "rerun" and e.status == "done" for e in done),
         )
         return state
+
+    def _claim(self, key: str, held: bool) -> bool:
+        """Take the run's lease; False when another instance holds it or finished the run
+        between our look at the register and the claim."""
+        assert self.leases is not None
+        if not self.leases.claim(RUN_WORK, key):
+            return False
+        if not held and self.audit.seen(key):
+            self.leases.release(RUN_WORK, key)
+            return False
+        return True
 
     def _read_jobs(self, run: FailedRun) -> list[tuple[JobRecord, str | None]]:
         return [self._analyse(run, job) for job in run.jobs]
@@ -901,9 +928,17 @@ class MonitorCycle:
         """The job analysed, and why its log could not be read (None when it was)."""
         if job.open_log is None:
             return JobRecord(job, None, "log not available"), None
+        name = f"{run.key}/{job.name}"
         try:
+            baseline = self.baseline_for(run, job) if self.baseline_for is not None else None
+            failed_steps = tuple(getattr(job, "failed_steps", ()) or ())
+            if baseline is None and not failed_steps:
+                return JobRecord(job, self.analyzer.analyze_stream(job.open_log(), name)), None
             return JobRecord(
-                job, self.analyzer.analyze_stream(job.open_log(), f"{run.key}/{job.name}")
+                job,
+                self.analyzer.analyze_stream(
+                    job.open_log(), name, failed_steps=failed_steps, baseline=baseline
+                ),
             ), None
         except SourceError as exc:  # the download failed or broke off: read it again later
             if is_fatal(exc):

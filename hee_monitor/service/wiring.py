@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hee_monitor.action.alerts import AlertRouter
-from hee_monitor.analysis.detection.hooks import cycle_hooks
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.config import Config
 from hee_monitor.core.errors import ConfigError
@@ -23,8 +22,11 @@ from hee_monitor.core.models import Severity
 from hee_monitor.decision import POLICIES
 from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
+from hee_monitor.record.leases import Leases
 from hee_monitor.record.state import read_state
+from hee_monitor.service.baseline import GreenForge, LastGreenBaselines
 from hee_monitor.service.cycle import MonitorCycle
+from hee_monitor.service.hooks import cycle_hooks
 from hee_monitor.service.ports import CapsuleStore, LogAnalyzer, Notifier, RunControl, Source
 from hee_monitor.sources import open_forge
 from hee_monitor.sources.interface import Forge, ForgeSettings, PollCursors, ProcessedRuns
@@ -233,5 +235,12 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
+        baseline_for=(
+            LastGreenBaselines(wiring.forge, wiring.audit.engine, wiring.clock)
+            if isinstance(wiring.forge, GreenForge)
+            else None
+        ),
+        # any number of instances on one database: each run is processed by one of them
+        leases=Leases(wiring.audit.engine),
         **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),
     )

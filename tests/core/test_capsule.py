@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hee_monitor.core.capsule import (
     CapsulePayload,
     Constraints,
-    Incident,
+    IncidentEntry,
     JsonObject,
     MonitoringState,
 )
@@ -59,7 +59,7 @@ payloads = objects(
     {
         "monitoring_state": objects(MonitoringState, {}) | scalars,
         "constraints": objects(Constraints, {"maintenance_windows": windows}) | scalars,
-        "open_incidents": st.lists(objects(Incident, {}), max_size=3) | scalars,
+        "open_incidents": st.lists(objects(IncidentEntry, {}), max_size=3) | scalars,
         "auto_fix_history": st.lists(
             objects(CapsulePayload.LISTS["auto_fix_history"], {}), max_size=3
         ),
@@ -126,4 +126,4 @@ def test_a_payload_that_is_not_an_object_is_a_clear_error() -> None:
     with pytest.raises(CapsuleError, match="CapsulePayload is list, not an object"):
         CapsulePayload.from_dict([])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="no field 'colour'"):
-        Incident(colour="red")
+        IncidentEntry(colour="red")

@@ -83,7 +83,8 @@ def run_instances(
     timeout: float = 300.0,
 ) -> Outcome:
     """Offer ``runs`` units and let ``instances`` processes do them; with ``kill_at``, the
-    first instance is killed (SIGKILL) once that share of the units is done."""
+    first instance is killed (SIGKILL) once that share of the units is done and it has
+    done some of them itself."""
     engine = open_engine(url)
     _log_metadata.create_all(engine)
     keys = [f"octo/app#{1_000_000 + i}.1" for i in range(runs)]
@@ -104,7 +105,11 @@ def run_instances(
             while time.perf_counter() < deadline:
                 with engine.connect() as conn:
                     done = conn.execute(select(func.count()).select_from(results)).scalar_one()
-                if done >= kill_at * runs or not procs[0].is_alive():
+                    # midway for the victim too: it has done some of the work already
+                    own = conn.execute(
+                        select(func.count()).where(results.c.worker == names[0])
+                    ).scalar_one()
+                if (done >= kill_at * runs and own > 0) or not procs[0].is_alive():
                     break
                 time.sleep(0.01)
             if procs[0].is_alive() and procs[0].pid is not None:

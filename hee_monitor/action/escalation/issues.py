@@ -33,7 +33,7 @@ from hee_monitor.action.escalation.codeowners import (
     paths_in,
 )
 from hee_monitor.action.escalation.store import EscalationStore, Tracked
-from hee_monitor.analysis.detection.settings import validate_section
+from hee_monitor.core.config import validate_section
 from hee_monitor.core.errors import HeeError
 from hee_monitor.core.models import FailedRun, Finding, HealthState
 from hee_monitor.core.redact import redact

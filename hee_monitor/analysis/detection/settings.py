@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
+# re-exported: the [skip] settings check their section with it too
+from hee_monitor.core.config import validate_section as validate_section
 from hee_monitor.core.errors import ConfigError
-from hee_monitor.core.resources import load_schema
 
 #: job/step name patterns of each kind (case-insensitive ``re.search``), in the order tried:
 #: "lint" before "test" so that "check-format" is a lint job, "deploy" last.
@@ -47,28 +46,6 @@ DEFAULT_JOB_KINDS: dict[str, tuple[str, ...]] = {
     ),
     "deploy": (r"\bdeploy", r"\brelease\b", r"\bpublish", r"\bship\b"),
 }
-
-
-def validate_section(name: str, data: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the key when section ``name`` breaks the schema."""
-    schema = load_schema("detection_config.schema.json")
-    validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
-    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(map(str, e.path)))
-    if not errors:
-        return
-    err = errors[0]
-    path = [str(p) for p in err.absolute_path]
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        path += extra[:1]
-        message = "unknown key"
-    else:
-        message = err.message[:200]
-    key = ".".join([name, *path])
-    raise ConfigError(
-        f"[{name}] {key}: {message}",
-        hint=f"see docs/detection.md, docs/escalation.md and docs/token.md for [{name}]",
-    )
 
 
 @dataclass(frozen=True)

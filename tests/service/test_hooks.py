@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from hee_monitor.action.escalation.issues import IssueEscalator
-from hee_monitor.analysis.detection.hooks import cycle_hooks
 from hee_monitor.core.config import load_config
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.record.db import open_engine
+from hee_monitor.service.hooks import cycle_hooks
 from hee_monitor.sources.github.source import GitHubSource
 from hee_monitor.sources.github.token import TokenWatch
 from tests.fakes.github import GitHubFake
