@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.clock import Clock
-from hee_monitor.core.errors import HeeError, SourceError
+from hee_monitor.core.errors import HeeError, SourceError, StoreError
 from hee_monitor.core.models import (
     Alert,
     Diagnosis,
@@ -729,6 +729,8 @@ class MonitorCycle:
         now = self.clock.now()
         try:
             return self._process_run(run, state, now, polled)
+        except StoreError:
+            raise  # the store is busy or gone: nothing is marked, the run is read again
         except HeeError as exc:
             if is_fatal(exc):
                 raise
