@@ -52,12 +52,14 @@ from hee_monitor.action.fixes.strategies.interface import (
     FixPlan,
     FixStrategy,
     Safety,
+    upgrade_edits,
 )
 from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import CapsuleError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
 from hee_monitor.core.redact import redact
+from hee_monitor.decision.risk import FixMode, row_for
 from hee_monitor.sources.interface import PullRequests, Rerun
 
 log = logging.getLogger(__name__)
@@ -212,12 +214,15 @@ class FixEngine:
             return skipped(f"unknown fix strategy {sid!r}")
         ctx = self.context(finding)
         missing = strategy.requirements.missing(self.root, ctx.path_env)
+        if missing and ctx.working_directory:  # the project lives where the step ran
+            missing = strategy.requirements.missing(self.root / ctx.working_directory,
+                                                    ctx.path_env)  # fmt: skip
         if missing:
-            return skipped("cannot run here: " + "; ".join(missing))
+            return self._for_a_person(ctx, sid, "cannot run here: " + "; ".join(missing))
         try:
             plan = strategy.plan(ctx)
         except FixError as exc:
-            return skipped(f"cannot plan the fix: {exc.message}")
+            return self._for_a_person(ctx, sid, f"cannot plan the fix: {exc.message}")
         plan = self._with_failing_command(strategy, plan, ctx.failing)
         payload = self.capsule.load() if self.capsule is not None else None
         now = self.clock.now()
@@ -275,6 +280,40 @@ class FixEngine:
         if approval is not None:
             self.approvals.mark_executed(approval.id, outcome.kind, self.clock.now())
         return outcome
+
+    def _for_a_person(self, ctx: FixContext, sid: str, why: str) -> FixOutcome:
+        """No automatic fix: a skip with the reason, except for a failure kind only a
+        person may fix (security): that becomes an approval request proposing what the log
+        asks for (the upgrades with their advisory ids), so it always reaches someone."""
+        finding = ctx.finding
+        assert finding is not None
+        edits = upgrade_edits(ctx)
+        if row_for(finding.category).mode is not FixMode.MANUAL_ONLY or not edits:
+            return self._skip_factory(finding)(why)
+        if self.options.dry_run:
+            return self._skip_factory(finding)(f"{why}; would ask a person: " + "; ".join(edits))
+        plan = FixPlan(
+            strategy=sid,
+            description="proposal for a person (no automatic fix: " + why + ")",
+            commands=(),
+            files=(),
+            validation=(),
+            risk=10,
+            safety=Safety.LOW,
+            edits=edits,
+        )
+        request = self.approvals.request(
+            now=self.clock.now(),
+            repository=self.options.repository,
+            repo_path=str(self.root),
+            run_id=self._run_id,
+            finding=finding.to_json() | {"details": dict(finding.details)},
+            plan=plan.to_json(),
+            risk=10,
+            reason=f"{row_for(finding.category).kind} are fixed only with a person's approval",
+        )
+        return ApprovalRequested(request.id, finding.pattern_id, sid, finding.fingerprint,
+                                 request.reason)  # fmt: skip
 
     def _with_failing_command(
         self, strategy: FixStrategy, plan: FixPlan, command: FailingCommand | None
@@ -341,6 +380,18 @@ class FixEngine:
                 )
                 recovered.append(
                     Recovered(entry.snapshot.id, entry.pattern_id, entry.strategy, report)
+                )
+            # backups never outlive their fix: refs no unsettled fix owns go too
+            owned = {entry.snapshot.ref for entry in backup.pending_journals(self.git)}
+            for ref in backup.orphaned_refs(self.git, owned):
+                backup.discard_orphan(self.git, ref)
+                records.audit(
+                    self.store,
+                    self.clock.now(),
+                    "hee-monitor",
+                    "fix.backup_removed",
+                    ref,
+                    "removed a backup ref that no unfinished fix owned",
                 )
         return recovered
 

@@ -39,7 +39,8 @@ MAX_OUTPUT = 8000
 #: variables a re-run keeps: where the tools are, the locale, the tool homes
 _KEEP_ENV = (
     "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "TMPDIR", "USER",
-    "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "GOPATH", "GOROOT", "GOCACHE",
+    "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO_TARGET_DIR", "GOPATH", "GOROOT",
+    "GOCACHE",
     "GOMODCACHE", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN", "NODE_PATH", "NPM_CONFIG_CACHE",
     "npm_config_cache", "VIRTUAL_ENV", "PYTHONPATH", "JAVA_HOME", "GIT_CONFIG_NOSYSTEM",
 )  # fmt: skip

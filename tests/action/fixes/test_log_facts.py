@@ -158,3 +158,29 @@ def test_a_pip_audit_failure_reaches_a_person_as_an_approval_with_its_advisories
     assert "GHSA-j8r2-6x86-q33q" in request.plan["description"]
     assert any("requests==2.25.0 -> requests==2.32.0" in e for e in request.plan["edits"])
     assert tree_state(repo.path) == before
+
+
+def test_a_vulnerable_crate_no_strategy_can_edit_still_reaches_a_person(
+    repo: Repo, store: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    repo.write("Cargo.toml", '[package]\nname = "wc"\nversion = "0.1.0"\nedition = "2021"\n')
+    repo.write("src/main.rs", "fn main() {}\n")
+    repo.commit("init")
+    before = tree_state(repo.path)
+    log = tmp_path / "job.log"
+    log.write_text(
+        "##[group]Run cargo audit\ncargo audit\n##[endgroup]\n"
+        + CARGO_AUDIT
+        + "##[error]Process completed with exit code 1.\n"
+    )
+    security = [f for f in analyze_log(log)[1] if f.category == "security"]
+    assert security, "the cargo audit log gives a security finding"
+    engine = FixEngine(
+        repo.path, store=store, clock=clock, env=repo.env,
+        config=FixConfig(risk_threshold=10), options=EngineOptions(run_id="6"),
+    )  # fmt: skip
+    outcome = engine.execute_fix(security[0])
+    assert isinstance(outcome, ApprovalRequested), outcome
+    (edit,) = engine.approvals.get(outcome.id).plan["edits"]
+    assert edit == "upgrade time 0.1.45 -> 0.2.23 (RUSTSEC-2020-0071)"
+    assert tree_state(repo.path) == before
