@@ -435,6 +435,15 @@ def figures(analyze_with: Callable[[Path, Path | None], Diagnosis], split: str) 
         subset = results if name == "all" else [r for r in results if r.record.split == name]
         summaries[name] = summarise(subset)
         summaries[name]["repositories"] = sorted({repository_of(r.record.log) for r in subset})
+    # the pattern-free fallback alone (an empty pattern database): how diagnosis does on a
+    # tool or format no pattern covers
+    bare = _bare_analyze()
+    if bare is not None:
+        with tempfile.TemporaryDirectory(prefix="hee-eval-") as tmp:
+            alone = [evaluate_log(r, directory, bare, Path(tmp)) for r in records]
+        for name in splits:
+            subset = alone if name == "all" else [r for r in alone if r.record.split == name]
+            summaries[name]["fallback_only"] = summarise(subset)["ours"]
     return {
         "skipped_unlabelled": skipped,
         "splits": summaries,
@@ -443,6 +452,17 @@ def figures(analyze_with: Callable[[Path, Path | None], Diagnosis], split: str) 
         "speed_ms_per_mb": speed(analyze, [directory / r.record.log for r in results]),
         "_results": results,
     }
+
+
+def _bare_analyze() -> Analyze | None:
+    """The analyser with no pattern at all, or None for code without a pattern-free
+    fallback."""
+    from hee_monitor.analysis.analyzer import Analyzer
+    from hee_monitor.analysis.patterns import PatternDatabase
+
+    if not hasattr(Analyzer, "_failing_step_finding"):
+        return None
+    return Analyzer(PatternDatabase()).analyze_path
 
 
 def speed(analyze: Analyze, paths: Sequence[Path], rounds: int = 3) -> float:
@@ -486,6 +506,12 @@ def print_figures(
             repos = summary["repositories"]
             print(f"\n{name} repositories ({len(repos)}): {', '.join(repos)}")
         print_table(name, summary)
+        if "fallback_only" in summary:
+            alone = summary["fallback_only"]
+            print(
+                "pattern-free fallback alone (no pattern at all): "
+                + "  ".join(f"{m} {alone[m]:.3f}" for m in METRICS[:4])
+            )
         if before is not None and name in before["splits"]:
             old = before["splits"][name]["ours"]
             new = summary["ours"]

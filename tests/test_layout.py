@@ -9,9 +9,6 @@ from pathlib import Path
 import hee_monitor
 
 PACKAGE = Path(hee_monitor.__file__).parent
-#: the policy's own names are being merged by the decision work (issue 14, items 1-2), which
-#: also owns any name defined in decision/
-PENDING = {"Decision", "Action"}
 
 
 def class_definitions() -> dict[str, list[str]]:
@@ -31,13 +28,7 @@ def test_the_package_is_scanned() -> None:
 
 
 def test_no_class_name_is_defined_twice() -> None:
-    twice = {
-        name: places
-        for name, places in class_definitions().items()
-        if len(places) > 1
-        and name not in PENDING
-        and not any(place.startswith("decision/") for place in places)
-    }
+    twice = {name: places for name, places in class_definitions().items() if len(places) > 1}
     assert twice == {}, "one name, one meaning: rename or merge " + ", ".join(
         f"{name} ({' '.join(places)})" for name, places in sorted(twice.items())
     )

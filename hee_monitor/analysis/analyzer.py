@@ -297,7 +297,9 @@ class Analyzer:
                 hint="check that the path names a readable log file",
             ) from exc
         if self._wants_fallback(diagnosis):
-            excerpt = build_excerpt(iter_log_lines(read_file_chunks(p)), str(path))
+            excerpt = build_excerpt(
+                iter_log_lines(read_file_chunks(p)), str(path), candidates=_blocks(diagnosis)
+            )
             diagnosis = self._merge_fallback(diagnosis, excerpt)
         return diagnosis
 
@@ -329,7 +331,9 @@ class Analyzer:
                 baseline=baseline,
             )
             if self._wants_fallback(diagnosis):
-                excerpt = build_excerpt(iter_log_lines(reopen()), name)
+                excerpt = build_excerpt(
+                    iter_log_lines(reopen()), name, candidates=_blocks(diagnosis)
+                )
                 diagnosis = self._merge_fallback(diagnosis, excerpt)
         return diagnosis
 
@@ -982,6 +986,21 @@ def _without_noise(
                 out.append((start, n - 1))
                 start = None
     return out[:MAX_EVIDENCE] or list(ranges)
+
+
+def _blocks(diagnosis: Diagnosis) -> list[tuple[int, int]]:
+    """The pattern-free root cause's candidate blocks (with two lines of context) and its
+    exit line, best first: what the model is handed to pick from and explain."""
+    root = diagnosis.root_cause
+    if root is None or root.pattern_id != FAILING_STEP_ID:
+        return []
+    found = root.details.get("candidates")
+    out: list[tuple[int, int]] = []
+    for item in found if isinstance(found, list) else []:
+        if isinstance(item, list) and len(item) == 2:
+            out.append((max(1, int(item[0]) - 2), int(item[1]) + 2))
+    out.extend((e.start_line, e.end_line) for e in root.evidence[1:])
+    return out
 
 
 def _within(evidence: Evidence, ranges: Sequence[tuple[int, int]]) -> bool:

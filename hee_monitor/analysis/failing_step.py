@@ -50,7 +50,7 @@ _MEDIUM = re.compile(
     r"|cannot|can't|could not|couldn't|unable to|not found|no such|undefined|denied|refused"
     r"|timed? ?out|killed|abort|invalid|missing|unexpected|mismatch|conflict|violation"
     r"|wrong|incorrect|differ|\bshould\b|unresolved|unknown|not (?:a|an) |is not|does not"
-    r"|did not|must |require[sd]? |exceed|overflow|too (?:large|many|long|big)"
+    r"|did not|must |require[sd]? |exceed|overflow|\btoo \w+"
 )
 #: a cheap first look: a line without any of these has no wording and is no summary
 _KEYWORDS = re.compile(

@@ -9,18 +9,31 @@ findings whose evidence points at lines that exist verbatim in the excerpt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hee_monitor.core.models import Diagnosis, Finding
+
+if TYPE_CHECKING:
+    from hee_monitor.analysis.baseline import Baseline
 
 
 class LogAnalyzer(Protocol):
     """Turns a job's log, streamed in chunks, into a diagnosis (the pattern
     :class:`~hee_monitor.analysis.analyzer.Analyzer` implements it)."""
 
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis: ...
+    def analyze_stream(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
+        """``failed_steps``: the job's failed steps by the CI system's API; ``baseline``:
+        templates of the job's last green run."""
+        ...
 
 
 @dataclass(frozen=True)

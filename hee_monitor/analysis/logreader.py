@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -426,13 +426,17 @@ def build_excerpt(
     *,
     max_lines: int = EXCERPT_MAX_LINES,
     max_bytes: int = EXCERPT_MAX_BYTES,
+    candidates: Sequence[tuple[int, int]] = (),
 ) -> LogExcerpt:
     """Choose the lines a classifier should read, in bounded memory.
 
-    Priority: the lines before the "Process completed with exit code" line (the end of the
-    failing step), the lines around ``##[error]`` annotations, then lines with error words
-    (first and last ones). At most ``max_lines`` lines and ``max_bytes`` of text.
+    Priority: the ``candidates`` line ranges, in their order (the analyzer's candidate
+    blocks of the failing step, best first, for the model to pick from), the lines before
+    the "Process completed with exit code" line (the end of the failing step), the lines
+    around ``##[error]`` annotations, then lines with error words (first and last ones).
+    At most ``max_lines`` lines and ``max_bytes`` of text.
     """
+    wanted: list[list[LogLine]] = [[] for _ in candidates]
     tail: deque[LogLine] = deque(maxlen=40)  # recent lines, for context before a marker
     before_exit: list[LogLine] = []
     around_error: dict[int, LogLine] = {}
@@ -445,6 +449,9 @@ def build_excerpt(
         total = item.number
         digest.update(item.text.encode("utf-8", "replace"))
         digest.update(b"\n")
+        for slot, (low, high) in enumerate(candidates):
+            if low <= item.number <= high:
+                wanted[slot].append(item)
         if take_after > 0:
             around_error[item.number] = item
             take_after -= 1
@@ -469,6 +476,7 @@ def build_excerpt(
     chosen: dict[int, LogLine] = {}
     used = 0
     for group in (
+        *wanted,
         before_exit,
         sorted(around_error.values(), key=lambda x: x.number),
         first_words,
@@ -488,7 +496,14 @@ def build_excerpt(
     )
 
 
-def excerpt_from_path(path: Path | str, **kwargs: int) -> LogExcerpt:
+def excerpt_from_path(
+    path: Path | str,
+    *,
+    max_lines: int = EXCERPT_MAX_LINES,
+    max_bytes: int = EXCERPT_MAX_BYTES,
+) -> LogExcerpt:
     """:func:`build_excerpt` over a log file, streamed."""
     p = Path(path)
-    return build_excerpt(iter_log_lines(read_file_chunks(p)), str(path), **kwargs)
+    return build_excerpt(
+        iter_log_lines(read_file_chunks(p)), str(path), max_lines=max_lines, max_bytes=max_bytes
+    )

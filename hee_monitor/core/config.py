@@ -25,8 +25,6 @@ from typing import Any
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.core.models import HealthState
 from hee_monitor.core.resources import load_schema
-from hee_monitor.decision.interface import PolicySettings
-from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 
 DEFAULT_FILE = "hee-monitor.toml"
 #: the application's directory name under the user's state directory
@@ -67,6 +65,11 @@ def __getattr__(name: str) -> str:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: the one default risk threshold: fixes whose risk is above it wait for a person (the risk
+#: model is hee_monitor/decision/risk.py; the policy and the fix engine both use this value)
+DEFAULT_RISK_THRESHOLD = 3
+
+
 DEFAULTS: dict[str, Any] = {
     "github": {"repos": [], "api_url": "https://api.github.com"},
     "monitor": {
@@ -105,6 +108,27 @@ DEFAULTS: dict[str, Any] = {
 #: carry their tokens)
 _SECRET = re.compile(r"(token|secret|password|passwd|key|webhook|url_with_auth|dsn|^urls$)", re.I)
 _NOT_SECRET = {"api_url", "keyid", "key_file", "public_key", "public_keys"}
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The ``[policy]`` section with a repository's overrides applied."""
+
+    #: failures of one fingerprint within ``window_seconds`` that escalate
+    escalate_after: int = 3
+    window_seconds: int = 3600
+    #: re-runs of one run that a transient failure gets
+    max_reruns: int = 3
+    #: failed attempts of a fix strategy for one fingerprint before it is no longer tried
+    max_fix_failures: int = 3
+    #: findings with risk above this are not fixed without approval
+    risk_threshold: int = DEFAULT_RISK_THRESHOLD
+    #: a protected repository is never changed without approval
+    protected: bool = False
+    #: quiet time after which a degraded or failed pipeline counts as recovered
+    recovery_seconds: int = 21600
+    #: re-run cancelled runs too (off: a cancellation is somebody's decision)
+    rerun_cancelled: bool = False
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,10 @@ class FailedRun:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     labels: tuple[str, ...] = ()
+    #: the workflow's id (its last green run of the same branch is the job's baseline)
+    workflow_id: int | None = None
+    #: the branch a pull request targets (its last green run is the baseline), else None
+    base_branch: str | None = None
 
     @property
     def key(self) -> str:

@@ -167,13 +167,41 @@ def _entropy(word: str) -> float:
     return -sum(c / len(word) * math.log2(c / len(word)) for c in counts.values())
 
 
-#: environment variable names whose values are secrets
-_SECRET_NAME = re.compile(
-    r"(?i)token|secret|passw|pwd|api_?key|access_?key|private_?key|credential|auth"
-    r"|webhook|dsn|cookie|session"
+#: words of an environment variable's name that make its value a secret
+_SECRET_WORDS = frozenset(
+    {
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASSPHRASE",
+        "PWD",
+        "PASS",
+        "APIKEY",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "WEBHOOK",
+        "DSN",
+        "COOKIE",
+        "AUTHTOKEN",
+    }
 )
-#: environment variables that match the name but hold no secret
-_NOT_SECRET_NAMES = frozenset({"GITHUB_TOKEN_URL", "SSH_AUTH_SOCK"})
+#: names that have such a word but hold none (the working directory, display auth file)
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "GITHUB_TOKEN_URL", "SSH_AUTH_SOCK"})
+
+
+def _secret_name(name: str) -> bool:
+    upper = name.upper()
+    if upper in _NOT_SECRET_NAMES:
+        return False
+    words = [w for w in re.split(r"[_\-.]+", upper) if w]
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    # API_KEY, ACCESS_KEY, PRIVATE_KEY, SECRET_KEY, SIGNING_KEY, AUTH_KEY
+    return "KEY" in words and any(
+        w in {"API", "ACCESS", "PRIVATE", "SECRET", "SIGNING", "AUTH", "ENCRYPTION"} for w in words
+    )
+
 
 _lock = threading.Lock()
 _registered: set[str] = set()
@@ -191,7 +219,7 @@ def register_secret(value: str | None) -> None:
 def register_environment(env: Mapping[str, str]) -> None:
     """Register the values of environment variables whose names look secret."""
     for name, value in env.items():
-        if name not in _NOT_SECRET_NAMES and _SECRET_NAME.search(name):
+        if _secret_name(name):
             register_secret(value.strip())
 
 

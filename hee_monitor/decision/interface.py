@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hee_monitor.core.config import PolicySettings as PolicySettings  # the [policy] section
 from hee_monitor.core.models import Finding, HealthState, Severity
-from hee_monitor.decision.risk import DEFAULT_RISK_THRESHOLD
 
 if TYPE_CHECKING:
     from hee_monitor.decision.skip import SkipDecision
@@ -43,27 +43,6 @@ class Event(enum.StrEnum):
     RERUN_PASSED = "rerun_passed"  # a re-run of the same commit succeeded
     FIX_SUCCEEDED = "fix_succeeded"  # an automatic fix was applied and validated
     QUIET = "quiet"  # no failure in the recovery window
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    """The ``[policy]`` section with a repository's overrides applied."""
-
-    #: failures of one fingerprint within ``window_seconds`` that escalate
-    escalate_after: int = 3
-    window_seconds: int = 3600
-    #: re-runs of one run that a transient failure gets
-    max_reruns: int = 3
-    #: failed attempts of a fix strategy for one fingerprint before it is no longer tried
-    max_fix_failures: int = 3
-    #: findings with risk above this are not fixed without approval
-    risk_threshold: int = DEFAULT_RISK_THRESHOLD
-    #: a protected repository is never changed without approval
-    protected: bool = False
-    #: quiet time after which a degraded or failed pipeline counts as recovered
-    recovery_seconds: int = 21600
-    #: re-run cancelled runs too (off: a cancellation is somebody's decision)
-    rerun_cancelled: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hee_monitor.core.config import DEFAULT_RISK_THRESHOLD as DEFAULT_RISK_THRESHOLD
 from hee_monitor.core.models import AutoFix, Category
-
-#: the one default risk threshold: fixes whose risk is above it wait for a person
-DEFAULT_RISK_THRESHOLD = 3
 
 
 class Safety(enum.StrEnum):

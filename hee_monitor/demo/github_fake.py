@@ -13,6 +13,11 @@ objects have exactly the keys GitHub sends. Behaviour follows GitHub's documenta
 * pagination with ``Link`` headers whose URLs use ``/repositories/{id}/...`` like GitHub's;
 * ``GET .../actions/jobs/{id}/logs`` answers 302 with a signed ``Location`` on the same server
   that serves the plain-text log without needing the token;
+* GitHub App authentication (:meth:`GitHubFake.enable_app`): ``GET /app/installations`` and
+  ``POST /app/installations/{id}/access_tokens`` take a JWT signed with the app's private key
+  (checked with its public key through PyJWT); the installation tokens they issue expire, and
+  then every other call needs one that has not expired, of an installation of the repository's
+  owner;
 * scripted trouble: ``fail_next``, ``rate_limit``, ``secondary_rate_limit``, ``require_token``,
   ``forbid_repo``, ``delay``, and :meth:`GitHubFake.inject` faults by path (any status with
   or without ``Retry-After``, a hang, a truncated body, a connection closed mid-body; the
@@ -300,6 +305,8 @@ class GitHubFake:
         self._secondary: list[int | None] = []
         self._secondary_status = 403
         self._token: str | None = None
+        #: GitHub App mode (see enable_app): None → off
+        self._app: _FakeApp | None = None
         self._forbidden: set[str] = set()
         self._delay = 0.0
         self.faults: list[Fault] = []
@@ -469,6 +476,37 @@ class GitHubFake:
     def require_token(self, token: str) -> None:
         """Answer 401 "Bad credentials" to requests without this token."""
         self._token = token
+
+    def enable_app(
+        self,
+        app_id: int,
+        public_key_pem: bytes | str,
+        installations: dict[str, int],
+        *,
+        token_lifetime: float = 3600.0,
+        permissions: dict[str, str] | None = None,
+    ) -> None:
+        """Act as GitHub does for a GitHub App: ``installations`` maps an account (owner) to
+        its installation id; tokens live ``token_lifetime`` seconds; every other API call then
+        needs an unexpired installation token of the repository owner's installation."""
+        self._app = _FakeApp(
+            app_id=app_id,
+            public_key=public_key_pem.encode() if isinstance(public_key_pem, str)
+            else public_key_pem,
+            installations=dict(installations),
+            token_lifetime=token_lifetime,
+            permissions=dict(permissions or {"actions": "read", "metadata": "read"}),
+        )  # fmt: skip
+
+    @property
+    def app_tokens_issued(self) -> dict[int, int]:
+        """How many installation tokens each installation was issued."""
+        return dict(self._app.issued) if self._app is not None else {}
+
+    @property
+    def app_requests(self) -> dict[int, int]:
+        """Counted API requests made with each installation's tokens."""
+        return dict(self._app.used) if self._app is not None else {}
 
     def forbid_repo(self, full_name: str) -> None:
         """Answer 404 for the repository, as GitHub does when the token has no access."""
@@ -914,6 +952,10 @@ class GitHubFake:
         if now >= self._reset:
             self._used = 0
             self._reset = now + 3600
+        if self._app is not None:
+            app_answer = self._app_route(method, path, headers, base)
+            if app_answer is not None:
+                return app_answer
         if self._token is not None:
             auth = headers.get("authorization", "")
             scheme, _, value = auth.partition(" ")
@@ -949,6 +991,47 @@ class GitHubFake:
         if etag:
             extra = {**extra, "ETag": etag}
         return self._json(status, data, counted=True, extra=extra)
+
+    def _app_route(
+        self, method: str, path: str, headers: dict[str, str], base: str
+    ) -> _Response | None:
+        """The App's own endpoints, and the installation-token check of every other call;
+        None lets the request through."""
+        app = self._app
+        assert app is not None
+        auth = headers.get("authorization", "")
+        scheme, _, credential = auth.partition(" ")
+        now = self.clock.now()
+        if path.startswith("/app/installations") or path == "/app":
+            if scheme.lower() != "bearer" or not app.jwt_valid(credential):
+                return self._json(401, _JWT_REJECTED, counted=False)
+            if method == "GET" and path == "/app/installations":
+                self._used += 1
+                return self._json(200, app.installations_json(base), counted=True)
+            match = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+            if method == "POST" and match:
+                installation = int(match.group(1))
+                if installation not in app.installations.values():
+                    return self._json(404, NOT_FOUND, counted=False)
+                self._used += 1
+                return self._json(201, app.issue(installation, now), counted=True)
+            match = re.fullmatch(r"/app/installations/(\d+)", path)
+            if method == "GET" and match:
+                for item in app.installations_json(base):
+                    if item["id"] == int(match.group(1)):
+                        self._used += 1
+                        return self._json(200, item, counted=True)
+            return self._json(404, NOT_FOUND, counted=False)
+        if path.startswith("/_blobs/") or path == "/rate_limit":
+            return None
+        holder = app.installation_of(credential, now)
+        if holder is None:
+            return self._json(401, BAD_CREDENTIALS, counted=False)
+        match = re.fullmatch(r"/repos/([^/]+)/.*", path)
+        if match and app.installations.get(match.group(1)) != holder:
+            return self._json(404, NOT_FOUND, counted=False)
+        app.used[holder] = app.used.get(holder, 0) + 1
+        return None
 
     def _json(
         self, status: int, data: Any, *, counted: bool, extra: dict[str, str] | None = None
@@ -1098,9 +1181,21 @@ class GitHubFake:
     def _get_repo(self, repo: FakeRepo, base: str, q: Any, p: Any) -> Any:
         return 200, self.repo_json(repo, base), {}
 
-    def _list_runs(self, repo: FakeRepo, base: str, q: dict[str, list[str]], p: Any) -> Any:
+    def _list_runs(
+        self,
+        repo: FakeRepo,
+        base: str,
+        q: dict[str, list[str]],
+        p: Any,
+        workflow_id: str | None = None,
+    ) -> Any:
         runs = sorted(
-            (r for r in self.runs.values() if r.repo == repo.full_name),
+            (
+                r
+                for r in self.runs.values()
+                if r.repo == repo.full_name
+                and (workflow_id is None or str(r.workflow_id) == workflow_id)
+            ),
             key=lambda r: (r.created_at, r.id),
             reverse=True,
         )
@@ -1119,7 +1214,8 @@ class GitHubFake:
         if created:
             runs = [r for r in runs if _created_matches(r.created_at, created)]
         items = [self.run_json(r, base) for r in runs]
-        page, headers = self._paginate(items, q, base, repo, "/actions/runs")
+        rest = f"/actions/workflows/{workflow_id}/runs" if workflow_id else "/actions/runs"
+        page, headers = self._paginate(items, q, base, repo, rest)
         return 200, {"total_count": len(items), "workflow_runs": page}, headers
 
     def _get_run(self, repo: FakeRepo, base: str, q: Any, p: Any, run_id: str) -> Any:
@@ -1504,6 +1600,7 @@ class GitHubFake:
     _routes: ClassVar[list[tuple[str, str, Callable[..., Any]]]] = [
         ("", "GET", _get_repo),
         ("/actions/runs", "GET", _list_runs),
+        (r"/actions/workflows/(\d+)/runs", "GET", _list_runs),
         (r"/actions/runs/(\d+)", "GET", _get_run),
         (r"/actions/runs/(\d+)/attempts/(\d+)", "GET", _get_attempt),
         (r"/actions/runs/(\d+)/jobs", "GET", _list_jobs),
@@ -1575,6 +1672,89 @@ def _created_matches(moment: datetime, spec: str) -> bool:
         if spec.startswith(op):
             return bool(test(moment, parse(spec[len(op) :])))
     return moment.date() == parse(spec).date()
+
+
+_JWT_REJECTED = {
+    "message": "A JSON web token could not be decoded",
+    "documentation_url": "https://docs.github.com/rest",
+}
+
+
+@dataclass
+class _FakeApp:
+    """A GitHub App as GitHub sees it: its public key, installations and issued tokens."""
+
+    app_id: int
+    public_key: bytes
+    installations: dict[str, int]
+    token_lifetime: float
+    permissions: dict[str, str]
+    #: installation token → (installation id, expires at)
+    tokens: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    issued: dict[int, int] = field(default_factory=dict)
+    used: dict[int, int] = field(default_factory=dict)
+
+    def jwt_valid(self, token: str) -> bool:
+        import jwt  # PyJWT: PyGithub's own dependency, used for the App's JWT
+
+        try:
+            claims = jwt.decode(
+                token, self.public_key, algorithms=["RS256"], options={"require": ["exp", "iat"]}
+            )
+        except jwt.PyJWTError:
+            return False
+        return str(claims.get("iss")) == str(self.app_id)
+
+    def issue(self, installation: int, now: datetime) -> dict[str, Any]:
+        self.issued[installation] = self.issued.get(installation, 0) + 1
+        token = (
+            f"ghs_fake{installation}x{self.issued[installation]:04d}"
+            + hashlib.sha256(
+                f"{installation}:{self.issued[installation]}:{now.isoformat()}".encode()
+            ).hexdigest()[:24]
+        )
+        expires = now + timedelta(seconds=self.token_lifetime)
+        self.tokens[token] = (installation, expires)
+        return {
+            "token": token,
+            "expires_at": expires.astimezone(UTC).isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"),
+            "permissions": dict(self.permissions),
+            "repository_selection": "all",
+        }  # fmt: skip
+
+    def installation_of(self, credential: str, now: datetime) -> int | None:
+        for token, (installation, expires) in self.tokens.items():
+            if hmac.compare_digest(token.encode(), credential.encode()):
+                return installation if now < expires else None
+        return None
+
+    def installations_json(self, base: str) -> list[dict[str, Any]]:
+        out = []
+        for account, installation in sorted(self.installations.items(), key=lambda kv: kv[1]):
+            out.append(
+                {
+                    "id": installation,
+                    "app_id": self.app_id,
+                    "app_slug": "hee-monitor",
+                    "target_type": "Organization",
+                    "account": {
+                        "login": account,
+                        "id": installation * 7,
+                        "type": "Organization",
+                        "url": f"{base}/users/{account}",
+                    },
+                    "repository_selection": "all",
+                    "permissions": dict(self.permissions),
+                    "events": ["workflow_run"],
+                    "access_tokens_url": f"{base}/app/installations/{installation}/access_tokens",
+                    "repositories_url": f"{base}/installation/repositories",
+                    "html_url": f"https://github.com/settings/installations/{installation}",
+                    "created_at": "2026-01-05T10:00:00Z",
+                    "updated_at": "2026-01-05T10:00:00Z",
+                }
+            )
+        return out
 
 
 class _FakeHandler(BaseHTTPRequestHandler):

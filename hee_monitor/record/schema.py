@@ -240,6 +240,19 @@ llm_answers = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+#: a failed job's last-green baseline: the masked templates of the same job's log in the
+#: newest successful run (a JSON list), kept per repository, workflow and job
+baseline_templates = Table(
+    "baseline_templates",
+    metadata,
+    Column("repo", String(200), primary_key=True),
+    Column("workflow", String(64), primary_key=True),
+    Column("job", String(300), primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("templates", Text, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
 job_durations = Table(
     "detection_job_durations",
     metadata,

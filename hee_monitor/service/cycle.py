@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.clock import Clock
 from hee_monitor.core.errors import HeeError, SourceError
 from hee_monitor.core.models import (
@@ -226,6 +227,8 @@ class MonitorCycle:
     escalator: Escalator | None = None
     #: called at the start of each cycle; checks the token when due and returns its alerts
     token_watch: Callable[[datetime], Sequence[Alert]] | None = None
+    #: a failed job's last-green baseline (the same job's log in the newest green run)
+    baseline_for: Callable[[FailedRun, Any], Baseline | None] | None = None
     #: work shared with other instances on one database: a run is processed only by the
     #: instance holding its lease (None: this instance works alone)
     leases: Leases | None = None
@@ -276,11 +279,23 @@ class MonitorCycle:
             return None
         return self.deadline - (time.monotonic() - started)
 
-    def run_once(self) -> CycleReport:
+    def _prepare(self) -> None:
         assert self.worker is not None
         self.pending.base, self.pending.cap = self.log_retry_base, self.log_retry_max
         # built each cycle: the notifier, the alert level or run control may have changed
         self.worker.performers = {**self._performers(), **self._given_performers}
+
+    def perform_due(self) -> list[EffectResult]:
+        """Only the effect worker's part of a cycle: perform the intents that are due (a
+        worker process of its own: ``monitor --mode effects``). A rejected token raises."""
+        self._prepare()
+        results = self._perform(None if self.deadline is None else time.monotonic() + self.deadline)
+        self._flush_alerts(read_state(self.capsule.load()).state)
+        return results
+
+    def run_once(self) -> CycleReport:
+        assert self.worker is not None
+        self._prepare()
         started = self.clock.now()
         began = time.monotonic()
         stop_at = None if self.deadline is None else began + self.deadline
@@ -913,9 +928,17 @@ class MonitorCycle:
         """The job analysed, and why its log could not be read (None when it was)."""
         if job.open_log is None:
             return JobRecord(job, None, "log not available"), None
+        name = f"{run.key}/{job.name}"
         try:
+            baseline = self.baseline_for(run, job) if self.baseline_for is not None else None
+            failed_steps = tuple(getattr(job, "failed_steps", ()) or ())
+            if baseline is None and not failed_steps:
+                return JobRecord(job, self.analyzer.analyze_stream(job.open_log(), name)), None
             return JobRecord(
-                job, self.analyzer.analyze_stream(job.open_log(), f"{run.key}/{job.name}")
+                job,
+                self.analyzer.analyze_stream(
+                    job.open_log(), name, failed_steps=failed_steps, baseline=baseline
+                ),
             ), None
         except SourceError as exc:  # the download failed or broke off: read it again later
             if is_fatal(exc):

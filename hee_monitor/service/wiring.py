@@ -24,6 +24,7 @@ from hee_monitor.record.audit import AuditStore
 from hee_monitor.record.capsule.access import PlainCapsuleFile, SignedCapsule
 from hee_monitor.record.leases import Leases
 from hee_monitor.record.state import read_state
+from hee_monitor.service.baseline import GreenForge, LastGreenBaselines
 from hee_monitor.service.cycle import MonitorCycle
 from hee_monitor.service.hooks import cycle_hooks
 from hee_monitor.service.ports import CapsuleStore, LogAnalyzer, Notifier, RunControl, Source
@@ -234,6 +235,11 @@ def cycle(
         scope_for=lambda repo: (config.repo(repo).branches, config.repo(repo).enabled_patterns),
         alert_level=alert_level,
         on_run=on_run,
+        baseline_for=(
+            LastGreenBaselines(wiring.forge, wiring.audit.engine, wiring.clock)
+            if isinstance(wiring.forge, GreenForge)
+            else None
+        ),
         # any number of instances on one database: each run is processed by one of them
         leases=Leases(wiring.audit.engine),
         **cycle_hooks(config, engine=wiring.audit.engine, github=wiring.forge),

@@ -320,3 +320,33 @@ def test_the_analyzer_asks_the_model_for_a_log_no_pattern_explains(fake: FakeOll
     assert any("dropped 1 evidence line number(s)" in n for n in diagnosis.notes)
     (request,) = fake.chat_requests
     assert all(secret not in request.raw.decode() for secret in SECRETS)
+
+
+def test_the_model_is_handed_the_failing_steps_candidate_blocks(fake: FakeOllama) -> None:
+    """A failing step no specific pattern explains: the pattern-free blocks (redacted) lead
+    the excerpt, the model picks among them, and only its verbatim lines count."""
+    from hee_monitor.analysis.analyzer import FAILING_STEP_ID, Analyzer
+    from hee_monitor.analysis.patterns import PatternDatabase
+
+    noise = [f"progress {n}" for n in range(300)]
+    lines = [
+        "##[group]Run ./deploy.sh",
+        "##[endgroup]",
+        *noise,
+        f"pushing with token {GITHUB_TOKEN}",
+        "registry refused the upload: quota exceeded",
+        *noise[:3],
+        "##[error]Process completed with exit code 1.",
+    ]
+    refused = lines.index("registry refused the upload: quota exceeded") + 1
+    fake.script(Answer({**GOOD, "evidence_lines": [refused]}))
+    analyzer = Analyzer(PatternDatabase(), fallback=_classifier(fake))
+    diagnosis = analyzer.analyze_text("\n".join(lines) + "\n", name="acme/web#78 deploy")
+    prompt = fake.chat_requests[0].json["messages"][1]["content"]
+    assert f"{refused}: registry refused the upload: quota exceeded" in prompt
+    assert GITHUB_TOKEN not in prompt
+    root = diagnosis.root_cause
+    assert root is not None and root.source == "llm:llama3.2"
+    assert [(e.start_line, e.end_line) for e in root.evidence] == [(refused, refused)]
+    # the pattern-free block stays listed after the model's answer
+    assert FAILING_STEP_ID in [f.pattern_id for f in diagnosis.failures[1:]]

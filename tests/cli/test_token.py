@@ -61,3 +61,34 @@ def test_rejected_token_exits_1_without_printing_it(
     assert run(["token", "check"]) == 1
     out = capsys.readouterr()
     assert "401" in out.out and "revoked" not in out.out + out.err
+
+
+def test_token_check_explains_a_github_apps_permissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.sources.github.test_app import APP_ID, KEY, PUBLIC
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEE_CONFIG", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with GitHubFake() as server:
+        server.enable_app(
+            APP_ID, PUBLIC, {"octo": 7}, permissions={"actions": "read", "metadata": "read"}
+        )
+        server.add_repo("octo/app")
+        pem = tmp_path / "app.pem"
+        pem.write_text(KEY)
+        monkeypatch.setenv("HEE_GITHUB_APP_ID", str(APP_ID))
+        monkeypatch.setenv("HEE_GITHUB_APP_PRIVATE_KEY_FILE", str(pem))
+        monkeypatch.setenv("HEE_GITHUB_API_URL", server.url)
+        monkeypatch.setenv("HEE_REPOS", "octo/app,elsewhere/lib")
+        code = run(["token", "check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "GitHub App" in out and "installed on octo" in out
+    # the default features rerun and escalate: the app may only read
+    assert "rerun needs actions: write" in out
+    assert "escalation needs issues: write" in out
+    assert "not installed on elsewhere" in out
+    assert "reads Actions of octo/app" in out
+    assert "BEGIN" not in out

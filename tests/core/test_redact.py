@@ -183,3 +183,24 @@ def test_a_value_that_starts_another_key_does_not_shield_the_next_value() -> Non
     # found by hypothesis: the first key's value ("token:") used to swallow the second key
     out = redact("TOKEN=token: 00000000")
     assert "00000000" not in out
+
+
+def test_environment_secrets_are_chosen_by_the_words_of_their_names() -> None:
+    from hee_monitor.core import redact as gate
+
+    gate.forget_registered_secrets()
+    try:
+        gate.register_environment(
+            {
+                "PWD": "/home/ci/work",
+                "OLDPWD": "/home/ci",
+                "DB_PWD": "pw-db-123456",
+                "XDG_SESSION_ID": "c2-session",
+                "DEPLOY_TOKEN": "tok-9988776655",
+            }
+        )
+        out = redact("cd /home/ci/work && deploy pw-db-123456 tok-9988776655 c2-session")
+        assert "/home/ci/work" in out and "c2-session" in out
+        assert "pw-db-123456" not in out and "tok-9988776655" not in out
+    finally:
+        gate.forget_registered_secrets()

@@ -4,11 +4,12 @@ sources, run control), so the cycle is tested without a forge, a signing key or 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.models import Alert, Diagnosis, FailedRun, Finding
 from hee_monitor.service.ports import Skipped
 
@@ -63,7 +64,14 @@ class ScriptedAnalyzer:
         self.fail_on = fail_on
         self.calls: list[str] = []
 
-    def analyze_stream(self, chunks: Iterable[bytes], name: str) -> Diagnosis:
+    def analyze_stream(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        *,
+        failed_steps: Sequence[str] = (),
+        baseline: Baseline | None = None,
+    ) -> Diagnosis:
         self.calls.append(name)
         data = b"".join(chunks)
         job = next((k for k in [*self.findings, *self.fail_on] if name.endswith("/" + k)), "")

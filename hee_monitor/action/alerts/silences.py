@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from fnmatch import fnmatchcase
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -21,6 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from hee_monitor.action.alerts._sql import store_error, transaction
 from hee_monitor.core.errors import UsageError
 from hee_monitor.core.models import Alert, HealthState, Severity
+from hee_monitor.decision.mute import Silence as Silence  # the value and its matching
+from hee_monitor.decision.mute import router_mute_reason
 from hee_monitor.record.schema import alert_silences as silences_table
 
 
@@ -31,44 +32,12 @@ class AlertMuted:
     reason: str
 
 
-@dataclass(frozen=True)
-class Silence:
-    id: str
-    repo: str
-    pattern: str
-    severities: tuple[Severity, ...]
-    comment: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-
-    def active(self, now: datetime) -> bool:
-        return self.created_at <= now < self.expires_at
-
-    def matches(self, alert: Alert, now: datetime) -> bool:
-        if not self.active(now):
-            return False
-        if not fnmatchcase(alert.repo, self.repo):
-            return False
-        if self.severities and alert.severity not in self.severities:
-            return False
-        subjects = [alert.fingerprint] + ([alert.pattern_id] if alert.pattern_id else [])
-        return any(fnmatchcase(s, self.pattern) for s in subjects)
-
-
 def mute(
     alert: Alert, state: HealthState, silences: Iterable[Silence], now: datetime
 ) -> AlertMuted | None:
-    """Why ``alert`` must not be sent now, or None. Pure: silences and state come in."""
-    if state is HealthState.MAINTENANCE:
-        return AlertMuted("muted: the pipeline is in maintenance")
-    for silence in silences:
-        if silence.matches(alert, now):
-            return AlertMuted(
-                f"silenced by {silence.id} until {silence.expires_at.isoformat()}"
-                + (f" ({silence.comment})" if silence.comment else "")
-            )
-    return None
+    """Why ``alert`` must not be sent now, or None (decided by :mod:`hee_monitor.decision.mute`)."""
+    why = router_mute_reason(alert, state, silences, now)
+    return AlertMuted(why) if why is not None else None
 
 
 def parse_severities(values: Sequence[str]) -> tuple[Severity, ...]:

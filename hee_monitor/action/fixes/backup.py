@@ -379,6 +379,22 @@ def discard(git: Git, snapshot: Snapshot) -> None:
     shutil.rmtree(snapshot.directory, ignore_errors=True)
 
 
+def orphaned_refs(git: Git, keep: set[str]) -> list[str]:
+    """Backup refs that no pending journal owns (a fix killed between taking its snapshot and
+    writing its journal, or between settling and discarding): they keep whole trees alive,
+    ignored files such as ``.env`` included, and nothing else would ever remove them."""
+    listed = git.out("for-each-ref", "--format=%(refname)", BACKUP_REF_PREFIX)
+    return [ref for ref in listed.splitlines() if ref.strip() and ref.strip() not in keep]
+
+
+def discard_orphan(git: Git, ref: str) -> None:
+    """Delete an orphaned backup ref and the private files of its snapshot."""
+    git.delete_ref(ref)
+    snapshot_id = ref[len(BACKUP_REF_PREFIX) :]
+    if snapshot_id and "/" not in snapshot_id and snapshot_id not in (".", ".."):
+        shutil.rmtree(state_dir(git) / "backup" / snapshot_id, ignore_errors=True)
+
+
 # ---- journal -------------------------------------------------------------------------------
 
 

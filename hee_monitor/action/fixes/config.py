@@ -26,6 +26,7 @@ fixes:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,17 @@ class FixConfig:
 
 def _argv(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str) and value.strip():
-        return tuple(value.split())
+        # split as a shell would; a misquoted command is an error now, before any fix runs,
+        # not a check that "fails at baseline" and is then silently treated as optional
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{where}: cannot be read as a command ({exc}): {value!r}",
+                hint="balance the quotes, or write the command as a list of words",
+            ) from None
+        if words:
+            return tuple(words)
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise ConfigError(f"{where} must be a command string or a list of strings")

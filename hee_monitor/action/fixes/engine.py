@@ -381,6 +381,18 @@ class FixEngine:
                 recovered.append(
                     Recovered(entry.snapshot.id, entry.pattern_id, entry.strategy, report)
                 )
+            # backups never outlive their fix: refs no unsettled fix owns go too
+            owned = {entry.snapshot.ref for entry in backup.pending_journals(self.git)}
+            for ref in backup.orphaned_refs(self.git, owned):
+                backup.discard_orphan(self.git, ref)
+                records.audit(
+                    self.store,
+                    self.clock.now(),
+                    "hee-monitor",
+                    "fix.backup_removed",
+                    ref,
+                    "removed a backup ref that no unfinished fix owned",
+                )
         return recovered
 
     # ---- the transaction -------------------------------------------------------------------

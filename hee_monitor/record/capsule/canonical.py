@@ -516,6 +516,13 @@ def _parse_with_json(raw: bytes, source: str) -> Any:
         ) from exc
     try:
         document = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        # hostile input: nesting deeper than any capsule has costs a clean refusal, not a
+        # traceback (orjson stops at 1,024 levels; the json module at the recursion limit)
+        raise CapsuleFormatError(
+            f"{source}: JSON nested too deeply to be a capsule",
+            hint="restore a good copy, e.g. `hee-monitor capsule restore VERSION`",
+        ) from None
     except ValueError as exc:
         raise CapsuleFormatError(
             f"{source}: not valid JSON ({exc}): the file is corrupt or was altered",

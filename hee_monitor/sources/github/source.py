@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ from github.WorkflowJob import WorkflowJob
 from hee_monitor.core.clock import Clock, SystemClock
 from hee_monitor.core.errors import SourceError
 from hee_monitor.core.models import FailedJob, FailedRun
+from hee_monitor.sources.github.app import AppCredentials, GitHubApp
 from hee_monitor.sources.interface import (
     ArtifactRef,
     CommitRuns,
@@ -90,14 +92,18 @@ class TokenRejected(SourceError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock)."""
+    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock).
 
-    total: int = 8
+    Bounded: a call that keeps failing gives up after about 15 s of backoff; what it was
+    for is retried by the next cycle (a held run, an effect intent, a skipped repository)
+    rather than stalling this one."""
+
+    total: int = 4
     #: a host that cannot be reached now (DNS, refused, no route) is tried again by the
     #: next cycle: a one-shot CI job must not spend many minutes backing off on it
     connect: int = 2
     backoff_factor: float = 1.0
-    backoff_max: float = 60.0
+    backoff_max: float = 15.0
     backoff_jitter: float = 1.0
     #: wait after a secondary-limit answer without ``Retry-After`` (GitHub: at least a minute)
     secondary_rate_wait: float = 60.0
@@ -228,6 +234,7 @@ class GitHubSource:
         timeout: float = 30.0,
         log_chunk_size: int = 64 * 1024,
         read_pr_labels: bool = True,
+        app: AppCredentials | None = None,
     ) -> None:
         for repo in repos:
             if repo.count("/") != 1 or not all(repo.split("/")):
@@ -249,6 +256,9 @@ class GitHubSource:
         self.stats = PollStats()
         self._cursors: dict[str, _RepoCursor] = {}
         self._commit_cache: dict[str, tuple[str, tuple[RunStatus, ...]]] = {}
+        #: (repo, run id) → (attempt, its jobs) as the poll read them, for list_jobs
+        self._job_timings: dict[tuple[str, int], tuple[int, tuple[JobTiming, ...]]] = {}
+        self._timings_lock = threading.Lock()
         policy = retry or RetryPolicy()
         self._retry = ClockRetry(
             clock=self.clock,
@@ -260,7 +270,9 @@ class GitHubSource:
             secondary_rate_wait=policy.secondary_rate_wait,
         )
         secret = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
-        if not secret:
+        if app is not None:
+            secret = None  # the app's installation tokens, never a personal token
+        elif not secret:
             log.warning(
                 "no GitHub token (GITHUB_TOKEN): unauthenticated requests are limited to "
                 "60 an hour and private repositories are not visible"
@@ -279,6 +291,21 @@ class GitHubSource:
             seconds_between_writes=write_interval,
             lazy=True,
         )
+        #: GitHub App authentication: one client (token, rate limit) per installation
+        self.app: GitHubApp | None = None
+        if app is not None:
+            self.app = GitHubApp(
+                app,
+                api_url=self.api_url,
+                retry=self._retry,
+                timeout=int(timeout),
+                client_options={
+                    "per_page": per_page,
+                    "seconds_between_requests": None,
+                    "seconds_between_writes": write_interval,
+                    "lazy": True,
+                },
+            )
         # Signed log URLs are on another host and take no token: a plain pool, same retries.
         self._downloads = urllib3.PoolManager(
             retries=DownloadRetry(
@@ -298,6 +325,7 @@ class GitHubSource:
         return cls(
             list(settings.repos),
             token=settings.token,
+            app=AppCredentials.from_env(),
             api_url=settings.api_url,
             clock=settings.clock,
             state=settings.state,
@@ -310,6 +338,8 @@ class GitHubSource:
         )
 
     def close(self) -> None:
+        if self.app is not None:
+            self.app.close()
         self._gh.close()
         self._downloads.clear()
 
@@ -323,6 +353,15 @@ class GitHubSource:
     def requester(self) -> Requester:
         return self._gh.requester
 
+    def _client(self, repo: str) -> Github:
+        """The PyGithub client for ``repo``: its app installation's, or the token's."""
+        if self.app is None or not repo:
+            return self._gh
+        return self.app.client(repo)
+
+    def _requester(self, repo: str) -> Requester:
+        return self._client(repo).requester
+
     # -- polling ------------------------------------------------------------------------
 
     def poll(self) -> Iterator[PollResult]:
@@ -333,7 +372,15 @@ class GitHubSource:
             yield from self.poll_repo(repo)
 
     def poll_repo(self, repo: str) -> Iterator[PollResult]:
-        self._wait_for_rate_limit()
+        if self.app is not None:
+            try:
+                self.app.installation_for(repo)
+            except SourceError as exc:  # not installed there: that repository is skipped
+                self.stats.skipped += 1
+                log.warning("skipping %s: %s", repo, exc.message)
+                yield Skipped(repo, f"{exc.message}; {exc.hint}" if exc.hint else exc.message)
+                return
+        self._wait_for_rate_limit(repo)
         try:
             runs = self._new_completed_runs(repo)
         except _SkipRepo as skip:
@@ -376,7 +423,7 @@ class GitHubSource:
         etag = self.cursors.get_etag(self._cursor_key(repo))
         headers = {"If-None-Match": etag} if etag else {}
         with self._translate(repo, "list workflow runs"):
-            status, response_headers, output = self.requester.requestJson(
+            status, response_headers, output = self._requester(repo).requestJson(
                 "GET", url, parameters=params, headers=headers
             )
             self.stats.requests += 1
@@ -389,7 +436,8 @@ class GitHubSource:
             if status >= 400:
                 raise Requester.createException(status, response_headers, data)
             wanted: list[dict[str, Any]] = []
-            for index, raw in enumerate(self._items(data, response_headers, "workflow_runs")):
+            listed = self._items(data, response_headers, "workflow_runs", repo=repo)
+            for index, raw in enumerate(listed):
                 if index >= self.per_page * self.max_pages:
                     log.warning("%s: more than %d completed runs to scan", repo, index)
                     break
@@ -404,7 +452,9 @@ class GitHubSource:
         cursor.pending_etag = response_headers.get("etag")
         return wanted
 
-    def _items(self, data: Any, headers: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    def _items(
+        self, data: Any, headers: dict[str, Any], key: str, *, repo: str = ""
+    ) -> Iterator[dict[str, Any]]:
         """The items of a list answer and of the pages its ``Link: rel="next"`` leads to.
 
         Raw dicts rather than PyGithub objects: a lazily created PyGithub object fetches
@@ -416,7 +466,7 @@ class GitHubSource:
             match = _NEXT_LINK.search(str(headers.get("link", "")))
             if match is None:
                 return
-            headers, data = self.requester.requestJsonAndCheck("GET", match.group(1))
+            headers, data = self._requester(repo).requestJsonAndCheck("GET", match.group(1))
             self.stats.requests += 1
 
     def _failed_run(self, repo: str, raw: dict[str, Any]) -> FailedRun | Skipped | None:
@@ -432,10 +482,10 @@ class GitHubSource:
     def fetch_failed_run(self, repo: str, run_id: int, attempt: int = 1) -> FailedRun | Skipped:
         """One run attempt as a :class:`FailedRun` (e.g. after a webhook delivery), whether
         or not it was handed out before; :class:`Skipped` when it cannot be read."""
-        self._wait_for_rate_limit()
+        self._wait_for_rate_limit(repo)
         try:
             with self._translate(repo, f"read run {run_id} attempt {attempt}"):
-                _headers, raw = self.requester.requestJsonAndCheck(
+                _headers, raw = self._requester(repo).requestJsonAndCheck(
                     "GET", f"/repos/{repo}/actions/runs/{int(run_id)}/attempts/{int(attempt)}"
                 )
         except _SkipRepo as skip:
@@ -478,6 +528,8 @@ class GitHubSource:
             created_at=run.created_at,
             updated_at=run.updated_at,
             labels=self._pull_request_labels(repo, raw),
+            workflow_id=run.workflow_id,
+            base_branch=run.base_branch,
         )
 
     def _pull_request_labels(self, repo: str, raw: dict[str, Any]) -> tuple[str, ...]:
@@ -508,7 +560,7 @@ class GitHubSource:
 
     def _labels_of(self, repo: str, number: int) -> tuple[str, ...]:
         with self._translate(repo, f"read the labels of pull request #{number}"):
-            _headers, data = self.requester.requestJsonAndCheck(
+            _headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET", f"/repos/{repo}/pulls/{number}"
             )
         labels: list[str] = []
@@ -522,12 +574,14 @@ class GitHubSource:
         url = f"/repos/{repo}/actions/runs/{int(raw['id'])}/attempts/{attempt}/jobs"
         with self._translate(repo, f"list jobs of run {raw['id']}"):
             jobs: PaginatedList[WorkflowJob] = PaginatedList(
-                WorkflowJob, self.requester, url, None, list_item="jobs"
+                WorkflowJob, self._requester(repo), url, None, list_item="jobs"
             )
             failed = []
+            timings = []
             for index, job in enumerate(jobs):
                 if index % self.per_page == 0:
                     self.stats.requests += 1
+                timings.append(_job_timing(job.raw_data))
                 if job.conclusion not in _FAILED_STEP_CONCLUSIONS:
                     continue
                 failed.append(
@@ -546,6 +600,11 @@ class GitHubSource:
                         open_log=self._log_opener(repo, int(job.id)),
                     )
                 )
+        # what list_jobs is asked next for this run (job durations): not fetched twice
+        with self._timings_lock:
+            self._job_timings[(repo, int(raw["id"]))] = (attempt, tuple(timings))
+            while len(self._job_timings) > 256:
+                self._job_timings.pop(next(iter(self._job_timings)))
         return tuple(failed)
 
     def _log_opener(self, repo: str, job_id: int) -> Callable[[], Iterator[bytes]]:
@@ -557,8 +616,8 @@ class GitHubSource:
     def stream_job_log(self, repo: str, job_id: int) -> Iterator[bytes]:
         """The job's plain-text log in chunks, following GitHub's 302 to the signed URL
         without sending the token there; never holds the whole log in memory."""
-        self._wait_for_rate_limit()
-        job = self._gh.get_repo(repo).get_workflow_job(job_id)
+        self._wait_for_rate_limit(repo)
+        job = self._client(repo).get_repo(repo).get_workflow_job(job_id)
         with self._translate(repo, f"fetch the log of job {job_id}", skip=False):
             location = job.logs_url()
         yield from self._stream_download(
@@ -607,10 +666,11 @@ class GitHubSource:
 
     # -- rate limit ---------------------------------------------------------------------
 
-    def _wait_for_rate_limit(self) -> None:
-        """Wait for the reset when the last answer said no request is left."""
-        remaining, _limit = self.requester.rate_limiting
-        reset = self.requester.rate_limiting_resettime
+    def _wait_for_rate_limit(self, repo: str = "") -> None:
+        """Wait for the reset when the last answer (of ``repo``'s installation, with a GitHub
+        App: each has its own limit) said no request is left."""
+        remaining, _limit = self._requester(repo).rate_limiting
+        reset = self._requester(repo).rate_limiting_resettime
         if remaining == 0 and reset:
             wait = reset - self.clock.now().timestamp() + 1
             if wait > 0:
@@ -671,7 +731,7 @@ class GitHubSource:
 
     def get_run(self, repo: str, run_id: int, attempt: int | None = None) -> RunStatus:
         with self._translate(repo, f"read run {run_id}", skip=False):
-            run = self._gh.get_repo(repo).get_workflow_run(run_id)
+            run = self._client(repo).get_repo(repo).get_workflow_run(run_id)
             if attempt is not None:
                 run = run.get_attempt(attempt)
             return _run_status(repo, run.raw_data)
@@ -679,7 +739,7 @@ class GitHubSource:
     def rerun_failed_jobs(self, repo: str, run_id: int) -> bool:
         """Ask GitHub to re-run the failed jobs of a run; True when it accepted (201)."""
         with self._translate(repo, f"re-run the failed jobs of run {run_id}", skip=False):
-            run = self._gh.get_repo(repo).get_workflow_run(run_id)
+            run = self._client(repo).get_repo(repo).get_workflow_run(run_id)
             return run.rerun_failed_jobs()
 
     def runs_for_commit(self, repo: str, sha: str) -> tuple[RunStatus, ...]:
@@ -689,7 +749,7 @@ class GitHubSource:
         cached = self._commit_cache.get(cache_key)
         headers = {"If-None-Match": cached[0]} if cached else {}
         with self._translate(repo, f"list the runs of commit {sha[:12]}", skip=False):
-            status, response_headers, output = self.requester.requestJson(
+            status, response_headers, output = self._requester(repo).requestJson(
                 "GET", url, parameters={"head_sha": sha, "per_page": 100}, headers=headers
             )
             if status == 304 and cached:
@@ -699,7 +759,7 @@ class GitHubSource:
                 raise Requester.createException(status, response_headers, data)
             runs = tuple(
                 _run_status(repo, raw)
-                for raw in self._items(data, response_headers, "workflow_runs")
+                for raw in self._items(data, response_headers, "workflow_runs", repo=repo)
             )
         self._commit_cache[cache_key] = (str(response_headers.get("etag", "")), runs)
         return runs
@@ -729,7 +789,7 @@ class GitHubSource:
     ) -> PullRequestRef:
         """Open a pull request; if one is already open for ``head`` → ``base``, return it."""
         with self._translate(repo, f"open a pull request from {head} to {base}", skip=False):
-            gh_repo = self._gh.get_repo(repo)
+            gh_repo = self._client(repo).get_repo(repo)
             try:
                 pull = gh_repo.create_pull(
                     base=base, head=head, title=title, body=body, draft=draft
@@ -747,16 +807,16 @@ class GitHubSource:
 
     def branch_sha(self, repo: str, branch: str) -> str:
         with self._translate(repo, f"read branch {branch}", skip=False):
-            return str(self._gh.get_repo(repo).get_git_ref(f"heads/{branch}").object.sha)
+            return str(self._client(repo).get_repo(repo).get_git_ref(f"heads/{branch}").object.sha)
 
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
         with self._translate(repo, f"create branch {branch}", skip=False):
-            self._gh.get_repo(repo).create_git_ref(f"refs/heads/{branch}", sha)
+            self._client(repo).get_repo(repo).create_git_ref(f"refs/heads/{branch}", sha)
 
     def put_file(self, repo: str, branch: str, path: str, content: bytes, message: str) -> str:
         """Create or update a file on ``branch``; returns the new commit's sha."""
         with self._translate(repo, f"write {path} on {branch}", skip=False):
-            gh_repo = self._gh.get_repo(repo)
+            gh_repo = self._client(repo).get_repo(repo)
             try:
                 current = gh_repo.get_contents(path, ref=branch)
             except UnknownObjectException:
@@ -776,8 +836,12 @@ class GitHubSource:
         assignees: Sequence[str] = (),
     ) -> IssueRef:
         with self._translate(repo, "open an issue", skip=False):
-            issue = self._gh.get_repo(repo).create_issue(
-                title=title, body=body, labels=list(labels), assignees=list(assignees)
+            issue = (
+                self._client(repo)
+                .get_repo(repo)
+                .create_issue(
+                    title=title, body=body, labels=list(labels), assignees=list(assignees)
+                )
             )
             return _issue_ref(issue.raw_data)
 
@@ -796,7 +860,7 @@ class GitHubSource:
             params["labels"] = ",".join(labels)
         found: list[IssueRef] = []
         with self._translate(repo, "list issues", skip=False):
-            headers, data = self.requester.requestJsonAndCheck(
+            headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET", f"/repos/{repo}/issues", parameters=params
             )
             for _page in range(max_pages):
@@ -810,7 +874,7 @@ class GitHubSource:
                 match = _NEXT_LINK.search(str(headers.get("link", "")))
                 if match is None:
                     break
-                headers, data = self.requester.requestJsonAndCheck("GET", match.group(1))
+                headers, data = self._requester(repo).requestJsonAndCheck("GET", match.group(1))
         return tuple(found)
 
     def find_issues(
@@ -820,7 +884,7 @@ class GitHubSource:
             params: dict[str, Any] = {"state": state}
             if labels:
                 params["labels"] = ",".join(labels)
-            _headers, data = self.requester.requestJsonAndCheck(
+            _headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET", f"/repos/{repo}/issues", parameters=params
             )
             return tuple(_issue_ref(item) for item in data or [])
@@ -845,7 +909,7 @@ class GitHubSource:
         if state is not None:
             changes["state"] = state
         with self._translate(repo, f"update issue #{number}", skip=False):
-            _headers, data = self.requester.requestJsonAndCheck(
+            _headers, data = self._requester(repo).requestJsonAndCheck(
                 "PATCH", f"/repos/{repo}/issues/{number}", input=changes
             )
             return _issue_ref(data)
@@ -853,7 +917,7 @@ class GitHubSource:
     def comment_issue(self, repo: str, number: int, body: str) -> str:
         """Add a comment; returns its URL."""
         with self._translate(repo, f"comment on issue #{number}", skip=False):
-            _headers, data = self.requester.requestJsonAndCheck(
+            _headers, data = self._requester(repo).requestJsonAndCheck(
                 "POST", f"/repos/{repo}/issues/{number}/comments", input={"body": body}
             )
             return str(data.get("html_url", ""))
@@ -866,14 +930,20 @@ class GitHubSource:
     def list_jobs(
         self, repo: str, run_id: int, attempt: int | None = None
     ) -> tuple[JobTiming, ...]:
-        """Every job of a run attempt (the latest without ``attempt``), any conclusion."""
+        """Every job of a run attempt (the latest without ``attempt``), any conclusion. The
+        job list the poll just read for this run is answered from memory, once."""
+        with self._timings_lock:
+            cached = self._job_timings.get((repo, int(run_id)))
+            if cached is not None and (attempt is None or attempt == cached[0]):
+                del self._job_timings[(repo, int(run_id))]
+                return cached[1]
         suffix = f"/attempts/{int(attempt)}" if attempt else ""
         url = f"/repos/{repo}/actions/runs/{int(run_id)}{suffix}/jobs"
         with self._translate(repo, f"list the jobs of run {run_id}", skip=False):
-            headers, data = self.requester.requestJsonAndCheck(
+            headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET", url, parameters={"per_page": 100}
             )
-            return tuple(_job_timing(raw) for raw in self._items(data, headers, "jobs"))
+            return tuple(_job_timing(raw) for raw in self._items(data, headers, "jobs", repo=repo))
 
     def successful_runs(
         self, repo: str, workflow: str | None = None, limit: int = 30
@@ -881,13 +951,13 @@ class GitHubSource:
         """The latest successful runs of a repository (of ``workflow`` by name when given),
         newest first: the history that job durations are compared with."""
         with self._translate(repo, "list successful runs", skip=False):
-            headers, data = self.requester.requestJsonAndCheck(
+            headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET",
                 f"/repos/{repo}/actions/runs",
                 parameters={"status": "success", "per_page": min(max(limit, 1), 100)},
             )
             runs = []
-            for raw in self._items(data, headers, "workflow_runs"):
+            for raw in self._items(data, headers, "workflow_runs", repo=repo):
                 status = _run_status(repo, raw)
                 if workflow is None or status.workflow == workflow:
                     runs.append(status)
@@ -895,11 +965,31 @@ class GitHubSource:
                     break
             return tuple(runs)
 
+    def last_green_run(self, repo: str, workflow_id: int, branch: str | None) -> int | None:
+        """The id of the newest successful run of workflow ``workflow_id`` on ``branch``
+        (any branch when None), or None: one request, newest first."""
+        parameters: dict[str, Any] = {"status": "success", "per_page": 5}
+        if branch:
+            parameters["branch"] = branch
+        url = f"/repos/{repo}/actions/workflows/{int(workflow_id)}/runs"
+        with self._translate(
+            repo, f"list the successful runs of workflow {workflow_id}", skip=False
+        ):
+            _headers, data = self._requester(repo).requestJsonAndCheck(
+                "GET", url, parameters=parameters
+            )
+            self.stats.requests += 1
+        runs = data.get("workflow_runs") if isinstance(data, dict) else None
+        for raw in runs or []:
+            if isinstance(raw, dict) and raw.get("conclusion") == "success" and raw.get("id"):
+                return int(raw["id"])
+        return None
+
     def list_artifacts(self, repo: str, run_id: int) -> tuple[ArtifactRef, ...]:
         """The artifacts a run uploaded."""
         url = f"/repos/{repo}/actions/runs/{int(run_id)}/artifacts"
         with self._translate(repo, f"list the artifacts of run {run_id}", skip=False):
-            headers, data = self.requester.requestJsonAndCheck(
+            headers, data = self._requester(repo).requestJsonAndCheck(
                 "GET", url, parameters={"per_page": 100}
             )
             return tuple(
@@ -909,16 +999,16 @@ class GitHubSource:
                     size_in_bytes=int(raw.get("size_in_bytes") or 0),
                     expired=bool(raw.get("expired", False)),
                 )
-                for raw in self._items(data, headers, "artifacts")
+                for raw in self._items(data, headers, "artifacts", repo=repo)
             )
 
     def stream_artifact(self, repo: str, artifact_id: int) -> Iterator[bytes]:
         """The artifact's zip archive in chunks, following GitHub's 302 to the signed URL
         without sending the token there (the caller caps the size)."""
-        self._wait_for_rate_limit()
+        self._wait_for_rate_limit(repo)
         url = f"/repos/{repo}/actions/artifacts/{int(artifact_id)}/zip"
         with self._translate(repo, f"download artifact {artifact_id}", skip=False):
-            status, headers, _body = self.requester.requestJson("GET", url)
+            status, headers, _body = self._requester(repo).requestJson("GET", url)
             if status >= 400:
                 raise Requester.createException(status, headers, _json_body(_body))
         location = headers.get("location")
@@ -942,7 +1032,7 @@ class GitHubSource:
         params = {"ref": ref} if ref else None
         with self._translate(repo, f"read {path}", skip=False):
             try:
-                _headers, data = self.requester.requestJsonAndCheck(
+                _headers, data = self._requester(repo).requestJsonAndCheck(
                     "GET", f"/repos/{repo}/contents/{path}", parameters=params
                 )
             except UnknownObjectException:
@@ -999,6 +1089,18 @@ class _RunFields:
     head_commit_message: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    workflow_id: int | None = None
+    base_branch: str | None = None
+
+
+def _base_branch(raw: dict[str, Any]) -> str | None:
+    """The branch the run's pull request targets, when the run belongs to one."""
+    pulls = raw.get("pull_requests") or []
+    if not isinstance(pulls, list) or not pulls or not isinstance(pulls[0], dict):
+        return None
+    base = pulls[0].get("base") or {}
+    ref = base.get("ref") if isinstance(base, dict) else None
+    return str(ref) if ref else None
 
 
 def _parse_run(repo: str, raw: dict[str, Any]) -> _RunFields:
@@ -1021,6 +1123,8 @@ def _parse_run(repo: str, raw: dict[str, Any]) -> _RunFields:
         head_commit_message=head_commit.get("message"),
         created_at=_parse_time(raw.get("created_at"), strict=True),
         updated_at=_parse_time(raw.get("updated_at"), strict=True),
+        workflow_id=int(raw["workflow_id"]) if raw.get("workflow_id") else None,
+        base_branch=_base_branch(raw),
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 from hee_monitor.core.config import validate_section
 from hee_monitor.core.errors import ConfigError, HeeError
 from hee_monitor.core.models import Alert, Severity
+from hee_monitor.sources.github.app import GitHubApp, broad_permissions, missing_permissions
 from hee_monitor.sources.interface import Runs, TokenInfo, Tokens
 
 log = logging.getLogger(__name__)
@@ -330,6 +331,9 @@ def check_token(
 ) -> TokenReport:
     """Ask GitHub about the token and judge it. A token GitHub rejects is a problem (not an
     exception): the report says so."""
+    app = getattr(forge, "app", None)
+    if app is not None:
+        return check_app(app, settings, now, repos=repos, forge=forge)
     kind = token_kind(token)
     if kind == "none":
         return TokenReport(
@@ -361,6 +365,86 @@ def check_token(
     if not facts.scopes_known or kind == "fine-grained":
         checks += _access(forge, repos)
     return TokenReport(tuple(checks), now, getattr(facts, "login", None), kind)
+
+
+def check_app(
+    app: GitHubApp,
+    settings: TokenSettings,
+    now: datetime,
+    *,
+    repos: Sequence[str] = (),
+    forge: TokenForge | None = None,
+) -> TokenReport:
+    """A GitHub App: its installations, each one's permissions against the enabled
+    features (missing ones a problem, broad ones a warning), each watched repository's
+    installation, and a read of each repository with that installation's token."""
+    try:
+        installations = app.installations()
+    except HeeError as exc:
+        return TokenReport(
+            (TokenCheck(Level.PROBLEM, REJECTED, exc.message),), now, kind="github-app"
+        )
+    checks = [
+        TokenCheck(
+            Level.OK,
+            "kind",
+            f"GitHub App {app.credentials.app_id}: installed on "
+            f"{', '.join(i.account for i in installations) or 'no account'}; installation "
+            "tokens live an hour and are renewed before they expire",
+        )
+    ]
+    if not installations:
+        checks.append(
+            TokenCheck(Level.PROBLEM, "install", "the app is not installed anywhere: install "
+                       "it on the accounts whose repositories you watch")
+        )  # fmt: skip
+    owners = {r.split("/", 1)[0].lower() for r in repos}
+    for item in installations:
+        pinned = app.credentials.installation_id is not None
+        if owners and not pinned and item.account.lower() not in owners:
+            continue  # an installation no watched repository uses
+        perms = ", ".join(f"{k}: {v}" for k, v in sorted(item.permissions.items())) or "none"
+        missing = missing_permissions(item.permissions, settings.features)
+        for feature, needs in sorted(missing.items()):
+            checks.append(
+                TokenCheck(
+                    Level.PROBLEM,
+                    "permissions",
+                    f"installation {item.id} on {item.account}: {feature} needs "
+                    f"{', '.join(needs)}, which the app lacks (grant it under App settings → "
+                    "Permissions, then accept it on the installation)",
+                )
+            )
+        broad = broad_permissions(item.permissions, settings.features)
+        if broad:
+            checks.append(
+                TokenCheck(
+                    Level.WARNING,
+                    "permissions",
+                    f"installation {item.id} on {item.account} has permissions no enabled "
+                    f"feature needs: {', '.join(broad)}",
+                )
+            )
+        if not missing and not broad:
+            checks.append(
+                TokenCheck(
+                    Level.OK,
+                    "permissions",
+                    f"installation {item.id} on {item.account} ({item.repository_selection} "
+                    f"repositories): {perms} fit the enabled features",
+                )
+            )
+    reachable = []
+    for repo in repos:
+        try:
+            app.installation_for(repo)
+        except HeeError as exc:
+            checks.append(TokenCheck(Level.PROBLEM, "install", exc.message))
+        else:
+            reachable.append(repo)
+    if forge is not None:
+        checks += _access(forge, reachable)
+    return TokenReport(tuple(checks), now, None, "github-app")
 
 
 #: the topic of a check GitHub answered 401 to: the token is rejected (fatal for a cycle)

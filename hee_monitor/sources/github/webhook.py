@@ -27,7 +27,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
 
@@ -38,6 +37,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from waitress.server import TcpWSGIServer
 
 from hee_monitor.core.errors import ConfigError
 from hee_monitor.sources.interface import InMemoryProcessedRuns, ProcessedRuns
@@ -46,12 +46,15 @@ log = logging.getLogger(__name__)
 
 FAILED_CONCLUSIONS: Final = frozenset({"failure", "timed_out", "cancelled", "startup_failure"})
 DEFAULT_MAX_BODY: Final = 5 * 1024 * 1024
-_DRAIN_LIMIT: Final = 64 * 1024 * 1024
 #: seconds a delivery may take to arrive in full
 READ_TIMEOUT: Final = 10.0
 
 OnRun = Callable[[str, int, int], None]
 OnJob = Callable[[str, int, int, int], None]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def signature(secret: str | bytes, body: bytes) -> str:
@@ -155,7 +158,9 @@ class WebhookIntake:
             self.received.labels(event or "-", "ignored").inc()
             return Answer(204, "event not handled")
         try:
-            payload = json.loads(body)
+            # a signed body can still be hostile: NaN/Infinity are refused, and nesting
+            # deeper than the recursion limit is a 400, not a dropped connection
+            payload = json.loads(body, parse_constant=_refuse_constant)
             repo = str(payload["repository"]["full_name"])
             action = payload.get("action")
             item = payload[event]
@@ -164,7 +169,7 @@ class WebhookIntake:
                 run_id, attempt = int(item["id"]), int(item.get("run_attempt") or 1)
             else:
                 run_id, attempt = int(item["run_id"]), int(item.get("run_attempt") or 1)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
             self.rejected.labels("payload").inc()
             return Answer(400, f"unreadable {event} payload")
         if action != "completed" or conclusion not in FAILED_CONCLUSIONS:
@@ -242,42 +247,116 @@ class WebhookIntake:
         return generate_latest(self.registry)
 
 
+#: open connections at once (each costs a socket, not a thread: waitress reads them in one
+#: event loop and hands complete requests to its worker threads); more wait in the backlog
+CONNECTION_LIMIT: Final = 1000
+#: seconds a connection may stay idle (between bytes, or between keep-alive requests)
+IDLE_TIMEOUT: Final = 5.0
+#: the Server header: the product, never the Python or library version
+SERVER_NAME: Final = "hee-monitor"
+
+
+class _Server(TcpWSGIServer):  # type: ignore[misc]
+    """waitress's server plus a whole-request deadline: a client that trickles one byte
+    every few seconds resets an idle timeout forever, but not :data:`READ_TIMEOUT`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._partial_since: dict[int, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        alive: dict[int, float] = {}
+        for channel in list(self.active_channels.values()):
+            partial = channel.request is not None and not channel.requests
+            if not partial:
+                continue
+            since = self._partial_since.get(id(channel), now)
+            if now - since > READ_TIMEOUT:
+                channel.will_close = True
+            else:
+                alive[id(channel)] = since
+        self._partial_since = alive
+
+
 class WebhookServer:
     """HTTP front of a :class:`WebhookIntake`: ``POST /`` (or any path but the two below),
-    ``GET /healthz``, ``GET /metrics``."""
+    ``GET /healthz``, ``GET /metrics``.
+
+    Served by waitress, a production WSGI server (bounded worker threads, a connection
+    limit, idle and whole-request timeouts, a body size limit), instead of the standard
+    library's thread-per-connection server, which let slow clients hold threads without
+    limit."""
 
     def __init__(self, intake: WebhookIntake, host: str = "127.0.0.1", port: int = 0) -> None:
         self.intake = intake
-        owner = self
-
-        class Handler(_Handler):
-            server_owner = owner
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self.host, self.port = (
-            str(self._server.server_address[0]),
-            int(self._server.server_address[1]),
+        self._server = _Server(
+            self._app,
+            host=host,
+            port=port,
+            threads=4,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=IDLE_TIMEOUT,
+            cleanup_interval=1,
+            asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+            # the intake answers 413 itself (and counts it) up to twice its limit
+            max_request_body_size=2 * intake.max_body,
+            max_request_header_size=64 * 1024,
+            ident=SERVER_NAME,
+            expose_tracebacks=False,
+            clear_untrusted_proxy_headers=True,
         )
+        self.host, self.port = str(self._server.effective_host), int(self._server.effective_port)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if method in ("GET", "HEAD"):
+            if path == "/healthz":
+                return _reply(start_response, 200, b"ok\n")
+            if path == "/metrics":
+                return _reply(start_response, 200, self.intake.metrics(), CONTENT_TYPE_LATEST)
+            return _reply(start_response, 404, b"not found\n")
+        if method != "POST":
+            return _reply(start_response, 405, b"method not allowed\n")
+        intake = self.intake
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            intake.rejected.labels("length").inc()
+            return _reply(start_response, 411, b"length required\n")
+        if length < 0 or length > intake.max_body:
+            intake.rejected.labels("too_large").inc()
+            return _reply(start_response, 413, b"payload too large\n")
+        body = environ["wsgi.input"].read(length)
+        headers = {
+            key[5:].replace("_", "-"): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and isinstance(value, str)
+        }
+        answer = intake.handle(headers, body)
+        return _reply(start_response, answer.status, (answer.reason + "\n").encode())
+
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+        try:
+            self._server.run()
+        finally:
+            self._server.close()
 
     def start(self) -> WebhookServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         self.intake.close()
 
     def __enter__(self) -> WebhookServer:
@@ -292,58 +371,31 @@ class WebhookServer:
         self.stop()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_owner: WebhookServer
-    protocol_version = "HTTP/1.1"
-    timeout = READ_TIMEOUT
-    # headers and body in one segment: no Nagle / delayed-ACK stall per request
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
+_REASONS: Final = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("webhook %s", format % args)
 
-    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
-        self.send_response(status)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        if status != 204:
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body and status != 204:
-            self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path == "/healthz":
-            self._reply(200, b"ok\n")
-        elif self.path == "/metrics":
-            self._reply(200, self.server_owner.intake.metrics(), CONTENT_TYPE_LATEST)
-        else:
-            self._reply(404, b"not found\n")
-
-    def do_POST(self) -> None:
-        intake = self.server_owner.intake
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            intake.rejected.labels("length").inc()
-            self.close_connection = True
-            self._reply(411, b"length required\n")
-            return
-        if length < 0 or length > intake.max_body:
-            intake.rejected.labels("too_large").inc()
-            self.close_connection = True
-            # Discard (never keep) a moderately large body so the client reads our answer
-            # instead of a connection reset; anything bigger is cut off unread.
-            if 0 < length <= _DRAIN_LIMIT:
-                while length > 0:
-                    chunk = self.rfile.read(min(length, 65536))
-                    if not chunk:
-                        break
-                    length -= len(chunk)
-            self._reply(413, b"payload too large\n")
-            return
-        body = self.rfile.read(length)
-        answer = intake.handle(dict(self.headers.items()), body)
-        self._reply(answer.status, (answer.reason + "\n").encode())
+def _reply(
+    start_response: Callable[..., Any],
+    status: int,
+    body: bytes = b"",
+    content_type: str = "text/plain",
+) -> list[bytes]:
+    headers: list[tuple[str, str]] = []
+    if status == 204:
+        body = b""
+    else:
+        headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    start_response(f"{status} {_REASONS.get(status, 'Unknown')}", headers)
+    return [body] if body else []

@@ -420,3 +420,23 @@ def test_history_lands_in_a_signed_capsule_as_a_new_version(
     (entry,) = live.payload["auto_fix_history"]
     assert entry["branch"] == "hee/fix/PY-RUFF-LINT-42"
     assert entry["hee_context"]["state_capsule_version"] == 1
+
+
+def test_recover_removes_a_backup_ref_no_unfinished_fix_owns(
+    repo: Repo, store: Engine, clock: FakeClock
+) -> None:
+    from hee_monitor.action.fixes import backup
+    from hee_monitor.action.fixes.git import Git
+
+    seed_mixed_tree(repo.path)
+    repo.commit("init")
+    repo.write(".env", "API_TOKEN=never-kept-after-the-fix\n")
+    git = Git(repo.path, env=repo.env)
+    # a fix killed right after its snapshot, before its journal: the ref keeps .env alive
+    snapshot = backup.take_snapshot(git, "orphan-1", clock.now())
+    assert snapshot.ref in repo.refs()
+
+    assert engine_for(repo, store, clock).recover() == []
+
+    assert "refs/hee/" not in repo.refs()
+    assert not snapshot.directory.exists()

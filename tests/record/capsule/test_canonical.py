@@ -351,3 +351,12 @@ def test_text_that_looks_like_a_number_keeps_its_member_on_orjson() -> None:
     assert "decision_history" in canonical.orjson_members
     assert "x-text" not in canonical.orjson_members  # a false alarm: the slower path
     assert canonical.data == rfc8785.dumps(payload)
+
+
+def test_hostile_nesting_is_a_clean_format_error() -> None:
+    from hee_monitor.record.capsule.canonical import parse_document
+    from hee_monitor.record.capsule.errors import CapsuleFormatError
+
+    raw = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(CapsuleFormatError, match="nested too deeply"):
+        parse_document(raw, source="deep.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -237,3 +238,69 @@ def test_only_the_exact_body_verifies(body: bytes, other: bytes) -> None:
         assert intake.handle(headers, body + other).status == 401
     finally:
         intake.close()
+
+
+def test_the_server_header_names_the_product_only(
+    server: WebhookServer, http: urllib3.PoolManager
+) -> None:
+    response = http.request("GET", server.url + "/healthz")
+    assert response.headers.get("Server") == "hee-monitor"
+    assert "Python" not in str(response.headers)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "completed", "repository": {"full_name": "o/r"}, '
+        b'"workflow_run": {"id": Infinity, "conclusion": "failure"}}',
+        b'{"action": "completed", "workflow_run": {"id": NaN}}',
+        b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+    ],
+    ids=["infinity", "nan", "deep-nesting"],
+)
+def test_signed_hostile_bodies_get_a_400_not_a_dropped_connection(
+    recorder: Recorder, http: urllib3.PoolManager, body: bytes
+) -> None:
+    intake = WebhookIntake(SECRET, recorder.on_run, max_body=8 * 1024 * 1024)
+    with WebhookServer(intake) as running:
+        response = deliver(http, running, body)
+        assert response.status == 400
+        # the server is still there for the next delivery
+        assert deliver(http, running, failed_run_body()).status == 202
+
+
+def test_slow_clients_are_cut_off_while_deliveries_still_answer(
+    server: WebhookServer, http: urllib3.PoolManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    from hee_monitor.sources.github import webhook
+
+    monkeypatch.setattr(webhook, "READ_TIMEOUT", 1.0)
+    slow = []
+    for _ in range(20):
+        sock = socket.create_connection((server.host, server.port), timeout=5)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        slow.append(sock)
+    deadline = time.monotonic() + 4.0
+    answered = False
+    while time.monotonic() < deadline:
+        for sock in slow:  # one byte now and then: never idle long enough to be dropped
+            with contextlib.suppress(OSError):
+                sock.sendall(b"X")
+        if not answered:
+            assert deliver(http, server, failed_run_body()).status == 202
+            answered = True
+        time.sleep(0.3)
+    closed = 0
+    for sock in slow:
+        try:
+            sock.settimeout(2)
+            data = sock.recv(1024)
+            closed += data == b"" or b"408" in data or b"400" in data
+        except OSError:
+            closed += 1
+        finally:
+            sock.close()
+    assert closed == len(slow)
