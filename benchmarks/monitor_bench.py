@@ -137,12 +137,13 @@ def main() -> int:
                 fake.add_run(REPO, jobs=[JobSpec(f"build-{n % 7}", log_text=LOG.format(n=n))])
         # the fault: the log host is down; the API stumbles now and then
         fake.inject("status", path=r"^/_blobs/job-logs/", status=503, times=None)
-        fake.inject("status", path=r"/jobs$", status=502, times=15)
+        fake.inject("status", path=r"/jobs$", status=502, times=6)
         fake.inject("status", path=r"/actions/runs$", status=429, retry_after=1, times=2)
-        fake.inject("status", path=r"/actions/runs$", status=429, times=1)
         fake.inject("status", path=r"/actions/runs$", status=403, retry_after=1, times=1)
         fake.inject("close", path=r"/jobs$", times=5)
         fake.inject("truncate", path=r"/jobs$", times=5)
+        # a secondary limit without Retry-After (GitHub: wait a minute) once the outage is over
+        late_limit = {"path": r"/actions/runs$", "status": 429, "times": 1}
         started = time.monotonic()
         kills = 0
         for _ in range(opts.kills):
@@ -153,13 +154,14 @@ def main() -> int:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(8.0, 14.0))
+            time.sleep(rng.uniform(15.0, 25.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
         waiting_at_clear = held(db)
         decided_before_clear = decided(db)
         fake.clear_trouble()
+        fake.inject("status", **late_limit)  # type: ignore[arg-type]
         cleared = time.monotonic()
         # one-shot cycles after the fault cleared; every other one killed mid-way
         cycles, killed_cycles, longest = 0, 0, 0.0

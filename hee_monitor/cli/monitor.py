@@ -26,13 +26,13 @@ from hee_monitor.action.fixes.inputs import diagnosis_next_to
 from hee_monitor.core.clock import SystemClock
 from hee_monitor.core.config import load_config
 from hee_monitor.core.errors import ConfigError, HeeError, SourceError, UsageError
-from hee_monitor.core.models import Diagnosis, Finding, JobRecord, Severity
+from hee_monitor.core.models import Diagnosis, Finding, HealthState, JobRecord, Severity
 from hee_monitor.record.state import read_state
 from hee_monitor.service import wiring
 from hee_monitor.service.cycle import CycleReport, MonitorCycle
 from hee_monitor.sources.interface import Forge, Skipped
 
-MODES = ("hee", "continuous", "pre-commit")
+MODES = ("hee", "continuous", "pre-commit", "effects")
 
 
 @click.command("monitor")
@@ -42,7 +42,8 @@ MODES = ("hee", "continuous", "pre-commit")
     type=click.Choice(MODES),
     default="hee",
     show_default=True,
-    help="hee: one cycle; continuous: loop until stopped; pre-commit: local files.",
+    help="hee: one cycle; continuous: loop until stopped; pre-commit: local files; "
+    "effects: only perform the decided side effects (a worker of its own), until stopped.",
 )
 @click.option(
     "--config",
@@ -221,6 +222,8 @@ def monitor(
         return _wait_for_commit(w, commit, timeout, level, fmt, handover)
     if mode == "continuous":
         return _continuous(pipelines, level, max_cycles, fmt, webhook_host, webhook_port)
+    if mode == "effects":
+        return _effects_worker(pipelines, level, max_cycles)
     if len(pipelines) == 1:
         report = _cycle(w, level).run_once() if not _is_tty() else _with_progress(w, level)
         _emit(report, fmt)
@@ -598,6 +601,43 @@ def _continuous(
                 break
             wake.wait(min(intervals))  # a webhook delivery or a signal cuts it short
     click.echo(f"hee-monitor: stopped after {cycles} cycle(s)", err=True)
+    return 0
+
+
+def _effects_worker(
+    pipelines: Sequence[wiring.Wiring], level: Severity, max_cycles: int | None
+) -> int:
+    """Perform due effects (re-runs, alerts, escalation occurrences) in a loop, polling
+    nothing; safe next to monitors on the same store (each intent is claimed)."""
+    stop, wake = threading.Event(), threading.Event()
+    each = [_cycle(w, level) for w in pipelines]
+    rounds = 0
+    with _stop_on_signals(stop, wake):
+        while not stop.is_set():
+            for cycle in each:
+                try:
+                    for result in cycle.perform_due():
+                        click.echo(
+                            json.dumps(
+                                {
+                                    "effect": result.intent.key,
+                                    "status": result.status,
+                                    "detail": result.detail,
+                                    "reconciled": result.reconciled,
+                                }
+                            )
+                        )
+                except SourceError as exc:
+                    if getattr(exc, "fatal", False):
+                        click.echo(f"hee-monitor: error: {exc.message}", err=True)
+                        return NOT_CHECKED
+                    click.echo(f"hee-monitor: effects failed: {exc.message}", err=True)
+                except HeeError as exc:
+                    click.echo(f"hee-monitor: effects failed: {exc.message}", err=True)
+            rounds += 1
+            if max_cycles is not None and rounds >= max_cycles:
+                break
+            wake.wait(min(w.config.interval(HealthState.FAILED) for w in pipelines))
     return 0
 
 

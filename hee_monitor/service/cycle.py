@@ -279,11 +279,23 @@ class MonitorCycle:
             return None
         return self.deadline - (time.monotonic() - started)
 
-    def run_once(self) -> CycleReport:
+    def _prepare(self) -> None:
         assert self.worker is not None
         self.pending.base, self.pending.cap = self.log_retry_base, self.log_retry_max
         # built each cycle: the notifier, the alert level or run control may have changed
         self.worker.performers = {**self._performers(), **self._given_performers}
+
+    def perform_due(self) -> list[EffectResult]:
+        """Only the effect worker's part of a cycle: perform the intents that are due (a
+        worker process of its own: ``monitor --mode effects``). A rejected token raises."""
+        self._prepare()
+        results = self._perform(None if self.deadline is None else time.monotonic() + self.deadline)
+        self._flush_alerts(read_state(self.capsule.load()).state)
+        return results
+
+    def run_once(self) -> CycleReport:
+        assert self.worker is not None
+        self._prepare()
         started = self.clock.now()
         began = time.monotonic()
         stop_at = None if self.deadline is None else began + self.deadline

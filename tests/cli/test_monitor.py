@@ -394,3 +394,41 @@ def test_a_rejected_token_exits_3_with_the_reason_never_operational(
     assert code == 3
     assert "401" in err and "ghp_revoked" not in err + out
     assert "operational" not in out and "stopped:" in out
+
+
+def test_an_effects_worker_performs_what_a_monitor_decided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.decision.test_transient import PYTEST_CONNECTION_RESET
+    from tests.fakes.github import GitHubFake, JobSpec
+
+    _isolate(monkeypatch, tmp_path, token="ghp_worker_0123456789", unset="GITHUB_OUTPUT")
+    with GitHubFake() as gh:
+        gh.add_run("octo/app", jobs=[JobSpec("test", log_text=PYTEST_CONNECTION_RESET)])
+        gh.inject("status", path=r"/rerun-failed-jobs$", status=502, times=None)
+        common = [
+            "monitor",
+            "--api-url",
+            gh.url,
+            "--database",
+            f"sqlite:///{tmp_path}/a.db",
+            "--repo",
+            "octo/app",
+            "--state-capsule",
+            str(tmp_path / "c.json"),
+        ]
+        assert run(common) == 0
+        assert gh.reruns == []  # decided, not made: GitHub answered 502
+        assert "will be retried" in capsys.readouterr().out
+        gh.clear_trouble()
+        from sqlalchemy import create_engine, update
+
+        from hee_monitor.record.durable import effect_intents
+
+        engine = create_engine(f"sqlite:///{tmp_path}/a.db")
+        with engine.begin() as conn:  # its backoff is over
+            conn.execute(update(effect_intents).values(next_attempt_at=datetime(2000, 1, 1)))
+        assert run([*common, "--mode", "effects", "--max-cycles", "1"]) == 0
+        assert len(gh.reruns) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["status"], x["effect"].split(":")[0]) for x in lines] == [("done", "rerun")]

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,14 +92,18 @@ class TokenRejected(SourceError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock)."""
+    """How hard to retry GitHub: urllib3 ``Retry`` settings (waits go through the clock).
 
-    total: int = 8
+    Bounded: a call that keeps failing gives up after about 15 s of backoff; what it was
+    for is retried by the next cycle (a held run, an effect intent, a skipped repository)
+    rather than stalling this one."""
+
+    total: int = 4
     #: a host that cannot be reached now (DNS, refused, no route) is tried again by the
     #: next cycle: a one-shot CI job must not spend many minutes backing off on it
     connect: int = 2
     backoff_factor: float = 1.0
-    backoff_max: float = 60.0
+    backoff_max: float = 15.0
     backoff_jitter: float = 1.0
     #: wait after a secondary-limit answer without ``Retry-After`` (GitHub: at least a minute)
     secondary_rate_wait: float = 60.0
@@ -251,6 +256,9 @@ class GitHubSource:
         self.stats = PollStats()
         self._cursors: dict[str, _RepoCursor] = {}
         self._commit_cache: dict[str, tuple[str, tuple[RunStatus, ...]]] = {}
+        #: (repo, run id) → (attempt, its jobs) as the poll read them, for list_jobs
+        self._job_timings: dict[tuple[str, int], tuple[int, tuple[JobTiming, ...]]] = {}
+        self._timings_lock = threading.Lock()
         policy = retry or RetryPolicy()
         self._retry = ClockRetry(
             clock=self.clock,
@@ -569,9 +577,11 @@ class GitHubSource:
                 WorkflowJob, self._requester(repo), url, None, list_item="jobs"
             )
             failed = []
+            timings = []
             for index, job in enumerate(jobs):
                 if index % self.per_page == 0:
                     self.stats.requests += 1
+                timings.append(_job_timing(job.raw_data))
                 if job.conclusion not in _FAILED_STEP_CONCLUSIONS:
                     continue
                 failed.append(
@@ -590,6 +600,11 @@ class GitHubSource:
                         open_log=self._log_opener(repo, int(job.id)),
                     )
                 )
+        # what list_jobs is asked next for this run (job durations): not fetched twice
+        with self._timings_lock:
+            self._job_timings[(repo, int(raw["id"]))] = (attempt, tuple(timings))
+            while len(self._job_timings) > 256:
+                self._job_timings.pop(next(iter(self._job_timings)))
         return tuple(failed)
 
     def _log_opener(self, repo: str, job_id: int) -> Callable[[], Iterator[bytes]]:
@@ -915,7 +930,13 @@ class GitHubSource:
     def list_jobs(
         self, repo: str, run_id: int, attempt: int | None = None
     ) -> tuple[JobTiming, ...]:
-        """Every job of a run attempt (the latest without ``attempt``), any conclusion."""
+        """Every job of a run attempt (the latest without ``attempt``), any conclusion. The
+        job list the poll just read for this run is answered from memory, once."""
+        with self._timings_lock:
+            cached = self._job_timings.get((repo, int(run_id)))
+            if cached is not None and (attempt is None or attempt == cached[0]):
+                del self._job_timings[(repo, int(run_id))]
+                return cached[1]
         suffix = f"/attempts/{int(attempt)}" if attempt else ""
         url = f"/repos/{repo}/actions/runs/{int(run_id)}{suffix}/jobs"
         with self._translate(repo, f"list the jobs of run {run_id}", skip=False):

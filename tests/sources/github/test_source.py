@@ -455,3 +455,20 @@ def test_log_of_a_repository_no_longer_visible(fake: GitHubFake, make_source: Ma
     assert open_log is not None
     with pytest.raises(SourceError, match="404"):
         list(open_log())
+
+
+def test_a_runs_job_list_is_fetched_once_per_poll(
+    fake: GitHubFake, make_source: MakeSource
+) -> None:
+    run = fake.add_run(
+        "octo/app",
+        jobs=[JobSpec("build", "failure"), JobSpec("lint", "success")],
+    )
+    source = make_source()
+    [item] = failed_runs(list(source.poll()))
+    timings = source.list_jobs("octo/app", item.run_id)  # the job durations the detector reads
+    assert sorted(t.name for t in timings) == ["build", "lint"]
+    jobs_requests = [r for r in fake.requests if r.path.endswith("/jobs")]
+    assert len(jobs_requests) == 1, [r.path for r in jobs_requests]
+    source.list_jobs("octo/app", run.id)  # asked again: read again (the memory is used once)
+    assert len([r for r in fake.requests if r.path.endswith("/jobs")]) == 2
