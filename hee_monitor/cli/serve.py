@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -145,12 +147,21 @@ def serve(
         server = build_server(host, port, max_body=max_body)
     else:
         server = _pipeline_server(host, port, max_body, config_file, repos, database, capsule)
-    click.echo(f"hee-monitor: listening for GitHub webhooks on {server.url}", err=True)
+    previous = signal.signal(signal.SIGTERM, _stop_serving)
     try:
-        server.serve_forever()
+        click.echo(f"hee-monitor: listening for GitHub webhooks on {server.url}", err=True)
+        server.serve_forever()  # SIGTERM: deliveries in progress finish, then it returns
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.stop()
+    click.echo("hee-monitor: stopped", err=True)
     return 0
+
+
+def _stop_serving(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM (Kubernetes, systemd, docker stop): leave the server loop; the WSGI server
+    lets the deliveries it is handling finish before it closes."""
+    raise SystemExit(0)
 
 
 def _pipeline_server(

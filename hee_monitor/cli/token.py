@@ -46,6 +46,9 @@ def check(
       hee-monitor token check --strict --format json  warnings fail too; for CI
       hee-monitor token check --api-url https://ghe.example.com/api/v3
 
+    With a GitHub App ($HEE_GITHUB_APP_ID and its private key) it lists the app's
+    installations and compares each one's permissions with the enabled features instead.
+
     Exit codes: 0 fine (warnings printed), 1 problems (or warnings with --strict).
     Reads $GITHUB_TOKEN (never printed), $HEE_CONFIG, $HEE_REPOS, $HEE_GITHUB_API_URL.
     """

@@ -152,3 +152,28 @@ def test_serve_runs_the_whole_pipeline_for_each_delivery(
     audit = AuditStore.open(db)
     assert audit.count(decisions) == 1
     assert json.loads((tmp_path / "current.json").read_text())["decision_history"]
+
+
+def test_serve_stops_cleanly_on_sigterm() -> None:
+    """Kubernetes, systemd and ``docker stop`` send SIGTERM: serve leaves its loop, lets the
+    deliveries in progress finish and exits 0 (not killed by the signal, exit -15)."""
+    env = {**os.environ, "HEE_WEBHOOK_SECRET": "a-secret", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hee_monitor", "serve", "--port", "0", "--print-only"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        url = proc.stderr.readline().rsplit(" ", 1)[1].strip()
+        assert urllib3.request("GET", url + "/healthz").status == 200
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in err
