@@ -637,9 +637,15 @@ class MonitorCycle:
             self.on_run(item.key)
         try:
             outcome = self._process(item, state, polled)
-        finally:
+        except BaseException:
             if self.leases is not None:
                 self.leases.release(RUN_WORK, item.key)
+            raise
+        if self.leases is not None:
+            if outcome is not None and outcome.waiting is not None:
+                self.leases.release(RUN_WORK, item.key)  # tried again on a later cycle
+            else:
+                self.leases.complete(RUN_WORK, item.key)  # recorded: never claimed again
         if outcome is None:
             return state
         if outcome.waiting is not None:
