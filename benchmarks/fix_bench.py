@@ -760,6 +760,9 @@ def run_case(case: Case, work: Path, extra_path: list[str], thresholds: list[str
             settings["risk_threshold"] = int(tag)
         before = tree_state(repo)
         branches_before = _git(repo, env, "branch", "--list")
+        # a fresh build directory per run, as a CI checkout has (cargo's fingerprints are
+        # mtimes: a warm one from the previous run could pass a check it never re-ran)
+        env["CARGO_TARGET_DIR"] = str(base / f"cargo-target-{tag}")
         outcomes, seconds, error = _run_fix(repo, log, base, env, settings, f"t{tag}")
         if error:
             results.append(Result(case, tag, "error", error, seconds))

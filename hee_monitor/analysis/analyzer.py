@@ -678,9 +678,12 @@ class Analyzer:
             if out and finding.confidence > out[-1][0].confidence:
                 finding = replace(finding, confidence=out[-1][0].confidence)
             out.append((finding, priority))
-        if self.all_findings:
-            return [finding for finding, _ in out]
-        return fold_findings(out)
+        listed = [finding for finding, _ in out] if self.all_findings else fold_findings(out)
+        if baseline is not None and listed:
+            # the diagnosis says which baseline it was made against, with its root cause
+            root = listed[0]
+            listed[0] = replace(root, details={**root.details, "baseline": baseline.name})
+        return listed
 
     def _failing_step_finding(
         self,

@@ -242,7 +242,7 @@ def _validator_problems(
     patterns: list[dict[str, Any]], extra_patterns: Sequence[Path]
 ) -> dict[str, list[str]]:
     """Problems the pattern validator finds in ``patterns``, by pattern id."""
-    from hee_monitor.analysis.patterns import validate_files
+    from hee_monitor.analysis.validation import validate_files
 
     with tempfile.TemporaryDirectory(prefix="hee-suggest-") as tmp:
         path = Path(tmp) / "suggested.yaml"

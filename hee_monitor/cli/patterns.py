@@ -59,7 +59,8 @@ def validate(files: tuple[Path, ...], no_shipped: bool) -> int:
     compile (in Python or in the fast engine), duplicate ids, examples that do not match
     or do not rank their pattern first, counter-examples that match.
     """
-    from hee_monitor.analysis.patterns import shipped_dir, validate_files
+    from hee_monitor.analysis.patterns import shipped_dir
+    from hee_monitor.analysis.validation import validate_files
 
     targets: list[Path] = list(files)
     if not targets:

@@ -9,6 +9,7 @@ import pytest
 
 from hee_monitor.analysis.analyzer import Analyzer
 from hee_monitor.analysis.baseline import Baseline, baseline_from_lines, load_baseline, merged
+from hee_monitor.analysis.logreader import normalise_line
 from hee_monitor.core.errors import AnalysisError
 
 SETUP = [f"2024-01-01T00:00:0{n}.0000000Z Setting up tool {n}" for n in range(5)]
@@ -31,6 +32,7 @@ FAILING = _log(
         "Error: schema check failed for config/app.yaml",
         "  field 'port' must be an integer",
         "  field 'host' is required",
+        "see the schema in docs/config.md",
         "checking module 3 ... ok",
         "##[error]Process completed with exit code 1.",
     ]
@@ -61,16 +63,24 @@ def test_load_reads_gzip_and_refuses_binary(tmp_path: Path) -> None:
     assert not load_baseline(tmp_path / "empty.log")
 
 
+def _passing() -> Baseline:
+    return baseline_from_lines(
+        "pass.log", [normalise_line(raw.encode()) for raw in PASSING.splitlines()]
+    )
+
+
 def test_the_diff_against_the_baseline_grows_the_root_cause(analyzer: Analyzer) -> None:
     plain = analyzer.analyze_text(FAILING)
-    baseline = baseline_from_lines("pass.log", PASSING.splitlines())
-    diffed = analyzer.analyze_text(FAILING, baseline=baseline)
+    diffed = analyzer.analyze_text(FAILING, baseline=_passing())
     root, with_diff = plain.root_cause, diffed.root_cause
     assert root is not None and with_diff is not None
+    before = {n for e in root.evidence for n in range(e.start_line, e.end_line + 1)}
     lines = {n for e in with_diff.evidence for n in range(e.start_line, e.end_line + 1)}
-    # the three lines the passing run never printed, not the ones it did
-    assert {10, 11, 12} <= lines and not lines & {8, 9, 13}
+    # the lines the passing run never printed (13 reads like no error, and joins only by
+    # the diff), not the ones it did
+    assert 13 not in before and {10, 11, 12, 13} <= lines and not lines & {8, 9, 14}
     assert any("pass.log" in note for note in diffed.notes)
+    assert with_diff.details["baseline"] == "pass.log" and "baseline" not in root.details
 
 
 def test_a_baseline_of_another_job_is_ignored(analyzer: Analyzer) -> None:

@@ -12,8 +12,8 @@ from hee_monitor.analysis.patterns import (
     PatternDatabase,
     load_database,
     shipped_dir,
-    validate_files,
 )
+from hee_monitor.analysis.validation import validate_files
 from hee_monitor.core.errors import PatternError
 from hee_monitor.core.models import Severity
 from tests.analysis.conftest import SAMPLE_PATTERNS

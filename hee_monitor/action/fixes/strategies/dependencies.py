@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +216,9 @@ class PinDependencyStrategy:
             files=tuple(sorted({d.file for d, _ in targets})),
             edits=edits,
             validation=validation_for(
-                ctx, self.id, (Check("dependencies pinned", builtin="pinned-dependencies"),)
+                ctx,
+                self.id,
+                (Check("dependencies pinned", builtin="pinned-dependencies", impl=check_pinned),),
             ),
             risk=self.risk,
             safety=self.safety,
@@ -329,9 +330,13 @@ class BumpDependencyStrategy:
                 if spec is not None:
                     edits.append(f"{d.file}:{d.line + 1}: {d.raw} -> {_with_spec(d, spec)} ({ids})")
             checks.append(
-                Check(f"{b.package} >= {b.version}", builtin="dependency-at-least",
-                      args=(b.package, b.version))
-            )  # fmt: skip
+                Check(
+                    f"{b.package} >= {b.version}",
+                    builtin="dependency-at-least",
+                    impl=check_at_least,
+                    args=(b.package, b.version),
+                )
+            )
         names = ", ".join(f"{b.package} to {b.version}" for b in bumps if b.version)
         advisories = sorted({a for b in bumps for a in b.advisories})
         return FixPlan(
@@ -464,9 +469,3 @@ class RegenerateLockfileStrategy:
                 hint=result.output[-500:],
             )
         return result.output
-
-
-CHECKS: dict[str, Callable[[Path, tuple[str, ...]], tuple[bool, str]]] = {
-    "pinned-dependencies": check_pinned,
-    "dependency-at-least": check_at_least,
-}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -57,16 +57,21 @@ class CheckResult:
     name: str = ""
 
 
+#: a built-in check: (repository, arguments) → (passed, output)
+BuiltinCheck = Callable[[Path, tuple[str, ...]], tuple[bool, str]]
+
+
 @dataclass(frozen=True)
 class Check:
     """A validation: a command (passes on exit 0, and on empty output when ``fail_on_output``)
-    or a built-in check run in-process (``builtin`` names one in
-    ``hee_monitor.action.fixes.checks``).
+    or a built-in check run in-process (``builtin`` names it, ``impl`` is the function; the
+    strategy that plans the check passes its own function, so this module needs none).
     """
 
     name: str
     argv: tuple[str, ...] = ()
     builtin: str | None = None
+    impl: BuiltinCheck | None = field(default=None, compare=False, repr=False)
     args: tuple[str, ...] = ()
     fail_on_output: bool = False
     shell: bool = False
@@ -87,16 +92,12 @@ class Check:
 
     def run(self, repo: Path, env: Mapping[str, str] | None = None) -> CheckResult:
         if self.builtin is not None:
-            from hee_monitor.action.fixes.checks import BUILTIN_CHECKS
-
-            try:
-                check = BUILTIN_CHECKS[self.builtin]
-            except KeyError:
+            if self.impl is None:
                 raise FixError(
-                    f"unknown built-in check {self.builtin!r}",
-                    hint="built-in checks: " + ", ".join(sorted(BUILTIN_CHECKS)),
-                ) from None
-            passed, output = check(repo, self.args)
+                    f"built-in check {self.builtin!r} comes without its implementation",
+                    hint="the strategy that plans a built-in check passes its function as impl",
+                )
+            passed, output = self.impl(repo, self.args)
             return CheckResult(passed, output[-MAX_OUTPUT:], self.name)
         if self.sandboxed:
             from hee_monitor.action.fixes.failing_command import run_sandboxed

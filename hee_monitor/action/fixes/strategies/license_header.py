@@ -270,7 +270,14 @@ class LicenseHeaderStrategy:
             validation=validation_for(
                 ctx,
                 self.id,
-                (Check("license header check", builtin=self.id, args=(source.marker, *missing)),),
+                (
+                    Check(
+                        "license header check",
+                        builtin=self.id,
+                        impl=check_license_header,
+                        args=(source.marker, *missing),
+                    ),
+                ),
             ),
             risk=self.risk,
             safety=self.safety,

@@ -247,6 +247,7 @@ class WorkflowPermissionsStrategy:
                     Check(
                         f"job {grant.job} is granted {grant.scope}: {grant.level}",
                         builtin=self.id,
+                        impl=check_permissions,
                         args=(grant.workflow, grant.job, grant.scope, grant.level, kept),
                     ),
                 ),
@@ -390,7 +391,16 @@ class WorkflowTimeoutStrategy:
                 for c in changes
             ),
             validation=validation_for(
-                ctx, self.id, (Check("workflow timeout check", builtin=self.id, args=minimums),)
+                ctx,
+                self.id,
+                (
+                    Check(
+                        "workflow timeout check",
+                        builtin=self.id,
+                        impl=check_timeouts,
+                        args=minimums,
+                    ),
+                ),
             ),
             risk=self.risk,
             safety=self.safety,
