@@ -333,7 +333,7 @@ def _cycle(
     # bounded waiting and the wait for unreadable logs ([monitor], see docs/monitor.md)
     settings = w.config.data["monitor"]
     cycle.deadline = float(settings.get("cycle_deadline", 600))
-    cycle.poll_concurrency = int(settings.get("poll_concurrency", 4))
+    cycle.poll_concurrency = int(settings.get("poll_concurrency", 16))
     cycle.log_retry_base = timedelta(seconds=float(settings.get("log_retry_base", 30)))
     cycle.log_retry_max = timedelta(seconds=float(settings.get("log_retry_max", 300)))
     cycle.log_wait = timedelta(seconds=float(settings.get("log_wait", 21600)))

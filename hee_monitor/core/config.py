@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
         # seconds one cycle may take; repositories not read by then are listed and retried
         "cycle_deadline": 600,
         # repositories of one API host polled at the same time
-        "poll_concurrency": 4,
+        "poll_concurrency": 16,
         # a log that cannot be read is retried after log_retry_base seconds (doubling up to
         # log_retry_max); after log_wait seconds the run is diagnosed from its metadata
         "log_retry_base": 30,

@@ -235,7 +235,7 @@ class MonitorCycle:
     #: seconds a whole cycle may take (polling, analysis, effects); None: no limit
     deadline: float | None = None
     #: repositories polled at the same time per source (one source is one API host)
-    poll_concurrency: int = 4
+    poll_concurrency: int = 16
     #: a log that could not be read is retried after this (doubling, up to log_retry_max) …
     log_retry_base: timedelta = timedelta(seconds=30)
     log_retry_max: timedelta = timedelta(minutes=5)
