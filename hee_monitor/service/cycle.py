@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from hee_monitor.analysis.baseline import Baseline
 from hee_monitor.core.clock import Clock
-from hee_monitor.core.errors import HeeError, SourceError
+from hee_monitor.core.errors import HeeError, SourceError, StoreError
 from hee_monitor.core.models import (
     Alert,
     Diagnosis,
@@ -637,9 +637,15 @@ class MonitorCycle:
             self.on_run(item.key)
         try:
             outcome = self._process(item, state, polled)
-        finally:
+        except BaseException:
             if self.leases is not None:
                 self.leases.release(RUN_WORK, item.key)
+            raise
+        if self.leases is not None:
+            if outcome is not None and outcome.waiting is not None:
+                self.leases.release(RUN_WORK, item.key)  # tried again on a later cycle
+            else:
+                self.leases.complete(RUN_WORK, item.key)  # recorded: never claimed again
         if outcome is None:
             return state
         if outcome.waiting is not None:
@@ -729,6 +735,8 @@ class MonitorCycle:
         now = self.clock.now()
         try:
             return self._process_run(run, state, now, polled)
+        except StoreError:
+            raise  # the store is busy or gone: nothing is marked, the run is read again
         except HeeError as exc:
             if is_fatal(exc):
                 raise

@@ -83,8 +83,8 @@ def run_instances(
     timeout: float = 300.0,
 ) -> Outcome:
     """Offer ``runs`` units and let ``instances`` processes do them; with ``kill_at``, the
-    first instance is killed (SIGKILL) once that share of the units is done and it has
-    done some of them itself."""
+    first instance, started before the others, is killed (SIGKILL) once that share of the
+    units is done."""
     engine = open_engine(url)
     _log_metadata.create_all(engine)
     keys = [f"octo/app#{1_000_000 + i}.1" for i in range(runs)]
@@ -96,20 +96,28 @@ def run_instances(
         for n in names
     ]
     started = time.perf_counter()
-    for p in procs:
-        p.start()
-    killed = 0
     deadline = started + timeout
+    killed = 0
+
+    def done_by(worker: str | None) -> int:
+        query = select(func.count()).select_from(results)
+        if worker is not None:
+            query = query.where(results.c.worker == worker)
+        with engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    procs[0].start()
+    if kill_at is not None:
+        # the victim gets going first (starting a process can take seconds on a busy
+        # machine): it must hold work when it is killed
+        while done_by(names[0]) == 0 and procs[0].is_alive() and time.perf_counter() < deadline:
+            time.sleep(0.01)
+    for p in procs[1:]:
+        p.start()
     try:
         if kill_at is not None:
             while time.perf_counter() < deadline:
-                with engine.connect() as conn:
-                    done = conn.execute(select(func.count()).select_from(results)).scalar_one()
-                    # midway for the victim too: it has done some of the work already
-                    own = conn.execute(
-                        select(func.count()).where(results.c.worker == names[0])
-                    ).scalar_one()
-                if (done >= kill_at * runs and own > 0) or not procs[0].is_alive():
+                if done_by(None) >= kill_at * runs or not procs[0].is_alive():
                     break
                 time.sleep(0.01)
             if procs[0].is_alive() and procs[0].pid is not None:

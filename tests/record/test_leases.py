@@ -153,7 +153,9 @@ def test_never_two_holders_and_done_once(steps: list[tuple[str, str, str]]) -> N
 def test_instances_on_one_postgresql_do_each_run_once_when_one_is_killed(
     pg_url: str, instances: int
 ) -> None:
-    outcome = run_instances(pg_url, runs=240, instances=instances, kill_at=0.3, ttl=1.0)
+    outcome = run_instances(
+        pg_url, runs=240, instances=instances, kill_at=0.3, work_seconds=0.002, ttl=1.0
+    )
     assert outcome.killed == 1
     assert (outcome.lost, outcome.duplicated) == (0, 0)
     assert sum(outcome.per_instance.values()) == 240
@@ -165,6 +167,11 @@ def test_instances_on_one_sqlite_file_do_each_run_once_when_one_is_killed(
     tmp_path: object,
 ) -> None:
     outcome = run_instances(
-        f"sqlite:///{tmp_path}/store.db", runs=200, instances=2, kill_at=0.3, ttl=1.0
+        f"sqlite:///{tmp_path}/store.db",
+        runs=200,
+        instances=2,
+        kill_at=0.3,
+        work_seconds=0.002,
+        ttl=1.0,
     )
     assert (outcome.killed, outcome.lost, outcome.duplicated) == (1, 0, 0)

@@ -48,8 +48,21 @@ def test_a_run_finished_by_another_instance_is_not_taken_again(
     a = _instance(tmp_path / "a", store_url, "a", [7])
     b = _instance(tmp_path / "b", store_url, "b", [7])
     assert [o.key for o in a.cycle.run_once().runs] == [run(7).key]
-    # b's poll saw run 7 before a recorded it; its claim succeeds (a released the lease)
-    # but the register says the run is done
+    # b's poll saw run 7 before a recorded it: a completed the run's lease, so b's claim
+    # fails (and were the lease released, the register would still say the run is done)
     assert b.cycle._claim(run(7).key, held=False) is False
     assert b.cycle.run_once().runs == ()
     assert b.analyzer.calls == []
+
+
+def test_a_run_that_could_not_be_processed_is_claimable_again(
+    store_url: str, tmp_path: Path
+) -> None:
+    a = _instance(tmp_path / "a", store_url, "a", [9])
+    assert a.cycle.leases is not None
+    assert a.cycle._claim(run(9).key, held=False)
+    a.cycle.leases.release(RUN_WORK, run(9).key)
+    b = _instance(tmp_path / "b", store_url, "b", [9])
+    assert [o.key for o in b.cycle.run_once().runs] == [run(9).key]
+    assert b.cycle.leases is not None
+    assert not b.cycle.leases.claim(RUN_WORK, run(9).key)  # done

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,7 @@ from hee_monitor.action.fixes.strategies.interface import (
 )
 from hee_monitor.core.capsule import CapsuleStore
 from hee_monitor.core.clock import Clock, SystemClock
-from hee_monitor.core.errors import CapsuleError, FixError, HeeError
+from hee_monitor.core.errors import CapsuleError, ConfigError, FixError, HeeError
 from hee_monitor.core.models import Finding, Severity
 from hee_monitor.core.redact import redact
 from hee_monitor.decision.risk import FixMode, row_for
@@ -405,6 +406,7 @@ class FixEngine:
             return self._skip_factory(finding)(
                 "the strategy has no validation; an unproven change is never kept"
             )
+        configured = self._configured_checks()  # refuses checks that cannot run, first
         # the checks run before the fix may write into the tree too (caches, build
         # output): they run inside a backup window of their own, restored byte for byte
         probe = backup.take_snapshot(self.git, self._new_id(), self.clock.now(), self._own_paths())
@@ -415,7 +417,7 @@ class FixEngine:
         )  # fmt: skip
         try:
             before = self._run_checks(plan.validation)
-            baseline = {c: c.run(self.root, self.env).passed for c in self._configured_checks()}
+            baseline = {c: c.run(self.root, self.env).passed for c in configured}
         finally:
             self._restore(probe)
             self._settle(probe)
@@ -724,6 +726,22 @@ class FixEngine:
         return [c.run(self.root, self.env) for c in checks]
 
     def _configured_checks(self) -> list[Check]:
+        """The repository's ``checks:``; one that cannot run here is a configuration error
+        now, before anything changes (a check that cannot start would fail at baseline and
+        be taken for one that was failing already, letting the fix through without it)."""
+        for index, argv in enumerate(self.config.checks):
+            program = argv[0]
+            found = (
+                (self.root / program).is_file()
+                if "/" in program
+                else shutil.which(program, path=self.env.get("PATH", os.defpath)) is not None
+            )
+            if not found:
+                raise ConfigError(
+                    f"fixes.checks[{index}] cannot run here: {program!r} is not "
+                    + ("in the repository" if "/" in program else "on PATH"),
+                    hint="install it, fix the path, or remove the check from .hee-monitor.yml",
+                )
         return [Check(" ".join(argv), argv=argv) for argv in self.config.checks]
 
     def _tracked(self, paths: list[str]) -> set[str]:

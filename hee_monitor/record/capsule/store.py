@@ -297,6 +297,11 @@ class CapsuleDirectory:
                 hint=f"restore the newest version with `hee-monitor capsule restore {newest}` "
                 "after checking who replaced current.json",
             )
+        own = self._history_path(capsule.version)
+        if newest == capsule.version - 1 and not own.exists():
+            # an update killed between its commit point and its history file: the verified
+            # live capsule is that version, exactly as signed
+            atomic_write(own, raw)
         if self.trust.get(capsule.repository) != (capsule.version, capsule.digest):
             self.trust.record(capsule, now)
         return capsule
@@ -381,7 +386,6 @@ class CapsuleDirectory:
                 f"history/{target.name} already holds another signed version {capsule.version}",
                 hint="the live capsule is older than its history: restore the newest version",
             )
-        atomic_write(target, capsule.raw)
         # compare-and-swap: the live file must still be the one this update started from
         # (guards against writers that do not take the lock, e.g. on a network filesystem)
         on_disk = self.current_path.read_bytes() if self.current_path.exists() else None
@@ -390,7 +394,11 @@ class CapsuleDirectory:
                 f"{self.current_path} changed during the update; nothing was written",
                 hint="run the update again",
             )
+        # the live file is the commit point and is written first, so history/ never holds a
+        # version newer than the live one (which would read as a rollback); a process killed
+        # before the history file is written leaves it to the next load to add
         atomic_write(self.current_path, capsule.raw)
+        atomic_write(target, capsule.raw)
         self.trust.record(capsule, now)
         self._prune_backups()
 

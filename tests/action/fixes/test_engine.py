@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from hee_monitor.action.fixes import records
@@ -440,3 +441,19 @@ def test_recover_removes_a_backup_ref_no_unfinished_fix_owns(
 
     assert "refs/hee/" not in repo.refs()
     assert not snapshot.directory.exists()
+
+
+def test_a_configured_check_that_cannot_run_stops_the_fix_before_anything_changes(
+    repo: Repo, store: Engine, clock: FakeClock
+) -> None:
+    from hee_monitor.core.errors import ConfigError
+
+    lint_repo(repo)
+    before = tree_state(repo.path)
+    config = FixConfig(checks=(("no-such-checker-hee", "--strict"),))
+
+    with pytest.raises(ConfigError, match=r"checks\[0\] cannot run here: 'no-such-checker-hee'"):
+        engine_for(repo, store, clock, config=config).execute_fix(make_finding("ruff-fix"))
+
+    assert tree_state(repo.path) == before
+    assert "refs/hee/" not in repo.refs()
