@@ -206,14 +206,19 @@ def _secret_name(name: str) -> bool:
 _lock = threading.Lock()
 _registered: set[str] = set()
 _environment_read = False
+#: changes whenever the registered secrets do (remembered redactions are keyed by it)
+_generation = 0
 
 
 def register_secret(value: str | None) -> None:
     """Add a configured secret value (a token, a channel URL, an SMTP password): from now on
     it is redacted wherever it turns up. Values shorter than four characters are ignored."""
+    global _generation
     if value and len(value) >= MIN_EXTRA_SECRET_LENGTH:
         with _lock:
-            _registered.add(value)
+            if value not in _registered:
+                _registered.add(value)
+                _generation += 1
 
 
 def register_environment(env: Mapping[str, str]) -> None:
@@ -235,10 +240,11 @@ def registered_secrets() -> frozenset[str]:
 
 def forget_registered_secrets() -> None:
     """Drop every registered value and read the environment again on next use (tests)."""
-    global _environment_read
+    global _environment_read, _generation
     with _lock:
         _registered.clear()
         _environment_read = False
+        _generation += 1
 
 
 # A cheap first look: text none of whose parts could start a secret is returned as it is.
@@ -329,7 +335,27 @@ def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
     """
     if not text:
         return text
-    extra = [s for s in (*extra_secrets, *registered_secrets()) if s]
+    explicit = [s for s in extra_secrets if s]
+    if len(text) <= _CACHED_TEXT and not explicit:
+        # the same evidence lines are redacted again and again while a log is analysed
+        # (every candidate finding of a line carries them): remember the short ones, for
+        # as long as the registered secrets stay the same
+        registered_secrets()  # reads the environment once, which may change the generation
+        return _redact_cached(text, _generation)
+    return _redact(text, [*explicit, *registered_secrets()])
+
+
+#: texts up to this length are remembered (at most 4,096 of them: a few MB at worst)
+_CACHED_TEXT = 2048
+
+
+@lru_cache(maxsize=4096)
+def _redact_cached(text: str, generation: int) -> str:
+    return _redact(text, list(registered_secrets()))
+
+
+def _redact(text: str, extra: list[str]) -> str:
+    extra = [s for s in extra if s]
     if not _may_hold_secret(text, extra):
         return text
     spans = _merge(_spans(text, extra))

@@ -204,3 +204,16 @@ def test_environment_secrets_are_chosen_by_the_words_of_their_names() -> None:
         assert "pw-db-123456" not in out and "tok-9988776655" not in out
     finally:
         gate.forget_registered_secrets()
+
+
+def test_a_secret_registered_later_is_redacted_in_text_seen_before() -> None:
+    from hee_monitor.core import redact as gate
+
+    gate.forget_registered_secrets()
+    try:
+        line = "deploying with plain-value-5f3e1 now"
+        assert redact(line) == line  # remembered as clean
+        gate.register_secret("plain-value-5f3e1")
+        assert "plain-value-5f3e1" not in redact(line)
+    finally:
+        gate.forget_registered_secrets()
