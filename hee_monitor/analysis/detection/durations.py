@@ -74,7 +74,9 @@ def slow_verdict(
         return None
     usual = percentile(usable, settings.percentile)
     threshold = max(usual * (1.0 + settings.slow_margin), usual + settings.slow_min_seconds)
-    if seconds <= threshold:
+    # a duration the job already had in a successful run is never "slower than its history",
+    # even where the interpolated percentile sits just below it
+    if seconds <= threshold or seconds <= max(usable):
         return None
     return SlowVerdict(seconds, settings.percentile, usual, threshold, len(usable))
 

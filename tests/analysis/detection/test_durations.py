@@ -70,3 +70,11 @@ def test_the_store_keeps_successful_durations_newest_first(tmp_path: Path) -> No
     assert len(history) == 30
     assert history[0] == 139.0 and history[-1] == 110.0
     assert 5000.0 not in history
+
+
+def test_a_duration_the_history_already_holds_is_not_slow_even_above_the_percentile() -> None:
+    # found by hypothesis: the interpolated 95th percentile (172.8) sat below the history's
+    # own maximum (173.0), which was then reported as slower than the history
+    history = [1.0] * 7 + [173.0]
+    assert slow_verdict(173.0, history, SETTINGS) is None
+    assert slow_verdict(400.0, history, SETTINGS) is not None
