@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hee_monitor.core import redact as gate  # noqa: E402
-from hee_monitor.core.planted import PLANTED, PLANTED_ENVIRONMENT  # noqa: E402
+from hee_monitor.demo.planted import (  # noqa: E402
+    PLANTED,
+    PLANTED_ENVIRONMENT,
+    planted_secrets,
+    write_planted_log,
+)
 
 
 def _baseline_redact(text: str) -> str:
@@ -86,13 +91,9 @@ def _analyze(log: Path, fmt: str) -> tuple[str, float]:
 
 
 def main() -> None:
-    secrets = [s for _, _, s in PLANTED] + list(PLANTED_ENVIRONMENT.values())
+    secrets = planted_secrets()
     work = Path(tempfile.mkdtemp(prefix="hee-security-bench-"))
-    log = work / "job.log"
-    lines = ["##[group]Run ./deploy.sh", *[line for _, line, _ in PLANTED]]
-    lines += [f"echo {v}" for v in PLANTED_ENVIRONMENT.values()]
-    lines += ["Error: deploy failed", "##[error]Process completed with exit code 1."]
-    log.write_text("\n".join(lines) + "\n")
+    log = write_planted_log(work)
 
     print(
         f"planted secrets: {len(PLANTED)} formats in a log + {len(PLANTED_ENVIRONMENT)} "

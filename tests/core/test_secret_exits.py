@@ -9,6 +9,7 @@ capsule free text, and error messages.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,12 @@ from hee_monitor.analysis.llm import build_prompt
 from hee_monitor.analysis.logreader import build_excerpt, iter_log_lines, read_file_chunks
 from hee_monitor.core import redact as redact_module
 from hee_monitor.core.models import Evidence, Finding, Severity
-from hee_monitor.core.planted import PLANTED, PLANTED_ENVIRONMENT
+from hee_monitor.demo.planted import (
+    PLANTED,
+    PLANTED_ENVIRONMENT,
+    planted_secrets,
+    write_planted_log,
+)
 from hee_monitor.record.capsule.sealing import EncryptionKey, seal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,31 +42,14 @@ def planted_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     redact_module.forget_registered_secrets()
 
 
-def _all_secrets() -> list[str]:
-    return [secret for _, _, secret in PLANTED] + list(PLANTED_ENVIRONMENT.values())
-
-
 def _leaks(text: str) -> list[str]:
-    return [secret for secret in _all_secrets() if secret in text]
-
-
-def _planted_log(tmp_path: Path) -> Path:
-    """A failing Actions job whose failing step prints every planted secret."""
-    lines = ["##[group]Run ./deploy.sh", *[line for _, line, _ in PLANTED]]
-    lines += [f"echo {value}" for value in PLANTED_ENVIRONMENT.values()]
-    lines += [
-        "Error: deploy failed: authentication refused",
-        "##[error]Process completed with exit code 1.",
-    ]
-    path = tmp_path / "job.log"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return [secret for secret in planted_secrets() if secret in text]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "github"])
 def test_no_analyze_format_prints_a_planted_secret(tmp_path: Path, fmt: str) -> None:
-    log = _planted_log(tmp_path)
-    env = {**dict(__import__("os").environ), **PLANTED_ENVIRONMENT, "PYTHONPATH": str(ROOT)}
+    log = write_planted_log(tmp_path)
+    env = {**os.environ, **PLANTED_ENVIRONMENT, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -112,7 +101,7 @@ def test_alert_titles_and_bodies_hold_no_planted_secret(planted_env: dict[str, s
 
 
 def test_llm_prompts_hold_no_planted_secret(tmp_path: Path, planted_env: dict[str, str]) -> None:
-    log = _planted_log(tmp_path)
+    log = write_planted_log(tmp_path)
     excerpt = build_excerpt(iter_log_lines(read_file_chunks(log)), str(log))
     prompt = build_prompt(excerpt)
     text = json.dumps(prompt.messages)

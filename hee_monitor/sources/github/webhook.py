@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final
 
@@ -371,21 +372,6 @@ class WebhookServer:
         self.stop()
 
 
-_REASONS: Final = {
-    200: "OK",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
 def _reply(
     start_response: Callable[..., Any],
     status: int,
@@ -397,5 +383,5 @@ def _reply(
         body = b""
     else:
         headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-    start_response(f"{status} {_REASONS.get(status, 'Unknown')}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body] if body else []

@@ -8,6 +8,8 @@ Shared by the contract test that runs every exit over it and by
 # ruff: noqa: E501
 from __future__ import annotations
 
+from pathlib import Path
+
 PLANTED: tuple[tuple[str, str, str], ...] = (
     (
         "github-pat-classic",
@@ -168,3 +170,22 @@ PLANTED_ENVIRONMENT: dict[str, str] = {
     "REGISTRY_PASSWORD": "registryPw-77-aa",
     "SENTRY_DSN": "dsnvalue-2b4d6f8h",
 }
+
+
+def planted_secrets() -> list[str]:
+    """Every value that must never leave the process."""
+    return [secret for _, _, secret in PLANTED] + list(PLANTED_ENVIRONMENT.values())
+
+
+def write_planted_log(directory: Path) -> Path:
+    """``directory/job.log``: a failing Actions job whose failing step prints every planted
+    secret (the log ones as they appear in logs, the environment ones echoed)."""
+    lines = ["##[group]Run ./deploy.sh", *[line for _, line, _ in PLANTED]]
+    lines += [f"echo {value}" for value in PLANTED_ENVIRONMENT.values()]
+    lines += [
+        "Error: deploy failed: authentication refused",
+        "##[error]Process completed with exit code 1.",
+    ]
+    path = directory / "job.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
